@@ -1,0 +1,246 @@
+/* tag-gateway container runtime.
+ *
+ * The server wraps this file as  (function(){ var CONFIG = {...}; var KINDS = {};
+ * <consent_ui/tags/*.js of the kinds in use> <this file> })();
+ * CONFIG is JSON written by gateway/container.py; nothing in it is evaluated.
+ *
+ * The promise this file keeps: until the visitor's choice is known, only tags of
+ * the `necessary` category fire. Every trigger occurrence (page view, data-layer
+ * event, click) is held meanwhile; when the choice arrives, the tags it allows
+ * fire for the held occurrences once, in config order, and the rest is dropped.
+ */
+var w = window, d = document;
+if (w.tagGateway && w.tagGateway.version) return; // the store included the container twice
+
+var me = d.currentScript || d.querySelector('script[src*="/container.js"]');
+var BASE = me ? me.src.replace(/\/container\.js(?:[?#].*)?$/, '') : '';
+var NONCE = me ? me.nonce || me.getAttribute('nonce') : null;
+var COOKIE = CONFIG.cookie;
+var DEBUG = /[?&]tg_debug=1/.test(location.search);
+
+var state = 'loading';      // 'loading' (checking a stored choice) | 'undecided' | 'decided'
+var consent = null;         // {categories, id, policy_version, timestamp} once decided
+var allowed = {necessary: 1};
+var held = [];              // occurrences waiting for the first decision; null afterwards
+var model = {};             // GTM-style merged data-layer model
+var listeners = [];
+
+function log() { if (DEBUG && w.console) console.log.apply(console, ['[tag-gateway]'].concat([].slice.call(arguments))); }
+function warn(msg, err) { if (w.console) console.warn('[tag-gateway] ' + msg, err || ''); }
+function isPlain(v) { return Object.prototype.toString.call(v) === '[object Object]'; }
+
+/* ---------- placeholders: compiled on the server into {$:[path]} / {$t:[pieces]} ---------- */
+function lookup(path, ctx) {
+  var v = ctx[path[0]];
+  for (var i = 1; i < path.length && v != null; i++) v = v[path[i]];
+  return v;
+}
+function text(v) { return v == null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v); }
+function resolve(value, ctx) {
+  if (Array.isArray(value)) return value.map(function (v) { return resolve(v, ctx); });
+  if (!isPlain(value)) return value;
+  if (value.$) return lookup(value.$, ctx);
+  if (value.$t) return value.$t.map(function (p) { return typeof p === 'string' ? p : text(lookup(p.$, ctx)); }).join('');
+  var out = {};
+  for (var k in value) out[k] = resolve(value[k], ctx);
+  return out;
+}
+
+/* ---------- helpers the tag kinds share ---------- */
+var scripts = {};
+function loadScript(src, done) {
+  var entry = scripts[src];
+  if (!entry) {
+    entry = scripts[src] = {loaded: false, waiting: []};
+    var s = d.createElement('script');
+    s.async = true;
+    s.src = src;
+    if (NONCE) s.nonce = NONCE;
+    s.onload = function () { entry.loaded = true; entry.waiting.forEach(function (f) { f(); }); entry.waiting = []; };
+    s.onerror = function () { warn('could not load ' + src); };
+    (d.head || d.documentElement).appendChild(s);
+  }
+  if (done) entry.loaded ? done() : entry.waiting.push(done);
+}
+function runInline(code, event) {
+  var s = d.createElement('script');
+  if (NONCE) s.nonce = NONCE;
+  s.text = code;
+  api.event = event;       // what the snippet can read while it runs synchronously
+  (d.head || d.documentElement).appendChild(s);
+  api.event = null;
+  s.parentNode.removeChild(s);
+}
+var pixels = [];
+function sendPixel(url) {
+  var img = new Image(1, 1);
+  pixels.push(img); // keep a reference until the request is done
+  img.onload = img.onerror = function () { pixels.splice(pixels.indexOf(img), 1); };
+  img.src = url;
+}
+
+/* ---------- triggers: each decides whether an occurrence matches a tag's trigger ---------- */
+var TRIGGERS = {
+  page_view: function (t, occ) { return !t.paths || t.paths.some(function (p) { return new RegExp(p).test(location.pathname); }); },
+  event: function (t, occ) { return occ.name === t.event; },
+  click: function (t, occ) { return occ.selector === t.selector; }
+};
+
+function pageInfo() {
+  return {url: location.href, path: location.pathname, title: d.title, referrer: d.referrer,
+          hostname: location.hostname, query: location.search};
+}
+
+function occur(type, name, ev, extra) {
+  var occ = {type: type, name: name, event: ev, dataLayer: model, page: pageInfo(), fired: {}};
+  for (var k in extra) occ[k] = extra[k];
+  if (held) held.push(occ);
+  run(occ);
+}
+
+function run(occ) {
+  CONFIG.tags.forEach(function (tag, i) {
+    if (occ.fired[i] || !allowed[tag.category] || tag.trigger.type !== occ.type) return;
+    if (!TRIGGERS[tag.trigger.type](tag.trigger, occ)) return;
+    occ.fired[i] = 1;
+    log('fire', tag.id, occ.name);
+    try {
+      KINDS[tag.kind].fire(tag, occ);
+    } catch (err) {
+      warn('tag ' + tag.id + ' failed', err);
+    }
+  });
+}
+
+/* ---------- consent state ---------- */
+function readCookie() {
+  var m = d.cookie.match(new RegExp('(?:^|;\\s*)' + COOKIE.name + '=([A-Za-z0-9_.-]+)'));
+  return m ? m[1] : null;
+}
+function writeCookie(token) {
+  var attrs = '; path=/; SameSite=Lax' + (location.protocol === 'https:' ? '; Secure' : '');
+  var dom = COOKIE.domain;
+  if (dom && (location.hostname === dom || location.hostname.slice(-dom.length - 1) === '.' + dom)) attrs += '; domain=' + dom;
+  d.cookie = COOKIE.name + '=' + (token || '') + attrs + '; max-age=' + (token ? COOKIE.max_age : 0);
+}
+
+function apply(next) {
+  var before = allowed;
+  allowed = {necessary: 1};
+  (next ? next.categories : []).forEach(function (c) { allowed[c] = 1; });
+  consent = next;
+  state = 'decided';
+  // Withdrawn categories: tell the vendors that are already on the page to stop.
+  var revoked = {};
+  CONFIG.tags.forEach(function (tag) {
+    var kind = KINDS[tag.kind];
+    if (before[tag.category] && !allowed[tag.category] && kind.revoke && !revoked[tag.kind + tag.category]) {
+      revoked[tag.kind + tag.category] = 1;
+      try { kind.revoke(tag); } catch (err) { warn('revoke failed', err); }
+    }
+  });
+  var replay = held;
+  held = null;
+  if (replay) replay.forEach(run);
+  log('consent', next);
+  var detail = api.consent;
+  listeners.forEach(function (f) { try { f(detail); } catch (err) { warn('listener failed', err); } });
+  try { w.dispatchEvent(new CustomEvent('tag-gateway:consent', {detail: detail})); } catch (err) { /* very old browser */ }
+}
+
+function request(method, path, body, token) {
+  var headers = {'Content-Type': 'application/json'};
+  if (token) headers['X-Tag-Gateway-Consent'] = token;
+  return fetch(BASE + path, {method: method, credentials: 'include', headers: headers,
+                             body: body ? JSON.stringify(body) : undefined})
+    .then(function (r) { return r.json().then(function (j) { if (!r.ok) throw new Error((j.error && j.error.message) || r.status); return j; }); });
+}
+
+function choose(categories) {
+  ui.close();
+  return request('POST', '/consent', {categories: categories}).then(function (res) {
+    writeCookie(res.token);
+    apply(res.consent);
+  }, function (err) {
+    // No stored record means no provable consent: fire nothing optional, ask again next page.
+    warn('could not store the choice', err);
+    if (state !== 'decided') { state = 'undecided'; }
+  });
+}
+
+function categoriesExcept(fn) {
+  return CONFIG.categories.filter(function (c) { return c !== 'necessary' && fn(c); });
+}
+
+var api = w.tagGateway = {
+  version: CONFIG.version,
+  event: null,
+  get state() { return state; },
+  get consent() { return consent && {categories: consent.categories.slice(), id: consent.id,
+                                      policy_version: consent.policy_version, timestamp: consent.timestamp}; },
+  acceptAll: function () { return choose(categoriesExcept(function () { return true; })); },
+  rejectAll: function () { return choose([]); },
+  save: function (categories) { return choose(categoriesExcept(function (c) { return categories.indexOf(c) >= 0; })); },
+  showPreferences: function () { ui.preferences(); },
+  onChange: function (f) { listeners.push(f); }
+};
+
+/* ---------- start ---------- */
+function start() {
+  ui.mount();
+  var token = readCookie();
+  if (!token) { state = 'undecided'; ui.banner(); return; }
+  request('GET', '/consent', null, token).then(function (res) {
+    if (res.consent) { apply(res.consent); ui.fab(); return; }
+    log('stored choice not accepted:', res.reason);
+    writeCookie(null);
+    state = 'undecided';
+    ui.banner();
+  }, function (err) {
+    warn('could not check the stored choice', err);
+    state = 'undecided';
+    ui.banner();
+  });
+}
+
+occur('page_view', 'page_view', {});
+
+// The data layer: handle what was pushed before we loaded, then every later push.
+var dl = w.dataLayer = w.dataLayer || [];
+function handle(item) {
+  if (!isPlain(item)) return; // gtag() pushes `arguments` objects: not ours
+  var next = {}, k;
+  for (k in model) next[k] = model[k];
+  for (k in item) next[k] = isPlain(model[k]) && isPlain(item[k]) ? merge(model[k], item[k]) : item[k];
+  model = next; // a new object each push, so held occurrences keep the model as it was
+  if (typeof item.event === 'string') occur('event', item.event, item);
+}
+function merge(a, b) { var o = {}, k; for (k in a) o[k] = a[k]; for (k in b) o[k] = isPlain(a[k]) && isPlain(b[k]) ? merge(a[k], b[k]) : b[k]; return o; }
+dl.slice().forEach(handle);
+var push = dl.push;
+dl.push = function () {
+  var result = push.apply(dl, arguments);
+  for (var i = 0; i < arguments.length; i++) handle(arguments[i]);
+  return result;
+};
+
+// Clicks: one listener; each configured selector is one occurrence per click.
+var selectors = [];
+CONFIG.tags.forEach(function (t) {
+  if (t.trigger.type !== 'click' || selectors.indexOf(t.trigger.selector) >= 0) return;
+  try { d.querySelector(t.trigger.selector); selectors.push(t.trigger.selector); } catch (err) { warn('bad selector in tag ' + t.id + ': ' + t.trigger.selector); }
+});
+if (selectors.length) d.addEventListener('click', function (e) {
+  var target = e.target;
+  if (!target || !target.closest) return;
+  selectors.forEach(function (sel) {
+    var el = target.closest(sel);
+    if (!el) return;
+    var data = {};
+    for (var k in el.dataset) data[k] = el.dataset[k];
+    occur('click', 'click', {element: {id: el.id, text: (el.textContent || '').trim().slice(0, 200), classes: el.className,
+                                       href: el.href || el.getAttribute('href') || '', data: data}}, {selector: sel});
+  });
+}, true);
+
+if (d.body) start(); else d.addEventListener('DOMContentLoaded', start);

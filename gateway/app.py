@@ -1,0 +1,170 @@
+"""The Starlette application: container, consent endpoints, health, and (optionally) a store.
+
+CORS is handled here rather than with Starlette's CORSMiddleware because the
+allowed origins come from the live configuration, which can change while the
+server runs; the middleware fixes its origin list at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from gateway.consent import COOKIE_NAME, ConsentSigner
+from gateway.live_config import LiveConfig, Snapshot
+
+MAX_CONSENT_BODY = 2048  # bytes; a real choice is well under 200
+CONSENT_HEADER = "X-Tag-Gateway-Consent"
+CONTAINER_CACHE = "public, max-age=300"  # config edits reach visitors within five minutes
+
+
+def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+def _cors_headers(request: Request, snapshot: Snapshot) -> dict[str, str] | None:
+    """CORS headers for an allowed Origin; {} for a request without one; None for a refused origin."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return {}
+    host = request.headers.get("host", "")
+    if origin in (f"http://{host}", f"https://{host}"):
+        return {}  # same origin: store pages served by the gateway itself
+    if not snapshot.origins.allows(origin):
+        return None
+    return {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true", "Vary": "Origin"}
+
+
+def create_app(live: LiveConfig, secret: str, store_dir: Path | None = None, watch: bool = True) -> Starlette:
+    signer = ConsentSigner(secret)
+
+    async def container(request: Request) -> Response:
+        built = live.current.container
+        use_gzip = "gzip" in request.headers.get("accept-encoding", "").lower()
+        etag = built.gzip_etag if use_gzip else built.etag
+        headers = {"ETag": etag, "Cache-Control": CONTAINER_CACHE, "Vary": "Accept-Encoding",
+                   "Cross-Origin-Resource-Policy": "cross-origin", "X-Content-Type-Options": "nosniff"}
+        candidates = [t.strip() for t in request.headers.get("if-none-match", "").split(",")]
+        if etag in candidates or "*" in candidates:
+            return Response(status_code=304, headers=headers)
+        if use_gzip:
+            headers["Content-Encoding"] = "gzip"
+        return Response(built.gzipped if use_gzip else built.body, media_type="text/javascript", headers=headers)
+
+    async def consent_preflight(request: Request) -> Response:
+        cors = _cors_headers(request, live.current)
+        if cors is None:
+            return error(403, "origin_not_allowed", "this origin is not in site.allowed_origins")
+        cors.update({"Access-Control-Allow-Methods": "GET, POST", "Access-Control-Max-Age": "600",
+                     "Access-Control-Allow-Headers": f"Content-Type, {CONSENT_HEADER}"})
+        return Response(status_code=204, headers=cors)
+
+    async def read_consent(request: Request) -> Response:
+        snapshot = live.current
+        cors = _cors_headers(request, snapshot)
+        if cors is None:
+            return error(403, "origin_not_allowed", "this origin is not in site.allowed_origins")
+        site = snapshot.config.site
+        token = request.headers.get(CONSENT_HEADER) or request.cookies.get(COOKIE_NAME)
+        reading = signer.read(token, policy_version=site.policy_version,
+                              known_categories=snapshot.config.category_keys, max_age=site.consent_max_age_seconds)
+        body = {"consent": reading.consent.as_json() if reading.consent else None, "reason": reading.reason}
+        return JSONResponse(body, headers={**cors, "Cache-Control": "no-store"})
+
+    async def store_consent(request: Request) -> Response:
+        snapshot = live.current
+        cors = _cors_headers(request, snapshot)
+        if cors is None or request.headers.get("origin") is None:
+            return error(403, "origin_not_allowed", "POST /consent is accepted only from the store origins in site.allowed_origins")
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            return error(415, "unsupported_media_type", "send the choice as application/json", cors)
+        raw = await _read_limited(request, MAX_CONSENT_BODY)
+        if raw is None:
+            return error(400, "body_too_large", f"the body must be at most {MAX_CONSENT_BODY} bytes", cors)
+        categories, problem = _parse_choice(raw, snapshot.config.category_keys)
+        if problem:
+            return error(400, *problem, cors)
+        site = snapshot.config.site
+        token, consent = signer.issue(categories, site.policy_version)
+        response = JSONResponse({"token": token, "consent": consent.as_json()}, headers={**cors, "Cache-Control": "no-store"})
+        secure = request.url.scheme == "https"
+        response.set_cookie(COOKIE_NAME, token, max_age=site.consent_max_age_seconds, path="/",
+                            domain=site.cookie_domain, secure=secure, httponly=False,
+                            samesite="none" if secure and cors else "lax")
+        return response
+
+    async def health(request: Request) -> Response:
+        current = live.current
+        body: dict[str, Any] = {"status": "ok", "tags": len(current.config.tags), "container_etag": current.container.etag}
+        if live.last_error:
+            body["status"] = "degraded"
+            body["config_errors"] = [str(p) for p in live.last_error.problems]
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return error(exc.status_code, "http_error", exc.detail)
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        return error(500, "internal_error", "the gateway hit an unexpected error; it has been logged")
+
+    routes = [
+        Route("/container.js", container, methods=["GET", "HEAD"]),
+        Route("/consent", store_consent, methods=["POST"]),
+        Route("/consent", read_consent, methods=["GET"]),
+        Route("/consent", consent_preflight, methods=["OPTIONS"]),
+        Route("/healthz", health, methods=["GET"]),
+    ]
+    if store_dir is not None:
+        routes.append(Mount("/", StaticFiles(directory=store_dir, html=True), name="store"))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        task = asyncio.create_task(live.watch()) if watch else None
+        yield
+        if task:
+            task.cancel()
+
+    return Starlette(routes=routes, lifespan=lifespan,
+                     exception_handlers={HTTPException: http_error, Exception: server_error})
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_choice(raw: bytes, known: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, str] | None]:
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return (), ("invalid_json", f"the body is not valid JSON ({exc})")
+    if not isinstance(body, dict) or set(body) != {"categories"}:
+        return (), ("invalid_body", 'expected {"categories": [...]} and nothing else')
+    chosen = body["categories"]
+    if not isinstance(chosen, list) or not all(isinstance(c, str) for c in chosen):
+        return (), ("invalid_body", "categories must be a list of category names")
+    unknown = [c for c in chosen if c not in known]
+    if unknown:
+        return (), ("unknown_category", f"unknown categories {unknown}; known: {list(known)}")
+    # `necessary` is always granted; keep the configuration's order for a stable record.
+    return tuple(c for c in known if c == "necessary" or c in chosen), None

@@ -1,0 +1,226 @@
+"""Load a tag_configs/ directory into one validated `Config`.
+
+Steps, each collecting every problem before failing: parse each YAML file
+(with line numbers), validate it against the JSON Schema, merge the files, then
+run the checks a schema cannot express (categories that exist, unique ids,
+trigger keys that fit the trigger type, placeholders that make sense).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway.errors import ConfigError, Problem, display_path
+from gateway.placeholders import placeholder_errors
+from gateway.schema import validate_source
+from gateway.tags import KINDS
+from gateway.yaml_source import YamlSource, format_path, load_yaml
+
+NECESSARY = "necessary"
+DEFAULT_MAX_AGE_DAYS = 180  # six months, the re-ask interval most EU regulators recommend
+
+DEFAULT_BANNER = {
+    "title": "Your privacy choices",
+    "text": "We use cookies and similar technologies to measure our store and to show you relevant ads. "
+            "Choose which ones you allow. You can change your mind at any time.",
+    "privacy_link_text": "Privacy policy",
+    "accept_all": "Accept all",
+    "reject_all": "Reject all",
+    "customize": "Customize",
+    "save": "Save choices",
+    "preferences_title": "Privacy preferences",
+    "preferences_text": "Necessary technologies are always on. Everything else runs only if you switch it on.",
+    "settings_button": "Privacy settings",
+    "floating_button": True,
+    "accent_color": "#1f4fd1",
+}
+NECESSARY_DEFAULT = {"label": "Necessary",
+                     "description": "Needed for the store to work, such as the cart, checkout and security. Always on."}
+
+# Which optional trigger keys each trigger type accepts.
+TRIGGER_KEYS = {"page_view": {"paths"}, "event": {"event"}, "click": {"selector"}}
+
+
+@dataclass(frozen=True)
+class Category:
+    key: str
+    label: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Tag:
+    id: str
+    name: str
+    category: str
+    trigger: dict[str, Any]
+    kind: str
+    compiled: dict[str, Any]
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Site:
+    name: str
+    allowed_origins: tuple[str, ...]
+    policy_version: int
+    privacy_policy_url: str
+    cookie_domain: str | None = None
+    consent_max_age_days: int = DEFAULT_MAX_AGE_DAYS
+
+    @property
+    def consent_max_age_seconds(self) -> int:
+        return self.consent_max_age_days * 86400
+
+
+@dataclass(frozen=True)
+class Config:
+    directory: Path
+    site: Site
+    categories: tuple[Category, ...]
+    banner: dict[str, Any]
+    tags: tuple[Tag, ...]
+    files: tuple[Path, ...] = field(default=())
+
+    @property
+    def category_keys(self) -> tuple[str, ...]:
+        return tuple(c.key for c in self.categories)
+
+
+def config_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def load_config(directory: str | Path) -> Config:
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ConfigError([Problem(display_path(directory), 0, "", "no such directory; pass the folder that holds your *.yaml tag files")])
+    files = config_files(directory)
+    if not files:
+        raise ConfigError([Problem(display_path(directory), 0, "", "no *.yaml files here; start from the example in tag_configs/")])
+
+    problems: list[Problem] = []
+    sources: list[YamlSource] = []
+    broken: dict[Path, set[tuple]] = {}
+    for path in files:
+        source, parse_problems = load_yaml(path)
+        problems.extend(parse_problems)
+        if source is None or source.data is None:  # unparsable, or empty / comment-only
+            continue
+        schema_problems, bad_paths = validate_source(source)
+        problems.extend(schema_problems)
+        if () in bad_paths:
+            continue  # not even a mapping of the known top-level keys
+        sources.append(source)
+        broken[path] = bad_paths
+    unparsable = any(p.message.startswith(("YAML", "not UTF-8")) for p in problems)
+    return _merge(directory, files, sources, broken, problems, unparsable)
+
+
+def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
+           broken: dict[Path, set[tuple]], problems: list[Problem], unparsable: bool) -> Config:
+    """Merge the files and run the cross-checks on every part the schema accepted."""
+
+    def is_broken(source: YamlSource, path: tuple) -> bool:
+        return any(bad[:len(path)] == path for bad in broken[source.path])
+
+    def report(source: YamlSource, path: tuple, message: str) -> None:
+        problems.append(Problem(source.name, source.line_of(path), format_path(path), message))
+
+    site_sources = [s for s in sources if "site" in s.data]
+    for extra in site_sources[1:]:
+        first = site_sources[0]
+        report(extra, ("site",), f"`site` is already defined in {first.name}:{first.line_of(('site',))}; define it once")
+    if not site_sources and not unparsable:  # a file we could not read may well hold the site
+        problems.append(Problem(display_path(directory), 0, "", "no file defines `site:` (name, allowed_origins, policy_version, privacy_policy_url)"))
+
+    categories: dict[str, Category] = {NECESSARY: Category(NECESSARY, **NECESSARY_DEFAULT)}
+    category_where: dict[str, str] = {}
+    banner = dict(DEFAULT_BANNER)
+    banner_where: dict[str, str] = {}
+    for source in sources:
+        declared = {} if ("categories",) in broken[source.path] else source.data.get("categories", {})
+        for key, spec in declared.items():
+            if is_broken(source, ("categories", key)):
+                continue
+            if key in category_where:
+                report(source, ("categories", key), f"category '{key}' is already declared in {category_where[key]}")
+                continue
+            category_where[key] = f"{source.name}:{source.line_of(('categories', key))}"
+            categories[key] = Category(key, spec["label"], spec["description"])
+        for key, value in ({} if ("banner",) in broken[source.path] else source.data.get("banner", {})).items():
+            if key in banner_where:
+                report(source, ("banner", key), f"banner.{key} is already set in {banner_where[key]}")
+                continue
+            banner_where[key] = f"{source.name}:{source.line_of(('banner', key))}"
+            banner[key] = value
+
+    tags: list[Tag] = []
+    tag_where: dict[str, str] = {}
+    for source in sources:
+        listed = [] if ("tags",) in broken[source.path] else source.data.get("tags", [])
+        for index, spec in enumerate(listed):
+            if is_broken(source, ("tags", index)):
+                continue
+            tag = _check_tag(source, ("tags", index), spec, categories, report)
+            if tag is None:
+                continue
+            if tag.id in tag_where:
+                report(source, ("tags", index, "id"), f"tag id '{tag.id}' is already used in {tag_where[tag.id]}; ids must be unique")
+                continue
+            tag_where[tag.id] = f"{source.name}:{source.line_of(('tags', index, 'id'))}"
+            tags.append(tag)
+
+    if problems:
+        raise ConfigError(problems)
+    site_spec = site_sources[0].data["site"]
+    site = Site(
+        name=site_spec["name"],
+        allowed_origins=tuple(site_spec["allowed_origins"]),
+        policy_version=site_spec["policy_version"],
+        privacy_policy_url=site_spec["privacy_policy_url"],
+        cookie_domain=site_spec.get("cookie_domain"),
+        consent_max_age_days=site_spec.get("consent_max_age_days", DEFAULT_MAX_AGE_DAYS),
+    )
+    return Config(directory, site, tuple(categories.values()), banner, tuple(tags), tuple(files))
+
+
+def _check_tag(source: YamlSource, path: tuple, spec: dict, categories: dict[str, Category], report) -> Tag | None:
+    ok = True
+    if spec["category"] not in categories:
+        known = list(categories)
+        close = difflib.get_close_matches(spec["category"], known, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        report(source, path + ("category",),
+               f"category '{spec['category']}' is not declared{hint}; declared: {', '.join(known)}")
+        ok = False
+
+    trigger = spec["trigger"]
+    allowed = TRIGGER_KEYS[trigger["type"]]
+    for key in trigger:
+        if key != "type" and key not in allowed:
+            owner = next(t for t, keys in TRIGGER_KEYS.items() if key in keys)
+            report(source, path + ("trigger", key),
+                   f"'{key}' does not apply to trigger type '{trigger['type']}'; it belongs to type '{owner}'")
+            ok = False
+    if trigger["type"] == "click" and any(c in trigger["selector"] for c in "{};"):
+        report(source, path + ("trigger", "selector"), f"{trigger['selector']!r} is not a CSS selector (no braces or semicolons)")
+        ok = False
+
+    kinds = [k for k in KINDS if k in spec]
+    if len(kinds) != 1:
+        found = f"found {', '.join(kinds)}" if kinds else "found none"
+        report(source, path, f"a tag fires exactly one thing: give it one of {', '.join(KINDS)} ({found})")
+        return None
+    kind = kinds[0]
+    for exc in placeholder_errors(spec[kind]):
+        report(source, path + (kind,) + exc.path, str(exc))
+        ok = False
+    if not ok:
+        return None
+    compiled = KINDS[kind].compile(spec[kind])
+    return Tag(id=spec["id"], name=spec.get("name", spec["id"]), category=spec["category"],
+               trigger=dict(trigger), kind=kind, compiled=compiled, enabled=spec.get("enabled", True))

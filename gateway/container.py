@@ -1,0 +1,107 @@
+"""Build the one container script a store includes, once per configuration.
+
+container.js = runtime JS from consent_ui/ + the JS of the tag kinds in use + the
+compiled configuration as JSON + the banner rendered by Jinja2 (autoescaped).
+The result is minified, gzipped and hashed here so that serving it is a lookup.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import jinja2
+import rjsmin
+
+from gateway import __version__
+from gateway.config import Config
+
+_UI = resources.files("consent_ui")
+
+
+@dataclass(frozen=True)
+class Container:
+    body: bytes
+    gzipped: bytes
+    etag: str  # strong ETag of the uncompressed body; the gzip variant gets a suffix
+
+    @property
+    def gzip_etag(self) -> str:
+        return self.etag[:-1] + '-gzip"'
+
+
+def _read(name: str) -> str:
+    return _UI.joinpath(name).read_text("utf-8")
+
+
+@lru_cache(maxsize=1)
+def _templates() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FunctionLoader(lambda name: _read(name)), autoescape=True,
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def script_safe_json(value: Any) -> str:
+    """JSON that is also safe inside an inline <script> (if a store inlines the container).
+
+    `<`, `>` and `&` are escaped so no string can close the script element or open a
+    comment; ensure_ascii turns U+2028/U+2029 into escapes as well.
+    """
+    text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), sort_keys=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _glob_to_regex(glob: str) -> str:
+    return "^" + ".*".join(re.sub(r"[\\^$.|?+()\[\]{}/]", lambda m: "\\" + m.group(0), part)
+                           for part in glob.split("*")) + "$"
+
+
+def runtime_config(config: Config, ui_html: str) -> dict[str, Any]:
+    tags = []
+    for tag in config.tags:
+        if not tag.enabled:
+            continue
+        trigger = dict(tag.trigger)
+        if "paths" in trigger:
+            trigger["paths"] = [_glob_to_regex(p) for p in trigger["paths"]]
+        tags.append({"id": tag.id, "name": tag.name, "category": tag.category, "kind": tag.kind,
+                     "trigger": trigger, **tag.compiled})
+    return {
+        "version": __version__,
+        "policy_version": config.site.policy_version,
+        "categories": list(config.category_keys),
+        "cookie": {"name": "tg_consent", "max_age": config.site.consent_max_age_seconds,
+                   "domain": config.site.cookie_domain},
+        "fab": bool(config.banner["floating_button"]),
+        "tags": tags,
+        "ui": ui_html,
+    }
+
+
+def render_banner(config: Config) -> str:
+    css = rjsmin.jsmin(_read("banner.css"))  # rjsmin's comment/whitespace rules are safe for plain CSS too
+    return _templates().get_template("banner.html.j2").render(
+        css=css, banner=config.banner, site=config.site, categories=config.categories).strip()
+
+
+def build_container(config: Config) -> Container:
+    kinds = sorted({tag.kind for tag in config.tags if tag.enabled})
+    parts = [
+        f"/*! tag-gateway {__version__} container: {len(config.tags)} tags, consent first */",
+        "(function(){'use strict';",
+        "var CONFIG=" + script_safe_json(runtime_config(config, render_banner(config))) + ";",
+        "var KINDS={};",
+        _read("tags/ecommerce.js"),
+        *(_read(f"tags/{kind}.js") for kind in kinds),
+        _read("banner.js"),
+        _read("runtime.js"),
+        "})();",
+    ]
+    body = rjsmin.jsmin("\n".join(parts), keep_bang_comments=True).encode("utf-8")
+    digest = hashlib.sha256(body).hexdigest()[:32]
+    return Container(body=body, gzipped=gzip.compress(body, compresslevel=9, mtime=0), etag=f'"{digest}"')

@@ -1,0 +1,80 @@
+"""The configuration the server is serving right now, and how it changes.
+
+A `Snapshot` bundles everything derived from one valid configuration (the built
+container, the origin matcher), so a request sees one consistent version. The
+watcher polls the config directory and swaps in a new snapshot only when the
+new files are valid: a broken edit is logged and the last good config keeps
+serving, so a typo can never take a store's tracking (or its consent banner) down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gateway.config import Config, load_config
+from gateway.container import Container, build_container
+from gateway.errors import ConfigError
+from gateway.origins import OriginMatcher
+
+log = logging.getLogger("tag_gateway")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    config: Config
+    container: Container
+    origins: OriginMatcher
+
+    @classmethod
+    def build(cls, config: Config) -> "Snapshot":
+        return cls(config, build_container(config), OriginMatcher(config.site.allowed_origins))
+
+
+def _fingerprint(directory: Path) -> tuple:
+    try:
+        return tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size)
+                            for p in directory.iterdir() if p.suffix in (".yaml", ".yml")))
+    except OSError:
+        return ()
+
+
+@dataclass
+class LiveConfig:
+    directory: Path
+    current: Snapshot
+    last_error: ConfigError | None = None
+    _seen: tuple = field(default=())
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "LiveConfig":
+        directory = Path(directory)
+        live = cls(directory, Snapshot.build(load_config(directory)))
+        live._seen = _fingerprint(directory)
+        return live
+
+    def reload_if_changed(self) -> bool:
+        """Rebuild when the files changed; returns True when a new snapshot is live."""
+        seen = _fingerprint(self.directory)
+        if seen == self._seen:
+            return False
+        self._seen = seen
+        try:
+            snapshot = Snapshot.build(load_config(self.directory))
+        except ConfigError as error:
+            self.last_error = error
+            log.error("config in %s is invalid; still serving the previous version:\n%s", self.directory, error)
+            return False
+        self.current, self.last_error = snapshot, None
+        log.info("config reloaded: %d tags, container %s", len(snapshot.config.tags), snapshot.container.etag)
+        return True
+
+    async def watch(self, interval: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.to_thread(self.reload_if_changed)
+            except Exception:  # a watcher that dies silently would freeze the config
+                log.exception("config reload failed; still serving the previous version")

@@ -1,0 +1,13 @@
+"""`script`: an external library (loaded once per page) and/or an owner-written init snippet.
+
+The snippet is the store owner's own code, like a GTM Custom HTML tag. It is never
+pasted into the container's source (a syntax error there would take every tag
+down); the runtime injects it as its own <script> element, after `src` loaded,
+each time the tag fires, so a broken snippet breaks only itself.
+"""
+
+KEY = "script"
+
+
+def compile(spec: dict) -> dict:
+    return {"src": spec.get("src"), "init": spec.get("init")}
