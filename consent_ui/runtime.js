@@ -142,6 +142,7 @@ function apply(next) {
   var replay = held;
   held = null;
   if (replay) replay.forEach(run);
+  ui.fab();
   log('consent', next);
   var detail = api.consent;
   listeners.forEach(function (f) { try { f(detail); } catch (err) { warn('listener failed', err); } });
@@ -191,7 +192,7 @@ function start() {
   var token = readCookie();
   if (!token) { state = 'undecided'; ui.banner(); return; }
   request('GET', '/consent', null, token).then(function (res) {
-    if (res.consent) { apply(res.consent); ui.fab(); return; }
+    if (res.consent) { apply(res.consent); return; }
     log('stored choice not accepted:', res.reason);
     writeCookie(null);
     state = 'undecided';
