@@ -42,7 +42,20 @@ def _cors_headers(request: Request, snapshot: Snapshot) -> dict[str, str] | None
         return {}  # same origin: store pages served by the gateway itself
     if not snapshot.origins.allows(origin):
         return None
+    return _readable_by(origin)
+
+
+def _readable_by(origin: str) -> dict[str, str]:
     return {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true", "Vary": "Origin"}
+
+
+def _origin_refused(request: Request) -> JSONResponse:
+    # The refusal itself is readable by the refused page, so a store owner who forgot to list an
+    # origin sees this message in the browser console instead of an opaque CORS failure.
+    origin = request.headers.get("origin")
+    return error(403, "origin_not_allowed",
+                 f"origin {origin or '(none)'} is not in site.allowed_origins of the gateway's configuration",
+                 _readable_by(origin) if origin and origin != "null" else None)
 
 
 def create_app(live: LiveConfig, secret: str, store_dir: Path | None = None, watch: bool = True) -> Starlette:
@@ -62,9 +75,10 @@ def create_app(live: LiveConfig, secret: str, store_dir: Path | None = None, wat
         return Response(built.gzipped if use_gzip else built.body, media_type="text/javascript", headers=headers)
 
     async def consent_preflight(request: Request) -> Response:
-        cors = _cors_headers(request, live.current)
-        if cors is None:
-            return error(403, "origin_not_allowed", "this origin is not in site.allowed_origins")
+        # Answered for any origin: the request that follows is what checks the origin, and its
+        # refusal is then readable (see _origin_refused). A preflight grants no access by itself.
+        origin = request.headers.get("origin")
+        cors = _readable_by(origin) if origin and origin != "null" else {}
         cors.update({"Access-Control-Allow-Methods": "GET, POST", "Access-Control-Max-Age": "600",
                      "Access-Control-Allow-Headers": f"Content-Type, {CONSENT_HEADER}"})
         return Response(status_code=204, headers=cors)
@@ -73,7 +87,7 @@ def create_app(live: LiveConfig, secret: str, store_dir: Path | None = None, wat
         snapshot = live.current
         cors = _cors_headers(request, snapshot)
         if cors is None:
-            return error(403, "origin_not_allowed", "this origin is not in site.allowed_origins")
+            return _origin_refused(request)
         site = snapshot.config.site
         token = request.headers.get(CONSENT_HEADER) or request.cookies.get(COOKIE_NAME)
         reading = signer.read(token, policy_version=site.policy_version,
@@ -85,7 +99,7 @@ def create_app(live: LiveConfig, secret: str, store_dir: Path | None = None, wat
         snapshot = live.current
         cors = _cors_headers(request, snapshot)
         if cors is None or request.headers.get("origin") is None:
-            return error(403, "origin_not_allowed", "POST /consent is accepted only from the store origins in site.allowed_origins")
+            return _origin_refused(request)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/json":
             return error(415, "unsupported_media_type", "send the choice as application/json", cors)

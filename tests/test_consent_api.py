@@ -79,13 +79,16 @@ def test_non_json_content_type_is_refused(client) -> None:
     assert response.status_code == 415 and response.json()["error"]["code"] == "unsupported_media_type"
 
 
-def test_preflight_allows_configured_origins_only(client) -> None:
+def test_preflight_is_answered_and_the_request_decides(client) -> None:
     ok = client.options("/consent", headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"})
     assert ok.status_code == 204
     assert ok.headers["access-control-allow-origin"] == "http://localhost:3000"
     assert "X-Tag-Gateway-Consent" in ok.headers["access-control-allow-headers"]
-    refused = client.options("/consent", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
-    assert refused.status_code == 403 and "access-control-allow-origin" not in refused.headers
+    # Another origin's preflight passes, but its request is refused with a message it can read.
+    refused = post(client, {"categories": ["analytics"]}, origin="https://evil.example")
+    assert refused.status_code == 403 and "set-cookie" not in refused.headers
+    assert refused.headers["access-control-allow-origin"] == "https://evil.example"
+    assert "https://evil.example is not in site.allowed_origins" in refused.json()["error"]["message"]
 
 
 def read(client, token):
