@@ -34,7 +34,9 @@ var ui = (function () {
     root = host.attachShadow({mode: 'open'});
     root.innerHTML = CONFIG.ui;
     banner = q('.tg-banner'); layer = q('.tg-layer'); dialog = q('.tg-prefs'); fab = q('.tg-fab');
-    d.body.appendChild(host);
+    // First in the body: screen readers meet the choice first, and when the banner closes the
+    // next Tab continues at the top of the page rather than past its end.
+    d.body.insertBefore(host, d.body.firstChild);
     root.addEventListener('click', onClick);
     root.addEventListener('keydown', onKey);
   }

@@ -71,12 +71,15 @@ function runInline(code, event) {
   api.event = null;
   s.parentNode.removeChild(s);
 }
-var pixels = [];
 function sendPixel(url) {
-  var img = new Image(1, 1);
-  pixels.push(img); // keep a reference until the request is done
-  img.onload = img.onerror = function () { pixels.splice(pixels.indexOf(img), 1); };
-  img.src = url;
+  // A keepalive fetch, not new Image(): an identical image URL is served from the page's image
+  // cache without a request (two equal conversions would count once), and keepalive lets a
+  // pixel fired by a click on a link outlive the navigation. Cookies go along as with an image.
+  if (w.fetch) {
+    fetch(url, {mode: 'no-cors', credentials: 'include', cache: 'no-store', keepalive: true})['catch'](function () {});
+  } else {
+    new Image(1, 1).src = url;
+  }
 }
 
 /* ---------- triggers: each decides whether an occurrence matches a tag's trigger ---------- */

@@ -17,6 +17,7 @@ from importlib import resources
 from typing import Any
 
 import jinja2
+import rcssmin
 import rjsmin
 
 from gateway import __version__
@@ -84,7 +85,7 @@ def runtime_config(config: Config, ui_html: str) -> dict[str, Any]:
 
 
 def render_banner(config: Config) -> str:
-    css = rjsmin.jsmin(_read("banner.css"))  # rjsmin's comment/whitespace rules are safe for plain CSS too
+    css = rcssmin.cssmin(_read("banner.css"))  # a CSS-aware minifier: `calc(a - b)` needs its spaces
     return _templates().get_template("banner.html.j2").render(
         css=css, banner=config.banner, site=config.site, categories=config.categories).strip()
 

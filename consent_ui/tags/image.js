@@ -1,4 +1,4 @@
-/* image: a 1x1 GET. Every parameter value is URL-encoded; a lone placeholder that resolves to nothing drops its parameter. */
+/* image: a pixel GET. Every parameter value is URL-encoded; a lone placeholder that resolves to nothing drops its parameter. */
 KINDS.image = {
   fire: function (tag, occ) {
     var params = resolve(tag.params, occ), query = [];
