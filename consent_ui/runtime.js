@@ -211,6 +211,7 @@ occur('page_view', 'page_view', {});
 
 // The data layer: handle what was pushed before we loaded, then every later push.
 var dl = w.dataLayer = w.dataLayer || [];
+if (!Array.isArray(dl)) { warn('window.dataLayer is not an array; event triggers are off on this page'); dl = []; }
 function handle(item) {
   if (!isPlain(item)) return; // gtag() pushes `arguments` objects: not ours
   var next = {}, k;

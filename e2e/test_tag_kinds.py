@@ -123,3 +123,20 @@ def test_a_broken_edit_keeps_the_last_good_config_serving(tmp_path, gateway_fact
     recorder.wait_for(page, lambda: recorder.meta("PageView"))
     recorder.wait_for(page, lambda: recorder.ga4("page_view"))
     assert "still serving the previous version" in server.output()
+
+
+def test_two_meta_pixels_each_get_their_own_event_once(tmp_path, gateway_factory, page, recorder):
+    config_dir = tmp_path / "two_pixels"
+    config_dir.mkdir()
+    (config_dir / "site.yaml").write_text(SITE.replace("analytics:", "marketing:"))
+    (config_dir / "tags.yaml").write_text("""
+tags:
+  - {id: brand-a, category: marketing, trigger: {type: page_view}, meta_pixel: {pixel_id: "111111"}}
+  - {id: brand-b, category: marketing, trigger: {type: page_view}, meta_pixel: {pixel_id: "222222"}}
+""")
+    server = gateway_factory(config_dir)
+    shop = Shop(page, server.url, recorder).open("/")
+    shop.accept_all()
+    recorder.wait_for(page, lambda: recorder.meta("PageView"), count=2)
+    shop.settle()
+    assert sorted(r.params["id"] for r in recorder.meta("PageView")) == ["111111", "222222"]

@@ -1,5 +1,6 @@
 /* meta_pixel: Meta's fbevents.js driven through the standard `fbq` queue.
- * autoConfig is switched off so the library sends only what a trigger asks for. */
+ * autoConfig is switched off so the library sends only what a trigger asks for, and events go
+ * out with trackSingle: plain `track` would send each tag's event to every pixel on the page. */
 KINDS.meta_pixel = (function () {
   var SRC = 'https://connect.facebook.net/en_US/fbevents.js';
   var MAP = {page_view: 'PageView', purchase: 'Purchase', add_to_cart: 'AddToCart', view_item: 'ViewContent',
@@ -42,7 +43,7 @@ KINDS.meta_pixel = (function () {
       var params = tag.params ? resolve(tag.params, occ) : defaults(occ);
       var e = ecommerceOf(occ), options = e && e.transaction_id ? {eventID: String(e.transaction_id)} : undefined;
       var standard = (' ' + STANDARD + ' ').indexOf(' ' + name + ' ') >= 0;
-      w.fbq(standard ? 'track' : 'trackCustom', name, params, options);
+      w.fbq(standard ? 'trackSingle' : 'trackSingleCustom', tag.pixel_id, name, params, options);
     },
     revoke: function () { if (w.fbq) { w.fbq('consent', 'revoke'); revoked = true; } }
   };
