@@ -127,12 +127,10 @@ function writeCookie(token) {
   d.cookie = COOKIE.name + '=' + (token || '') + attrs + '; max-age=' + (token ? COOKIE.max_age : 0);
 }
 
-function apply(next) {
+function allow(categories) {
   var before = allowed;
   allowed = {necessary: 1};
-  (next ? next.categories : []).forEach(function (c) { allowed[c] = 1; });
-  consent = next;
-  state = 'decided';
+  categories.forEach(function (c) { allowed[c] = 1; });
   // Withdrawn categories: tell the vendors that are already on the page to stop.
   var revoked = {};
   CONFIG.tags.forEach(function (tag) {
@@ -142,6 +140,12 @@ function apply(next) {
       try { kind.revoke(tag); } catch (err) { warn('revoke failed', err); }
     }
   });
+}
+
+function apply(next) {
+  allow(next.categories);
+  consent = next;
+  state = 'decided';
   var replay = held;
   held = null;
   if (replay) replay.forEach(run);
@@ -162,6 +166,8 @@ function request(method, path, body, token) {
 
 function choose(categories) {
   ui.close();
+  // A withdrawal takes effect now, not after the round trip; new grants wait for the signed record.
+  if (state === 'decided') allow(categories.filter(function (c) { return allowed[c]; }));
   return request('POST', '/consent', {categories: categories}).then(function (res) {
     writeCookie(res.token);
     apply(res.consent);
