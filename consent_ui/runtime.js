@@ -106,7 +106,7 @@ function run(occ) {
     if (occ.fired[i] || !allowed[tag.category] || tag.trigger.type !== occ.type) return;
     if (!TRIGGERS[tag.trigger.type](tag.trigger, occ)) return;
     occ.fired[i] = 1;
-    log('fire', tag.id, occ.name);
+    log('fire', tag.id + ' (' + tag.name + ')', 'on', occ.name);
     try {
       KINDS[tag.kind].fire(tag, occ);
     } catch (err) {
