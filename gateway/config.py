@@ -105,9 +105,11 @@ def load_config(directory: str | Path) -> Config:
     problems: list[Problem] = []
     sources: list[YamlSource] = []
     broken: dict[Path, set[tuple]] = {}
+    unparsable = False
     for path in files:
         source, parse_problems = load_yaml(path)
         problems.extend(parse_problems)
+        unparsable = unparsable or source is None
         if source is None or source.data is None:  # unparsable, or empty / comment-only
             continue
         schema_problems, bad_paths = validate_source(source)
@@ -116,7 +118,6 @@ def load_config(directory: str | Path) -> Config:
             continue  # not even a mapping of the known top-level keys
         sources.append(source)
         broken[path] = bad_paths
-    unparsable = any(p.message.startswith(("YAML", "not UTF-8")) for p in problems)
     return _merge(directory, files, sources, broken, problems, unparsable)
 
 

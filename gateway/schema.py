@@ -49,8 +49,19 @@ def validate_source(source: YamlSource) -> tuple[list[Problem], set[tuple]]:
     bad_paths: set[tuple] = set()
     for error in _validator().iter_errors(source.data):
         problems.extend(_problems_for(error, source))
-        bad_paths.add(tuple(error.absolute_path))
+        bad_paths.update(_bad_paths(error))
     return problems, bad_paths
+
+
+def _bad_paths(error: ValidationError) -> list[tuple]:
+    """The values an error really is about: an unknown key taints only itself, not its mapping."""
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = error.schema.get("properties", {})
+        return [path + (key,) for key in error.instance if key not in allowed] or [path]
+    if "propertyNames" in error.schema_path and isinstance(error.instance, str):
+        return [path + (error.instance,)]
+    return [path]
 
 
 def _problems_for(error: ValidationError, source: YamlSource) -> list[Problem]:
