@@ -135,10 +135,24 @@ function allow(categories) {
   var revoked = {};
   CONFIG.tags.forEach(function (tag) {
     var kind = KINDS[tag.kind];
-    if (before[tag.category] && !allowed[tag.category] && kind.revoke && !revoked[tag.kind + tag.category]) {
+    if (before[tag.category] && !allowed[tag.category] && !revoked[tag.kind + tag.category]) {
       revoked[tag.kind + tag.category] = 1;
-      try { kind.revoke(tag); } catch (err) { warn('revoke failed', err); }
+      try { if (kind.revoke) kind.revoke(tag); } catch (err) { warn('revoke failed', err); }
+      if (kind.cookies) deleteCookies(kind.cookies);
     }
+  });
+}
+
+// Remove a withdrawn vendor's first-party cookies (e.g. _fbp, _ga), on this host and every
+// parent domain a library may have written them to. Patterns ending in * match prefixes.
+function deleteCookies(patterns) {
+  d.cookie.split(/;\s*/).forEach(function (pair) {
+    var name = pair.split('=')[0];
+    var hit = patterns.some(function (p) { return p.slice(-1) === '*' ? name.indexOf(p.slice(0, -1)) === 0 : name === p; });
+    if (!hit) return;
+    var parts = location.hostname.split('.'), domains = [''];
+    for (var i = 0; i < parts.length - 1; i++) domains.push('; domain=' + parts.slice(i).join('.'));
+    domains.forEach(function (domain) { d.cookie = name + '=; path=/; max-age=0' + domain; });
   });
 }
 

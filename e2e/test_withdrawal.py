@@ -70,3 +70,20 @@ def test_tampered_consent_cookie_is_ignored(shop, recorder, context):
     assert shop.state() == "undecided"
     shop.settle()
     assert recorder.requests == [], recorder.describe()
+
+
+def test_withdrawing_marketing_removes_marketing_vendor_cookies(shop, context):
+    shop.open("/product.html")
+    shop.accept_all()
+    # What the vendors' libraries would have written as first-party cookies once allowed.
+    shop.page.evaluate("""() => {
+        for (const c of ['_fbp=fb.1.1700000000.42', '_ttp=abc', '_ga=GA1.1.42.1700000000', 'cart=3'])
+            document.cookie = c + '; path=/';
+    }""")
+
+    shop.page.evaluate("() => tagGateway.showPreferences()")
+    shop.save_preferences(marketing=False)
+
+    names = {c["name"] for c in context.cookies()}
+    assert "_fbp" not in names and "_ttp" not in names  # marketing vendors' cookies are gone
+    assert {"_ga", "cart", "tg_consent"} <= names  # analytics and the store's own cookies stay

@@ -29,6 +29,7 @@ KINDS.ga4 = (function () {
       params.send_to = id;
       gtag('event', tag.event || occ.name, params);
     },
+    cookies: ['_ga', '_ga_*', '_gid', '_gat*'], // first-party cookies its library writes; removed on withdrawal
     revoke: function (tag) {
       // gtag.js honours this flag for every later hit of that measurement id.
       for (var id in started) w['ga-disable-' + id] = true;

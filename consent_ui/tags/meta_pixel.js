@@ -45,6 +45,7 @@ KINDS.meta_pixel = (function () {
       var standard = (' ' + STANDARD + ' ').indexOf(' ' + name + ' ') >= 0;
       w.fbq(standard ? 'trackSingle' : 'trackSingleCustom', tag.pixel_id, name, params, options);
     },
+    cookies: ['_fbp', '_fbc'], // first-party cookies its library writes; removed on withdrawal
     revoke: function () { if (w.fbq) { w.fbq('consent', 'revoke'); revoked = true; } }
   };
 })();

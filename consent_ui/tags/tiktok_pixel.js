@@ -56,6 +56,7 @@ KINDS.tiktok_pixel = (function () {
       var e = ecommerceOf(occ);
       inst.track(name, tag.params ? resolve(tag.params, occ) : defaults(occ), e && e.transaction_id ? {event_id: String(e.transaction_id)} : undefined);
     },
+    cookies: ['_ttp', '_tt_*', 'ttcsid*'], // first-party cookies its library writes; removed on withdrawal
     revoke: function () { if (w.ttq) { w.ttq.revokeConsent(); revoked = true; } }
   };
 })();
