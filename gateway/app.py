@@ -45,7 +45,10 @@ def _cors_headers(request: Request, snapshot: Snapshot) -> dict[str, str] | None
     return _readable_by(origin)
 
 
-def _readable_by(origin: str) -> dict[str, str]:
+def _readable_by(origin: str | None) -> dict[str, str]:
+    """CORS headers that let `origin` read the answer; none for a missing or opaque ("null") origin."""
+    if not origin or origin == "null":
+        return {}
     return {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true", "Vary": "Origin"}
 
 
@@ -55,7 +58,7 @@ def _origin_refused(request: Request) -> JSONResponse:
     origin = request.headers.get("origin")
     return error(403, "origin_not_allowed",
                  f"origin {origin or '(none)'} is not in site.allowed_origins of the gateway's configuration",
-                 _readable_by(origin) if origin and origin != "null" else None)
+                 _readable_by(origin))
 
 
 def create_app(live: LiveConfig, secret: str, store_dir: Path | None = None, watch: bool = True) -> Starlette:
@@ -77,8 +80,7 @@ def create_app(live: LiveConfig, secret: str, store_dir: Path | None = None, wat
     async def consent_preflight(request: Request) -> Response:
         # Answered for any origin: the request that follows is what checks the origin, and its
         # refusal is then readable (see _origin_refused). A preflight grants no access by itself.
-        origin = request.headers.get("origin")
-        cors = _readable_by(origin) if origin and origin != "null" else {}
+        cors = _readable_by(request.headers.get("origin"))
         cors.update({"Access-Control-Allow-Methods": "GET, POST", "Access-Control-Max-Age": "600",
                      "Access-Control-Allow-Headers": f"Content-Type, {CONSENT_HEADER}"})
         return Response(status_code=204, headers=cors)
@@ -128,7 +130,7 @@ def create_app(live: LiveConfig, secret: str, store_dir: Path | None = None, wat
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        return error(exc.status_code, "http_error", exc.detail)
+        return error(exc.status_code, "http_error", exc.detail, exc.headers)  # keeps Allow on a 405
 
     async def server_error(request: Request, exc: Exception) -> Response:
         return error(500, "internal_error", "the gateway hit an unexpected error; it has been logged")

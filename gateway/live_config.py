@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.config import Config, load_config
+from gateway.config import Config, config_files, load_config
 from gateway.container import Container, build_container
 from gateway.errors import ConfigError
 from gateway.origins import OriginMatcher
@@ -34,9 +34,9 @@ class Snapshot:
 
 
 def _fingerprint(directory: Path) -> tuple:
+    """Names, mtimes and sizes of the files load_config reads: cheap to poll every second."""
     try:
-        return tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size)
-                            for p in directory.iterdir() if p.suffix in (".yaml", ".yml")))
+        return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in config_files(directory))
     except OSError:
         return ()
 

@@ -58,14 +58,15 @@ def test_container_stays_under_10_kb_gzipped() -> None:
 
 
 def test_container_is_built_once_per_config(live: LiveConfig, client, monkeypatch) -> None:
-    calls = []
-    import gateway.live_config as live_config
+    import gateway.container as container
 
-    real = live_config.build_container
-    monkeypatch.setattr(live_config, "build_container", lambda config: calls.append(1) or real(config))
-    for _ in range(5):
-        client.get("/container.js")
-    assert calls == []  # serving never rebuilds
+    minified = []
+    real = container.rjsmin.jsmin
+    monkeypatch.setattr(container.rjsmin, "jsmin", lambda *a, **k: minified.append(1) or real(*a, **k))
+    bodies = {client.get("/container.js").content for _ in range(5)}
+    assert len(bodies) == 1 and minified == []  # serving is a lookup: nothing is rendered or minified
+    container.build_container(live.current.config)
+    assert minified  # the counter does see a build
 
 
 def test_hostile_strings_in_config_cannot_escape_the_script(config_dir: Path, monkeypatch) -> None:

@@ -48,3 +48,4 @@ def test_unknown_paths_get_json_404(client) -> None:
     assert response.status_code == 404 and response.json()["error"]["code"] == "http_error"
     wrong_method = client.delete("/consent")
     assert wrong_method.status_code == 405 and "error" in wrong_method.json()
+    assert "POST" in wrong_method.headers["allow"]
