@@ -5,17 +5,22 @@
 
 from __future__ import annotations
 
+import gzip
 import statistics
 import sys
 import time
 from pathlib import Path
 
+import rjsmin
 from starlette.testclient import TestClient
 
+from gateway import js_minify
 from gateway.app import create_app
 from gateway.config import load_config
-from gateway.container import build_container
+from gateway.container import CONFIG_HOLE, build_container, render_banner, runtime_config, script_safe_json, static_source
 from gateway.live_config import LiveConfig
+
+BUDGET = 8 * 1024  # bytes gzipped (README ## Size; tests/test_docs.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,16 +34,46 @@ def timed(fn, repeat: int) -> list[float]:
     return samples
 
 
+def gz9(data: bytes) -> int:
+    return len(gzip.compress(data, compresslevel=9, mtime=0))
+
+
+def brotli_size(data: bytes) -> str:
+    try:
+        import brotli  # optional: not a dependency, the gateway serves gzip only
+    except ImportError:
+        return ""
+    return f", {len(brotli.compress(data, quality=11)):,} B brotli -11 (not served)"
+
+
 def main() -> None:
     config_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "tag_configs"
     config = load_config(config_dir)
     built = build_container(config)
-    print(f"config:            {config_dir} ({len(config.tags)} tags)")
-    print(f"container size:    {len(built.body) / 1024:.1f} KB raw, {len(built.gzipped) / 1024:.2f} KB gzipped")
+    kinds = tuple(sorted({tag.kind for tag in config.tags if tag.enabled}))
+    config_json = script_safe_json(runtime_config(config, render_banner(config)))
+    plain = rjsmin.jsmin(static_source(kinds).replace(CONFIG_HOLE, config_json)).encode()
+    print(f"config:            {config_dir} ({len(config.tags)} tags, kinds {', '.join(kinds)})")
+    print(f"rjsmin only:       {len(plain):,} B raw, {gz9(plain):,} B gzip -9 (before mangling, for comparison)")
+    print(f"container:         {len(built.body):,} B raw, {gz9(built.body):,} B gzip -9, "
+          f"{len(built.gzipped):,} B zopfli (served){brotli_size(built.body)}")
+    print(f"budget:            {len(built.gzipped):,} / {BUDGET:,} B gzipped = {len(built.gzipped) / BUDGET:.1%} "
+          f"({BUDGET - len(built.gzipped):+,} B left)")
+
+    def mangle_uncached() -> None:
+        js_minify.mangle_around.cache_clear()
+        js_minify.mangle_around(static_source(kinds), CONFIG_HOLE)
+
+    mangle = timed(mangle_uncached, 5)
+    zopfli = timed(lambda: js_minify.gzip_best(built.body), 10)
+    level9 = timed(lambda: gzip.compress(built.body, compresslevel=9, mtime=0), 10)
     load = timed(lambda: load_config(config_dir), 20)
     build = timed(lambda: build_container(config), 20)
+    print(f"mangle static JS:  {statistics.median(mangle) * 1000:.0f} ms median of 5 (once per set of kinds, then cached)")
+    print(f"zopfli gzip:       {statistics.median(zopfli) * 1000:.0f} ms median of 10 "
+          f"({js_minify.ZOPFLI_ITERATIONS} iterations; gzip -9 takes {statistics.median(level9) * 1000:.1f} ms)")
     print(f"load + validate:   {statistics.median(load) * 1000:.1f} ms median of 20")
-    print(f"build container:   {statistics.median(build) * 1000:.1f} ms median of 20")
+    print(f"build container:   {statistics.median(build) * 1000:.1f} ms median of 20 (same kinds: mangling cached)")
     with TestClient(create_app(LiveConfig.load(config_dir), "b" * 40, watch=False)) as client:
         headers = {"Accept-Encoding": "gzip"}
         serve = timed(lambda: client.get("/container.js", headers=headers), 500)

@@ -7,7 +7,6 @@ The result is minified, gzipped and hashed here so that serving it is a lookup.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import re
@@ -18,9 +17,8 @@ from typing import Any
 
 import jinja2
 import rcssmin
-import rjsmin
 
-from gateway import __version__
+from gateway import __version__, js_minify
 from gateway.config import Config
 
 _UI = resources.files("consent_ui")
@@ -90,19 +88,31 @@ def render_banner(config: Config) -> str:
         css=css, banner=config.banner, site=config.site, categories=config.categories).strip()
 
 
-def build_container(config: Config) -> Container:
-    kinds = sorted({tag.kind for tag in config.tags if tag.enabled})
-    parts = [
-        f"/*! tag-gateway {__version__} container: {len(config.tags)} tags, consent first */",
-        "(function(){'use strict';",
-        "var CONFIG=" + script_safe_json(runtime_config(config, render_banner(config))) + ";",
+CONFIG_HOLE = "__tg_config__"  # where the JSON goes: a global name the mangler keeps as is
+
+
+def static_source(kinds: tuple[str, ...]) -> str:
+    """All static JS of a container with the tag kinds `kinds`, as one function of CONFIG.
+
+    `(function(CONFIG){...})(__tg_config__)`: the mangler sees every name that is static (so it may rename
+    them all, CONFIG too) and never the configuration, which build_container puts in the hole as JSON.
+    """
+    return "\n".join([
+        "(function(CONFIG){'use strict';",
         "var KINDS={};",
         _read("tags/ecommerce.js"),
         *(_read(f"tags/{kind}.js") for kind in kinds),
         _read("banner.js"),
         _read("runtime.js"),
-        "})();",
-    ]
-    body = rjsmin.jsmin("\n".join(parts), keep_bang_comments=True).encode("utf-8")
+        f"}})({CONFIG_HOLE});",
+    ])
+
+
+def build_container(config: Config) -> Container:
+    kinds = tuple(sorted({tag.kind for tag in config.tags if tag.enabled}))
+    head, tail = js_minify.mangle_around(static_source(kinds), CONFIG_HOLE)  # cached per set of kinds
+    text = (f"/*! tag-gateway {__version__} container: {len(config.tags)} tags, consent first */\n"
+            + head + script_safe_json(runtime_config(config, render_banner(config))) + tail + ";")
+    body = text.encode("utf-8")
     digest = hashlib.sha256(body).hexdigest()[:32]
-    return Container(body=body, gzipped=gzip.compress(body, compresslevel=9, mtime=0), etag=f'"{digest}"')
+    return Container(body=body, gzipped=js_minify.gzip_best(body), etag=f'"{digest}"')
