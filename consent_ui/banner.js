@@ -7,9 +7,9 @@
  * shrink or transform it, and its selectors do not reach inside the shadow root.
  */
 var ui = (function () {
-  var HOST_STYLE = 'all:initial!important;display:block!important;position:static!important;width:0!important;' +
-    'height:0!important;overflow:visible!important;transform:none!important;filter:none!important;' +
-    'opacity:1!important;visibility:visible!important;contain:none!important;clip-path:none!important';
+  // `all:initial` resets every property the store's CSS could set (position, transform, opacity,
+  // filter, clip-path, ...); !important inline beats any stylesheet.
+  var HOST_STYLE = 'all:initial!important;display:block!important;width:0!important;height:0!important';
   var host, root, banner, layer, dialog, fab, lastFocus = null;
 
   function q(sel) { return root.querySelector(sel); }
@@ -18,17 +18,18 @@ var ui = (function () {
     return [].filter.call(el.querySelectorAll('button,input,a[href]'), function (x) { return !x.disabled && x.offsetParent !== null; });
   }
   function remember() {
-    if (lastFocus === null) lastFocus = d.activeElement === host ? null : d.activeElement || d.body;
+    var active = dget('activeElement');
+    if (lastFocus === null) lastFocus = active === host ? null : active || dget('body');
   }
   function restore() {
     var target = lastFocus;
     lastFocus = null;
     if (root.activeElement) root.activeElement.blur();
-    if (target && target !== d.body && target.focus && d.contains(target)) target.focus();
+    if (target && target !== dget('body') && target.focus && dcall('contains', target)) target.focus();
   }
 
   function mount() {
-    host = d.createElement('div');
+    host = dcall('createElement', 'div');
     host.setAttribute('data-tag-gateway', '');
     host.setAttribute('style', HOST_STYLE);
     root = host.attachShadow({mode: 'open'});
@@ -36,7 +37,8 @@ var ui = (function () {
     banner = q('.tg-banner'); layer = q('.tg-layer'); dialog = q('.tg-prefs'); fab = q('.tg-fab');
     // First in the body: screen readers meet the choice first, and when the banner closes the
     // next Tab continues at the top of the page rather than past its end.
-    d.body.insertBefore(host, d.body.firstChild);
+    var body = dget('body');
+    body.insertBefore(host, body.firstChild);
     root.addEventListener('click', onClick);
     root.addEventListener('keydown', onKey);
   }

@@ -12,7 +12,23 @@
 var w = window, d = document;
 if (w.tagGateway && w.tagGateway.version) return; // the store included the container twice
 
-var me = d.currentScript || d.querySelector('script[src*="/container.js"]');
+/* The store's HTML may contain markup written by visitors (reviews) that shadows document
+ * properties: <img name="currentScript" src="https://evil/container.js"> makes
+ * document.currentScript that image, <img name="cookie"> hides the cookie jar (DOM clobbering).
+ * So everything taken from `document` comes from the real getters and methods of its prototypes. */
+function real(name) {
+  for (var o = Document.prototype, p; o; o = Object.getPrototypeOf(o)) if ((p = Object.getOwnPropertyDescriptor(o, name))) return p;
+}
+function dget(name) { return real(name).get.call(d); }
+function dcall(name, a, b, c) { return real(name).value.call(d, a, b, c); }
+function cookies(value) { var p = real('cookie'); return value == null ? p.get.call(d) : p.set.call(d, value); }
+// Lookups keyed by config or page data get no inherited keys: a category called `constructor`
+// must not count as allowed.
+function map() { return Object.create(null); }
+
+// The executing script element itself (never a look-alike in the page): where the gateway is.
+var me = dget('currentScript');
+if (!(me instanceof HTMLScriptElement)) me = null;
 var BASE = me ? me.src.replace(/\/container\.js(?:[?#].*)?$/, '') : '';
 var NONCE = me ? me.nonce || me.getAttribute('nonce') : null;
 var COOKIE = CONFIG.cookie;
@@ -20,10 +36,12 @@ var DEBUG = /[?&]tg_debug=1/.test(location.search);
 
 var state = 'loading';      // 'loading' (checking a stored choice) | 'undecided' | 'decided'
 var consent = null;         // {categories, id, policy_version, timestamp} once decided
-var allowed = {necessary: 1};
+var allowed = map();        // category -> 1 for the categories allowed now
+allowed.necessary = 1;
 var held = [];              // occurrences waiting for the first decision; null afterwards
 var model = {};             // GTM-style merged data-layer model
 var listeners = [];
+function isAllowed(category) { return allowed[category] === 1; }
 
 function log() { if (DEBUG && w.console) console.log.apply(console, ['[tag-gateway]'].concat([].slice.call(arguments))); }
 function warn(msg, err) { if (w.console) console.warn('[tag-gateway] ' + msg, err || ''); }
@@ -47,27 +65,27 @@ function resolve(value, ctx) {
 }
 
 /* ---------- helpers the tag kinds share ---------- */
-var scripts = {};
+var scripts = map();
 function loadScript(src, done) {
   var entry = scripts[src];
   if (!entry) {
     entry = scripts[src] = {loaded: false, waiting: []};
-    var s = d.createElement('script');
+    var s = dcall('createElement', 'script');
     s.async = true;
     s.src = src;
     if (NONCE) s.nonce = NONCE;
     s.onload = function () { entry.loaded = true; entry.waiting.forEach(function (f) { f(); }); entry.waiting = []; };
     s.onerror = function () { warn('could not load ' + src); };
-    (d.head || d.documentElement).appendChild(s);
+    (dget('head') || dget('documentElement')).appendChild(s);
   }
   if (done) entry.loaded ? done() : entry.waiting.push(done);
 }
 function runInline(code, event) {
-  var s = d.createElement('script');
+  var s = dcall('createElement', 'script');
   if (NONCE) s.nonce = NONCE;
   s.text = code;
   api.event = event;       // what the snippet can read while it runs synchronously
-  (d.head || d.documentElement).appendChild(s);
+  (dget('head') || dget('documentElement')).appendChild(s);
   api.event = null;
   s.parentNode.removeChild(s);
 }
@@ -90,12 +108,12 @@ var TRIGGERS = {
 };
 
 function pageInfo() {
-  return {url: location.href, path: location.pathname, title: d.title, referrer: d.referrer,
+  return {url: location.href, path: location.pathname, title: dget('title'), referrer: dget('referrer'),
           hostname: location.hostname, query: location.search};
 }
 
 function occur(type, name, ev, extra) {
-  var occ = {type: type, name: name, event: ev, dataLayer: model, page: pageInfo(), fired: {}};
+  var occ = {type: type, name: name, event: ev, dataLayer: model, page: pageInfo(), fired: map()};
   for (var k in extra) occ[k] = extra[k];
   if (held) held.push(occ);
   run(occ);
@@ -103,7 +121,7 @@ function occur(type, name, ev, extra) {
 
 function run(occ) {
   CONFIG.tags.forEach(function (tag, i) {
-    if (occ.fired[i] || !allowed[tag.category] || tag.trigger.type !== occ.type) return;
+    if (occ.fired[i] || !isAllowed(tag.category) || tag.trigger.type !== occ.type) return;
     if (!TRIGGERS[tag.trigger.type](tag.trigger, occ)) return;
     occ.fired[i] = 1;
     log('fire', tag.id + ' (' + tag.name + ')', 'on', occ.name);
@@ -117,25 +135,28 @@ function run(occ) {
 
 /* ---------- consent state ---------- */
 function readCookie() {
-  var m = d.cookie.match(new RegExp('(?:^|;\\s*)' + COOKIE.name + '=([A-Za-z0-9_.-]+)'));
+  var m = cookies().match(new RegExp('(?:^|;\\s*)' + COOKIE.name + '=([A-Za-z0-9_.-]+)'));
   return m ? m[1] : null;
 }
 function writeCookie(token) {
   var attrs = '; path=/; SameSite=Lax' + (location.protocol === 'https:' ? '; Secure' : '');
   var dom = COOKIE.domain;
   if (dom && (location.hostname === dom || location.hostname.slice(-dom.length - 1) === '.' + dom)) attrs += '; domain=' + dom;
-  d.cookie = COOKIE.name + '=' + (token || '') + attrs + '; max-age=' + (token ? COOKIE.max_age : 0);
+  cookies(COOKIE.name + '=' + (token || '') + attrs + '; max-age=' + (token ? COOKIE.max_age : 0));
 }
 
 function allow(categories) {
   var before = allowed;
-  allowed = {necessary: 1};
-  categories.forEach(function (c) { allowed[c] = 1; });
+  allowed = map();
+  allowed.necessary = 1;
+  categories.forEach(function (c) { if (CONFIG.categories.indexOf(c) >= 0) allowed[c] = 1; });
+  if (CONFIG.gcm) google.update();
+  releaseParked();
   // Withdrawn categories: tell the vendors that are already on the page to stop.
-  var revoked = {};
+  var revoked = map();
   CONFIG.tags.forEach(function (tag) {
     var kind = KINDS[tag.kind];
-    if (before[tag.category] && !allowed[tag.category] && !revoked[tag.kind + tag.category]) {
+    if (before[tag.category] && !isAllowed(tag.category) && !revoked[tag.kind + tag.category]) {
       revoked[tag.kind + tag.category] = 1;
       try { if (kind.revoke) kind.revoke(tag); } catch (err) { warn('revoke failed', err); }
       if (kind.cookies) deleteCookies(kind.cookies);
@@ -146,13 +167,13 @@ function allow(categories) {
 // Remove a withdrawn vendor's first-party cookies (e.g. _fbp, _ga), on this host and every
 // parent domain a library may have written them to. Patterns ending in * match prefixes.
 function deleteCookies(patterns) {
-  d.cookie.split(/;\s*/).forEach(function (pair) {
+  cookies().split(/;\s*/).forEach(function (pair) {
     var name = pair.split('=')[0];
     var hit = patterns.some(function (p) { return p.slice(-1) === '*' ? name.indexOf(p.slice(0, -1)) === 0 : name === p; });
     if (!hit) return;
     var parts = location.hostname.split('.'), domains = [''];
     for (var i = 0; i < parts.length - 1; i++) domains.push('; domain=' + parts.slice(i).join('.'));
-    domains.forEach(function (domain) { d.cookie = name + '=; path=/; max-age=0' + domain; });
+    domains.forEach(function (domain) { cookies(name + '=; path=/; max-age=0' + domain); });
   });
 }
 
@@ -181,7 +202,7 @@ function request(method, path, body, token) {
 function choose(categories) {
   ui.close();
   // A withdrawal takes effect now, not after the round trip; new grants wait for the signed record.
-  if (state === 'decided') allow(categories.filter(function (c) { return allowed[c]; }));
+  if (state === 'decided') allow(categories.filter(isAllowed));
   return request('POST', '/consent', {categories: categories}).then(function (res) {
     writeCookie(res.token);
     apply(res.consent);
@@ -210,6 +231,9 @@ var api = w.tagGateway = {
 };
 
 /* ---------- start ---------- */
+installFirewall();
+if (CONFIG.gcm) google.init();
+
 function start() {
   ui.mount();
   var token = readCookie();
@@ -253,9 +277,9 @@ dl.push = function () {
 var selectors = [];
 CONFIG.tags.forEach(function (t) {
   if (t.trigger.type !== 'click' || selectors.indexOf(t.trigger.selector) >= 0) return;
-  try { d.querySelector(t.trigger.selector); selectors.push(t.trigger.selector); } catch (err) { warn('bad selector in tag ' + t.id + ': ' + t.trigger.selector); }
+  try { dcall('querySelector', t.trigger.selector); selectors.push(t.trigger.selector); } catch (err) { warn('bad selector in tag ' + t.id + ': ' + t.trigger.selector); }
 });
-if (selectors.length) d.addEventListener('click', function (e) {
+if (selectors.length) dcall('addEventListener', 'click', function (e) {
   var target = e.target;
   if (!target || !target.closest) return;
   selectors.forEach(function (sel) {
@@ -268,4 +292,4 @@ if (selectors.length) d.addEventListener('click', function (e) {
   });
 }, true);
 
-if (d.body) start(); else d.addEventListener('DOMContentLoaded', start);
+if (dget('body')) start(); else dcall('addEventListener', 'DOMContentLoaded', start);

@@ -40,6 +40,18 @@ DEFAULT_BANNER = {
 NECESSARY_DEFAULT = {"label": "Necessary",
                      "description": "Needed for the store to work, such as the cart, checkout and security. Always on."}
 
+# Google Consent Mode v2: the consent types gtag knows, and which categories grant each by default
+# (only the declared ones count). Storage needed for the store itself to work is `necessary`.
+GOOGLE_CONSENT_DEFAULTS = {
+    "ad_storage": ("marketing",),
+    "analytics_storage": ("analytics",),
+    "ad_user_data": ("marketing",),
+    "ad_personalization": ("marketing",),
+    "functionality_storage": (NECESSARY,),
+    "personalization_storage": (),
+    "security_storage": (NECESSARY,),
+}
+
 # Which optional trigger keys each trigger type accepts.
 TRIGGER_KEYS = {"page_view": {"paths"}, "event": {"event"}, "click": {"selector"}}
 
@@ -60,6 +72,7 @@ class Tag:
     kind: str
     compiled: dict[str, Any]
     enabled: bool = True
+    hosts: tuple[str, ...] = ()  # extra hosts (and path prefixes) the consent firewall keeps for this tag
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,7 @@ class Site:
     privacy_policy_url: str
     cookie_domain: str | None = None
     consent_max_age_days: int = DEFAULT_MAX_AGE_DAYS
+    consent_firewall: bool = True
 
     @property
     def consent_max_age_seconds(self) -> int:
@@ -84,6 +98,8 @@ class Config:
     banner: dict[str, Any]
     tags: tuple[Tag, ...]
     files: tuple[Path, ...] = field(default=())
+    # Google Consent Mode: consent type -> categories that grant it, plus the two `set` options.
+    google_consent: dict[str, Any] = field(default_factory=dict)
 
     @property
     def category_keys(self) -> tuple[str, ...]:
@@ -159,6 +175,8 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
             banner_where[key] = f"{source.name}:{source.line_of(('banner', key))}"
             banner[key] = value
 
+    google_consent = _google_consent(sources, broken, categories, report)
+
     tags: list[Tag] = []
     tag_where: dict[str, str] = {}
     for source in sources:
@@ -185,8 +203,35 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
         privacy_policy_url=site_spec["privacy_policy_url"],
         cookie_domain=site_spec.get("cookie_domain"),
         consent_max_age_days=site_spec.get("consent_max_age_days", DEFAULT_MAX_AGE_DAYS),
+        consent_firewall=site_spec.get("consent_firewall", True),
     )
-    return Config(directory, site, tuple(categories.values()), banner, tuple(tags), tuple(files))
+    return Config(directory, site, tuple(categories.values()), banner, tuple(tags), tuple(files), google_consent)
+
+
+def _google_consent(sources: list[YamlSource], broken: dict[Path, set[tuple]],
+                    categories: dict[str, Category], report) -> dict[str, Any]:
+    """`google_consent_mode`, defined in at most one file, with defaults for what it leaves out.
+
+    A part that failed the schema is checked no further (the config is refused anyway)."""
+    found = [s for s in sources if "google_consent_mode" in s.data and ("google_consent_mode",) not in broken[s.path]]
+    for extra in found[1:]:
+        report(extra, ("google_consent_mode",), f"`google_consent_mode` is already defined in {found[0].name}; define it once")
+    spec = found[0].data["google_consent_mode"] if found else {}
+    types: dict[str, list[str]] = {}
+    for consent_type, default in GOOGLE_CONSENT_DEFAULTS.items():
+        granted_by = spec.get(consent_type)
+        if granted_by is not None and any(bad[:2] == ("google_consent_mode", consent_type) for bad in broken[found[0].path]):
+            continue
+        if granted_by is None:
+            types[consent_type] = [c for c in default if c in categories]
+            continue
+        for index, key in enumerate(granted_by):
+            if key not in categories:
+                report(found[0], ("google_consent_mode", consent_type, index),
+                       f"category '{key}' is not declared; declared: {', '.join(categories)}")
+        types[consent_type] = list(granted_by)
+    return {"types": types, "ads_data_redaction": spec.get("ads_data_redaction", True),
+            "url_passthrough": spec.get("url_passthrough", False)}
 
 
 def _check_tag(source: YamlSource, path: tuple, spec: dict, categories: dict[str, Category], report) -> Tag | None:
@@ -222,6 +267,7 @@ def _check_tag(source: YamlSource, path: tuple, spec: dict, categories: dict[str
         ok = False
     if not ok:
         return None
-    compiled = KINDS[kind].compile(spec[kind])
+    compiled = KINDS[kind].compile(spec[kind], trigger)
     return Tag(id=spec["id"], name=spec.get("name", spec["id"]), category=spec["category"],
-               trigger=dict(trigger), kind=kind, compiled=compiled, enabled=spec.get("enabled", True))
+               trigger=dict(trigger), kind=kind, compiled=compiled, enabled=spec.get("enabled", True),
+               hosts=tuple(spec.get("hosts", ())))

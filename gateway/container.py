@@ -20,6 +20,9 @@ import rcssmin
 
 from gateway import __version__, js_minify
 from gateway.config import Config
+from gateway.firewall import firewall_rules
+
+GOOGLE_KINDS = ("ga4", "google_ads")  # share consent_ui/tags/google.js: one gtag data layer, Consent Mode
 
 _UI = resources.files("consent_ui")
 
@@ -70,7 +73,7 @@ def runtime_config(config: Config, ui_html: str) -> dict[str, Any]:
             trigger["paths"] = [_glob_to_regex(p) for p in trigger["paths"]]
         tags.append({"id": tag.id, "name": tag.name, "category": tag.category, "kind": tag.kind,
                      "trigger": trigger, **tag.compiled})
-    return {
+    out = {
         "version": __version__,
         "policy_version": config.site.policy_version,
         "categories": list(config.category_keys),
@@ -79,7 +82,12 @@ def runtime_config(config: Config, ui_html: str) -> dict[str, Any]:
         "fab": bool(config.banner["floating_button"]),
         "tags": tags,
         "ui": ui_html,
+        "fw": firewall_rules(config) if config.site.consent_firewall else [],
     }
+    if any(tag["kind"] in GOOGLE_KINDS for tag in tags):
+        gcm = config.google_consent
+        out["gcm"] = {"types": gcm["types"], "redact": gcm["ads_data_redaction"], "passthrough": gcm["url_passthrough"]}
+    return out
 
 
 def render_banner(config: Config) -> str:
@@ -101,8 +109,10 @@ def static_source(kinds: tuple[str, ...]) -> str:
         "(function(CONFIG){'use strict';",
         "var KINDS={};",
         _read("tags/ecommerce.js"),
+        *([_read("tags/google.js")] if set(kinds) & set(GOOGLE_KINDS) else []),
         *(_read(f"tags/{kind}.js") for kind in kinds),
         _read("banner.js"),
+        _read("firewall.js"),
         _read("runtime.js"),
         f"}})({CONFIG_HOLE});",
     ])

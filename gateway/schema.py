@@ -106,6 +106,8 @@ def _message(error: ValidationError, path: tuple) -> str:
         allowed = ", ".join(str(v) for v in error.validator_value)
         guess = _did_you_mean(str(value), [str(v) for v in error.validator_value])
         return f"{value!r} is not allowed; allowed: {allowed}{guess}"
+    if validator == "not":
+        return f"{value!r} {hint}" if hint else f"{value!r} is not allowed"
     if validator == "propertyNames":
         return f"key {value!r} is not allowed" + (f": {hint}" if hint else "")
     if validator in ("pattern", "format"):

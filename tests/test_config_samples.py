@@ -41,7 +41,7 @@ def test_samples_exist() -> None:
 
 def test_example_store_config_is_valid() -> None:
     config = load_config(SAMPLES.parent.parent / "tag_configs")
-    assert {t.kind for t in config.tags} >= {"ga4", "meta_pixel", "tiktok_pixel", "image"}
+    assert {t.kind for t in config.tags} >= {"ga4", "google_ads", "meta_pixel", "tiktok_pixel"}
 
 
 def test_split_files_merge_in_file_name_order(monkeypatch: pytest.MonkeyPatch) -> None:

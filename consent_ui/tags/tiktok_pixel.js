@@ -1,19 +1,18 @@
-/* tiktok_pixel: TikTok's events.js driven through the standard `ttq` queue, one instance per pixel code. */
+/* tiktok_pixel: TikTok's events.js driven through the standard `ttq` queue, one instance per pixel
+ * code. The SDK also sends Metadata and Click events on its own (set in TikTok Events Manager, not
+ * from the page); older SDKs have no revokeConsent, so the consent firewall is what stops those. */
 KINDS.tiktok_pixel = (function () {
   var SRC = 'https://analytics.tiktok.com/i18n/pixel/events.js';
   var METHODS = ['page', 'track', 'identify', 'instances', 'debug', 'on', 'off', 'once', 'ready', 'alias', 'group',
                  'enableCookie', 'disableCookie', 'holdConsent', 'revokeConsent', 'grantConsent'];
-  var MAP = {purchase: 'CompletePayment', add_to_cart: 'AddToCart', view_item: 'ViewContent', begin_checkout: 'InitiateCheckout',
-             add_payment_info: 'AddPaymentInfo', add_to_wishlist: 'AddToWishlist', sign_up: 'CompleteRegistration',
-             search: 'Search', generate_lead: 'SubmitForm'};
-  var started = {}, revoked = false;
+  var started = map(), revoked = false;
 
   function defer(target, method) {
     target[method] = function () { target.push([method].concat([].slice.call(arguments))); };
   }
 
   function queue() {
-    if (w.ttq) return w.ttq;
+    if (w.ttq && typeof w.ttq.instance === 'function') return w.ttq; // ours, or the SDK's (not a clobbering element)
     var ttq = w.ttq = [];
     w.TiktokAnalyticsObject = 'ttq';
     ttq.methods = METHODS;
@@ -36,9 +35,7 @@ KINDS.tiktok_pixel = (function () {
   function defaults(occ) {
     var e = ecommerceOf(occ);
     if (!e) return undefined;
-    var p = {content_type: 'product'};
-    if (e.value != null) p.value = e.value;
-    if (e.currency) p.currency = e.currency;
+    var p = money(e, {content_type: 'product'});
     p.contents = itemsOf(e).map(function (i) {
       return {content_id: i.item_id, content_name: i.item_name, quantity: i.quantity || 1, price: i.price};
     });
@@ -47,14 +44,12 @@ KINDS.tiktok_pixel = (function () {
 
   return {
     fire: function (tag, occ) {
-      var ttq = queue(), id = tag.pixel_id;
+      var ttq = queue(), id = tag.pixel_id, order = orderId(occ);
       if (revoked) { ttq.grantConsent(); revoked = false; }
       if (!started[id]) { started[id] = 1; ttq.load(id); }
       var inst = ttq.instance(id);
-      var name = tag.event || MAP[occ.name] || occ.name;
-      if (!tag.event && occ.type === 'page_view') { inst.page(); return; }
-      var e = ecommerceOf(occ);
-      inst.track(name, tag.params ? resolve(tag.params, occ) : defaults(occ), e && e.transaction_id ? {event_id: String(e.transaction_id)} : undefined);
+      if (tag.page) inst.page();
+      else inst.track(tag.event, tag.params ? resolve(tag.params, occ) : defaults(occ), order ? {event_id: order} : undefined);
     },
     cookies: ['_ttp', '_tt_*', 'ttcsid*'], // first-party cookies its library writes; removed on withdrawal
     revoke: function () { if (w.ttq) { w.ttq.revokeConsent(); revoked = true; } }

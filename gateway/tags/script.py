@@ -6,8 +6,14 @@ down); the runtime injects it as its own <script> element, after `src` loaded,
 each time the tag fires, so a broken snippet breaks only itself.
 """
 
+from urllib.parse import urlsplit
+
 KEY = "script"
 
 
-def compile(spec: dict) -> dict:
+def hosts(compiled: dict) -> tuple[str, ...]:
+    return (urlsplit(compiled["src"]).hostname or "",) if compiled.get("src") else ()
+
+
+def compile(spec: dict, trigger: dict) -> dict:
     return {"src": spec.get("src"), "init": spec.get("init")}

@@ -1,0 +1,20 @@
+/* google_ads: conversions (tags with a conversion label: `send_to` is AW-ID/LABEL) and remarketing
+ * events through gtag.js (see google.js), so every hit carries the visitor's Consent Mode state.
+ * A GA4 e-commerce push gives the conversion its value, currency and transaction id (Google
+ * de-duplicates on it); a remarketing event also gets the items. */
+KINDS.google_ads = {
+  fire: function (tag, occ) {
+    var e = ecommerceOf(occ), p = {};
+    google.setup(tag.conversion_id);
+    if (tag.params) p = resolve(tag.params, occ);
+    else if (e) {
+      money(e, p);
+      p.transaction_id = orderId(occ);
+      if (!tag.send_to) p.items = itemsOf(e);
+    }
+    p.send_to = tag.send_to || tag.conversion_id;
+    google.gtag('event', tag.event, p);
+  },
+  cookies: ['_gcl_*'], // first-party cookies its library writes; removed on withdrawal
+  revoke: function () { google.disable('AW-'); }
+};

@@ -1,0 +1,110 @@
+"""Google Consent Mode v2 and the other vendors' consent switches, seen from the wire.
+
+The gtag.js stand-in encodes `gcs` from the gtag('consent', ...) commands it processed, as the
+real library does, so the hits tell whether Google was told what the visitor chose.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .support import ADS_CONVERSION_LABEL, GA4_ID, Shop
+
+# Snapshot the gtag data layer at the moment the first Google library <script> is inserted.
+WATCH_GTAG_LOAD = """
+window.__gtagLayerAtLoad = null;
+new MutationObserver(function (records, observer) {
+  records.forEach(function (r) {
+    r.addedNodes.forEach(function (n) {
+      if (window.__gtagLayerAtLoad === null && n.tagName === 'SCRIPT' && /googletagmanager\\.com\\/gtag\\/js/.test(n.src)) {
+        window.__gtagLayerAtLoad = JSON.stringify(Array.from(window.tgGtagLayer || [], function (a) { return Array.from(a); }));
+      }
+    });
+  });
+}).observe(document, {childList: true, subtree: true});
+"""
+
+DENIED_DEFAULT = {
+    "ad_storage": "denied", "analytics_storage": "denied", "ad_user_data": "denied",
+    "ad_personalization": "denied", "functionality_storage": "granted",
+    "personalization_storage": "denied", "security_storage": "granted",
+}
+
+
+def consent_commands(page) -> list[list]:
+    return page.evaluate("""() => Array.from(window.tgGtagLayer || [], a => Array.from(a))
+                                     .filter(a => a[0] === 'consent')""")
+
+
+def test_consent_default_comes_before_the_first_google_library(shop: Shop, recorder, context):
+    context.add_init_script(WATCH_GTAG_LOAD)
+    shop.open("/")
+    # Before any choice: the defaults are queued, and no Google library was even requested.
+    assert consent_commands(shop.page) == [["consent", "default", DENIED_DEFAULT]]
+    assert recorder.library("www.googletagmanager.com") == []
+
+    shop.accept_all()
+    recorder.wait_for(shop.page, lambda: recorder.ga4("page_view"))
+    at_load = json.loads(shop.page.evaluate("() => window.__gtagLayerAtLoad"))
+    assert at_load[0] == ["consent", "default", DENIED_DEFAULT], at_load
+    updates = [c for c in at_load if c[0] == "consent"][1:]
+    assert updates and updates[-1][2]["analytics_storage"] == "granted" and updates[-1][2]["ad_storage"] == "granted"
+    assert ["set", "ads_data_redaction", True] in at_load
+
+
+def test_accept_all_hits_carry_g111(shop: Shop, recorder):
+    shop.open("/product.html")
+    shop.accept_all()
+    page_view = recorder.wait_for(shop.page, lambda: recorder.ga4("page_view"))[0]
+    assert page_view.params["gcs"] == "G111", page_view
+    assert page_view.params["tid"] == GA4_ID
+
+    shop.page.evaluate("""() => dataLayer.push({event: 'purchase', ecommerce: {
+        transaction_id: 'T-77', value: 59.9, currency: 'EUR', items: [{item_id: 'SKU-42', price: 59.9, quantity: 1}]}})""")
+    conversion = recorder.wait_for(shop.page, recorder.ads_conversions)[0]
+    assert conversion.params["label"] == ADS_CONVERSION_LABEL
+    assert conversion.params["gcs"] == "G111"
+    assert float(conversion.params["value"]) == 59.9 and conversion.params["currency_code"] == "EUR"
+    assert conversion.params["oid"] == "T-77"
+    purchase = recorder.wait_for(shop.page, lambda: recorder.ga4("purchase"))[0]
+    assert purchase.params["gcs"] == "G111"
+
+
+def test_analytics_only_hits_carry_g101_and_google_ads_stays_away(shop: Shop, recorder):
+    shop.open("/")
+    shop.customize(analytics=True, marketing=False)
+    page_view = recorder.wait_for(shop.page, lambda: recorder.ga4("page_view"))[0]
+    assert page_view.params["gcs"] == "G101", page_view
+    last = consent_commands(shop.page)[-1]
+    assert last[1] == "update" and last[2]["ad_user_data"] == "denied" and last[2]["ad_personalization"] == "denied"
+
+    shop.page.evaluate("() => dataLayer.push({event: 'purchase', ecommerce: {transaction_id: 'T-78', value: 10, currency: 'EUR'}})")
+    recorder.wait_for(shop.page, lambda: recorder.ga4("purchase"))
+    recorder.settle(shop.page)
+    assert recorder.ads_conversions() == [], recorder.describe()
+    assert all(r.host.endswith(("google-analytics.com", "googletagmanager.com")) for r in recorder.requests), recorder.describe()
+
+
+def test_a_withdrawal_is_sent_as_a_consent_update(shop: Shop, recorder):
+    shop.open("/")
+    shop.accept_all()
+    recorder.wait_for(shop.page, lambda: recorder.ga4("page_view"))
+    shop.page.evaluate("() => tagGateway.showPreferences()")
+    shop.save_preferences(analytics=False, marketing=False)
+    last = consent_commands(shop.page)[-1]
+    assert last == ["consent", "update", DENIED_DEFAULT]
+    # The stored choice on the next page: the default is still "denied", the update grants nothing.
+    shop.open("/")
+    assert [c[1] for c in consent_commands(shop.page)] == ["default", "update"]
+    assert consent_commands(shop.page)[-1][2]["analytics_storage"] == "denied"
+
+
+def test_meta_sends_no_page_view_of_its_own_on_push_state(shop: Shop, recorder):
+    shop.open("/product.html")
+    shop.accept_all()
+    recorder.wait_for(shop.page, lambda: recorder.meta("PageView"))
+    recorder.settle(shop.page)
+    assert shop.page.evaluate("() => window.fbq.disablePushState") is True
+    shop.page.evaluate("() => history.pushState({}, '', '/product.html?colour=red')")
+    recorder.settle(shop.page)
+    assert len(recorder.meta("PageView")) == 1, recorder.describe()

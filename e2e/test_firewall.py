@@ -1,0 +1,158 @@
+"""The consent firewall: no request reaches a vendor host of a category the visitor has not allowed,
+whichever script makes it, while the vendor stand-ins keep trying on their own (GA4's automatic
+scroll, TikTok's automatic Click and Metadata, Meta's PageView on pushState).
+
+Each test that asserts silence also shows that something tried: with ?tg_debug=1 the container
+logs every request it stops, so an empty recorder cannot come from a script that never ran.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from playwright.sync_api import expect
+
+from .support import DEFAULT_CONFIG_DIR, Shop
+
+# What a store's own script might do: a hard-coded pixel in every way a browser can send one.
+STORE_SCRIPT_TRIES_EVERYTHING = """() => {
+  const meta = 'https://www.facebook.com/tr/?id=1234567890&ev=';
+  new Image().src = meta + 'ImageProperty';
+  const img = document.createElement('img');
+  img.setAttribute('src', meta + 'ImageAttribute');
+  document.body.appendChild(img);
+  fetch('https://region1.google-analytics.com/g/collect?v=2&tid=G-EXAMPLE123&en=store_fetch', {method: 'POST', mode: 'no-cors'})
+    .catch(() => {});
+  navigator.sendBeacon('https://analytics.tiktok.com/api/v2/pixel', JSON.stringify({event: 'StoreBeacon'}));
+  const xhr = new XMLHttpRequest();
+  xhr.open('GET', 'https://googleads.g.doubleclick.net/pagead/viewthroughconversion/987654321/?store=xhr');
+  xhr.send();
+  const script = document.createElement('script');
+  script.src = 'https://connect.facebook.net/en_US/fbevents.js?store=1';
+  document.head.appendChild(script);
+  const frame = document.createElement('iframe');
+  frame.src = 'https://td.doubleclick.net/td/rul/987654321?store=iframe';
+  document.body.appendChild(frame);
+}"""
+TRIES = 7  # requests STORE_SCRIPT_TRIES_EVERYTHING attempts
+
+
+def stopped_lines(console: list[str]) -> list[str]:
+    return [line for line in console if line.startswith("[tag-gateway] stopped")]
+
+
+def debug_console(page) -> list[str]:
+    lines: list[str] = []
+    page.on("console", lambda message: lines.append(message.text))
+    return lines
+
+
+def test_nothing_leaves_before_a_choice_whatever_the_page_tries(shop: Shop, recorder):
+    console = debug_console(shop.page)
+    shop.open("/product.html?tg_debug=1")
+    shop.page.evaluate(STORE_SCRIPT_TRIES_EVERYTHING)
+    recorder.settle(shop.page)
+    shop.page.wait_for_timeout(500)
+
+    assert recorder.requests == [], recorder.describe()
+    stopped = stopped_lines(console)
+    assert len(stopped) == TRIES, "\n".join(console)
+    for how in ("img", "fetch", "sendBeacon", "XMLHttpRequest", "script", "iframe"):
+        assert any(f" {how} " in line for line in stopped), (how, stopped)
+    # Each stop names the tags and the category the request belongs to.
+    assert any("meta-pageview (marketing)" in line and "ImageProperty" in line for line in stopped), stopped
+    assert any("ga4 (analytics)" in line and "store_fetch" in line for line in stopped), stopped
+
+
+def test_nothing_leaves_after_reject_all(shop: Shop, recorder):
+    console = debug_console(shop.page)
+    shop.open("/product.html?tg_debug=1")
+    shop.reject_all()
+    shop.page.evaluate(STORE_SCRIPT_TRIES_EVERYTHING)
+    shop.page.locator(".add-to-cart").click()
+    recorder.settle(shop.page)
+
+    assert recorder.requests == [], recorder.describe()
+    assert len(stopped_lines(console)) == TRIES
+
+
+def test_a_store_pixel_waits_for_marketing_and_then_goes_once(shop: Shop, recorder):
+    shop.open("/product.html")
+    shop.page.evaluate("""() => {
+      const img = document.createElement('img');
+      img.src = 'https://www.facebook.com/tr/?id=1234567890&ev=StorePixel';
+      document.body.appendChild(img);
+    }""")
+    shop.customize(analytics=True, marketing=False)
+    recorder.wait_for(shop.page, lambda: recorder.ga4("page_view"))
+    recorder.settle(shop.page)
+    assert [r for r in recorder.requests if "StorePixel" in r.url] == []
+    assert [r for r in recorder.requests if r.host.endswith("facebook.com") or r.host.endswith("facebook.net")] == []
+
+    shop.page.evaluate("() => tagGateway.showPreferences()")
+    shop.save_preferences(analytics=True, marketing=True)
+    store_pixel = recorder.wait_for(shop.page, lambda: [r for r in recorder.requests if "StorePixel" in r.url])
+    recorder.settle(shop.page)
+    assert len([r for r in recorder.requests if "StorePixel" in r.url]) == 1, recorder.describe()
+    assert store_pixel[0].resource_type == "image"
+
+
+def test_withdrawal_stops_what_the_vendor_libraries_do_on_their_own(shop: Shop, recorder):
+    console = debug_console(shop.page)
+    shop.open("/product.html?tg_debug=1")
+    shop.accept_all()
+    # Every vendor is on the page and has sent its page view.
+    recorder.wait_for(shop.page, lambda: recorder.ga4("page_view"))
+    recorder.wait_for(shop.page, lambda: recorder.meta("PageView"))
+    recorder.wait_for(shop.page, lambda: recorder.tiktok())
+
+    # Withdraw everything before GA4's automatic scroll event goes out (it is queued at load).
+    shop.page.evaluate("() => tagGateway.showPreferences()")
+    shop.save_preferences(analytics=False, marketing=False)
+    before = len(recorder.requests)
+    shop.page.evaluate("() => { if (window.fbq) window.fbq.disablePushState = false; }")  # the worst case
+    shop.page.locator(".add-to-cart").click()                      # TikTok's automatic Click
+    shop.page.evaluate("() => history.pushState({}, '', '/product.html?variant=red&tg_debug=1')")  # Meta's PageView
+    shop.page.evaluate(STORE_SCRIPT_TRIES_EVERYTHING)
+    shop.page.wait_for_timeout(3500)                               # past GA4's automatic scroll
+    recorder.settle(shop.page)
+
+    leaked = recorder.requests[before:]
+    assert leaked == [], "\n".join(repr(r) for r in leaked)
+    stopped = stopped_lines(console)
+    assert any("google-analytics.com" in line for line in stopped if "store_fetch" not in line), stopped
+    assert any("analytics.tiktok.com" in line for line in stopped if "StoreBeacon" not in line), stopped
+
+
+def test_analytics_only_never_reaches_a_marketing_host(shop: Shop, recorder):
+    shop.open("/product.html")
+    shop.customize(analytics=True, marketing=False)
+    shop.page.evaluate(STORE_SCRIPT_TRIES_EVERYTHING)
+    shop.page.locator(".add-to-cart").click()
+    shop.page.evaluate("() => dataLayer.push({event: 'purchase', ecommerce: {transaction_id: 'T-1', value: 1, currency: 'EUR'}})")
+    recorder.wait_for(shop.page, lambda: recorder.ga4("purchase"))
+    recorder.settle(shop.page)
+
+    hosts = {r.host for r in recorder.requests}
+    assert hosts <= {"www.googletagmanager.com", "region1.google-analytics.com"}, recorder.describe()
+    # gtag.js was loaded for GA4 only, never for the Google Ads id.
+    assert all("AW-" not in r.url for r in recorder.requests), recorder.describe()
+    # The store's own fetch to GA4's host is analytics, so it went through too.
+    assert any("store_fetch" in r.url for r in recorder.requests), recorder.describe()
+
+
+def test_the_firewall_can_be_switched_off_per_site(gateway_factory, tmp_path, page, recorder):
+    configs = tmp_path / "configs"
+    shutil.copytree(DEFAULT_CONFIG_DIR, configs)
+    site = (configs / "site.yaml").read_text()
+    (configs / "site.yaml").write_text(site.replace("  consent_max_age_days: 180", "  consent_max_age_days: 180\n  consent_firewall: false"))
+    server = gateway_factory(configs)
+    shop = Shop(page, server.url, recorder)
+    shop.open("/product.html")
+    expect(shop.banner).to_be_visible()
+    shop.page.evaluate(STORE_SCRIPT_TRIES_EVERYTHING)
+    recorder.wait_for(shop.page, lambda: [r for r in recorder.requests if "ImageProperty" in r.url])
+    # Only the firewall was off: the container itself still fired nothing before the choice.
+    recorder.settle(shop.page)
+    assert recorder.ga4("page_view") == [] and recorder.meta("PageView") == [], recorder.describe()
+    assert recorder.library("www.googletagmanager.com") == [] and recorder.library("analytics.tiktok.com") == []
