@@ -14,6 +14,7 @@ var ui = (function () {
 
   function q(sel) { return root.querySelector(sel); }
   function visible(el) { return el && !el.hidden; }
+  function boxes() { return [].slice.call(root.querySelectorAll('input[data-category]')); }
   function focusables(el) {
     return [].filter.call(el.querySelectorAll('button,input,a[href]'), function (x) { return !x.disabled && x.offsetParent !== null; });
   }
@@ -49,8 +50,7 @@ var ui = (function () {
     var action = el.getAttribute('data-tg');
     if (action === 'accept') api.acceptAll();
     else if (action === 'reject') api.rejectAll();
-    else if (action === 'save') api.save([].filter.call(root.querySelectorAll('input[data-category]'), function (i) { return i.checked; })
-                                            .map(function (i) { return i.getAttribute('data-category'); }));
+    else if (action === 'save') api.save(boxes().filter(function (i) { return i.checked; }).map(function (i) { return i.getAttribute('data-category'); }));
     else if (action === 'customize' || action === 'settings') preferences();
     else if (action === 'close') closePreferences();
   }
@@ -77,7 +77,7 @@ var ui = (function () {
     if (!root) return;
     remember();
     var granted = consent ? consent.categories : [];
-    [].forEach.call(root.querySelectorAll('input[data-category]'), function (input) {
+    boxes().forEach(function (input) {
       var c = input.getAttribute('data-category');
       input.checked = c === 'necessary' || granted.indexOf(c) >= 0; // never pre-ticked before a choice
     });

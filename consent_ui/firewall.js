@@ -14,8 +14,9 @@ var parked = []; // [element, url, rule] waiting for consent
 function claim(url) {
   var u, i, r, h, host, path, next;
   try { u = new URL(url, location.href); } catch (err) { return null; }
-  // First-party requests and the gateway itself are never a tracker of this configuration.
-  if (!/^https?:$/.test(u.protocol) || u.origin === location.origin || (BASE + '/').indexOf(u.origin + '/') === 0) return null;
+  // First-party requests and the gateway itself are never a tracker of this configuration
+  // (data: and blob: URLs have no host, so no rule matches them).
+  if (u.origin === location.origin || (BASE + '/').indexOf(u.origin + '/') === 0) return null;
   h = u.hostname;
   path = u.pathname + u.search;
   for (i = 0; i < CONFIG.fw.length; i++) {
@@ -30,14 +31,13 @@ function claim(url) {
   return null;
 }
 
-function ruleTags(rule) { return rule[2].map(function (i) { return CONFIG.tags[i]; }); }
-function permits(rule) { return ruleTags(rule).some(function (tag) { return isAllowed(tag.category); }); }
+function permits(rule) { return rule[2].some(function (i) { return isAllowed(CONFIG.tags[i].category); }); }
 
 // The rule that stops `url` now, or null when it may go.
 function stopped(url, how) {
   var rule = claim(String(url));
   if (!rule || permits(rule)) return null;
-  if (DEBUG) log('stopped', how, String(url).slice(0, 200), 'of', ruleTags(rule).map(function (t) { return t.id + ' (' + t.category + ')'; }).join(', '));
+  if (DEBUG) log('stopped', how, String(url).slice(0, 200), 'of', rule[2].map(function (i) { var t = CONFIG.tags[i]; return t.id + ' (' + t.category + ')'; }).join(', '));
   return rule;
 }
 
@@ -66,7 +66,7 @@ function installFirewall() {
   var F = w.fetch, X = w.XMLHttpRequest && XMLHttpRequest.prototype, nav = w.navigator, beacon = nav.sendBeacon;
   if (F) w.fetch = function (input) {
     return stopped(w.Request && input instanceof Request ? input.url : input, 'fetch')
-      ? Promise.reject(new TypeError('tag-gateway: no consent for this request')) : F.apply(this, arguments);
+      ? Promise.reject(new TypeError('tag-gateway: no consent')) : F.apply(this, arguments);
   };
   if (X) {
     var open = X.open, send = X.send, urls = new WeakMap();

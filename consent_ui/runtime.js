@@ -80,25 +80,6 @@ function loadScript(src, done) {
   }
   if (done) entry.loaded ? done() : entry.waiting.push(done);
 }
-function runInline(code, event) {
-  var s = dcall('createElement', 'script');
-  if (NONCE) s.nonce = NONCE;
-  s.text = code;
-  api.event = event;       // what the snippet can read while it runs synchronously
-  (dget('head') || dget('documentElement')).appendChild(s);
-  api.event = null;
-  s.parentNode.removeChild(s);
-}
-function sendPixel(url) {
-  // A keepalive fetch, not new Image(): an identical image URL is served from the page's image
-  // cache without a request (two equal conversions would count once), and keepalive lets a
-  // pixel fired by a click on a link outlive the navigation. Cookies go along as with an image.
-  if (w.fetch) {
-    fetch(url, {mode: 'no-cors', credentials: 'include', cache: 'no-store', keepalive: true})['catch'](function () {});
-  } else {
-    new Image(1, 1).src = url;
-  }
-}
 
 /* ---------- triggers: each decides whether an occurrence matches a tag's trigger ---------- */
 var TRIGGERS = {
@@ -221,8 +202,7 @@ var api = w.tagGateway = {
   version: CONFIG.version,
   event: null,
   get state() { return state; },
-  get consent() { return consent && {categories: consent.categories.slice(), id: consent.id,
-                                      policy_version: consent.policy_version, timestamp: consent.timestamp}; },
+  get consent() { return consent && JSON.parse(JSON.stringify(consent)); }, // a copy: the page cannot change ours
   acceptAll: function () { return choose(categoriesExcept(function () { return true; })); },
   rejectAll: function () { return choose([]); },
   save: function (categories) { return choose(categoriesExcept(function (c) { return categories.indexOf(c) >= 0; })); },
@@ -234,20 +214,20 @@ var api = w.tagGateway = {
 installFirewall();
 if (CONFIG.gcm) google.init();
 
+function ask() { state = 'undecided'; ui.banner(); }
+
 function start() {
   ui.mount();
   var token = readCookie();
-  if (!token) { state = 'undecided'; ui.banner(); return; }
+  if (!token) return ask();
   request('GET', '/consent', null, token).then(function (res) {
-    if (res.consent) { apply(res.consent); return; }
+    if (res.consent) return apply(res.consent);
     log('stored choice not accepted:', res.reason);
     writeCookie(null);
-    state = 'undecided';
-    ui.banner();
+    ask();
   }, function (err) {
     warn('could not check the stored choice', err);
-    state = 'undecided';
-    ui.banner();
+    ask();
   });
 }
 
@@ -255,13 +235,10 @@ occur('page_view', 'page_view', {});
 
 // The data layer: handle what was pushed before we loaded, then every later push.
 var dl = w.dataLayer = w.dataLayer || [];
-if (!Array.isArray(dl)) { warn('window.dataLayer is not an array; event triggers are off on this page'); dl = []; }
+if (!Array.isArray(dl)) { warn('window.dataLayer is not an array: no event triggers on this page'); dl = []; }
 function handle(item) {
   if (!isPlain(item)) return; // gtag() pushes `arguments` objects: not ours
-  var next = {}, k;
-  for (k in model) next[k] = model[k];
-  for (k in item) next[k] = isPlain(model[k]) && isPlain(item[k]) ? merge(model[k], item[k]) : item[k];
-  model = next; // a new object each push, so held occurrences keep the model as it was
+  model = merge(model, item); // a new object each push, so held occurrences keep the model as it was
   if (typeof item.event === 'string') occur('event', item.event, item);
 }
 function merge(a, b) { var o = {}, k; for (k in a) o[k] = a[k]; for (k in b) o[k] = isPlain(a[k]) && isPlain(b[k]) ? merge(a[k], b[k]) : b[k]; return o; }

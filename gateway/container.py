@@ -75,7 +75,6 @@ def runtime_config(config: Config, ui_html: str) -> dict[str, Any]:
                      "trigger": trigger, **tag.compiled})
     out = {
         "version": __version__,
-        "policy_version": config.site.policy_version,
         "categories": list(config.category_keys),
         "cookie": {"name": "tg_consent", "max_age": config.site.consent_max_age_seconds,
                    "domain": config.site.cookie_domain},
@@ -92,8 +91,9 @@ def runtime_config(config: Config, ui_html: str) -> dict[str, Any]:
 
 def render_banner(config: Config) -> str:
     css = rcssmin.cssmin(_read("banner.css"))  # a CSS-aware minifier: `calc(a - b)` needs its spaces
-    return _templates().get_template("banner.html.j2").render(
-        css=css, banner=config.banner, site=config.site, categories=config.categories).strip()
+    html = _templates().get_template("banner.html.j2").render(
+        css=css, banner=config.banner, site=config.site, categories=config.categories)
+    return re.sub(r">\s+<", "><", html.strip())  # the template's indentation, not text: no element is inline-spaced
 
 
 CONFIG_HOLE = "__tg_config__"  # where the JSON goes: a global name the mangler keeps as is

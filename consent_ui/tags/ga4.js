@@ -2,8 +2,8 @@
  * events our triggers ask for are sent. Enhanced measurement (scroll, outbound clicks, ...) is a
  * property setting in GA4; the firewall stops it whenever the tag's category is not allowed. */
 KINDS.ga4 = (function () {
+  // gtag.js adds the page's location, title and referrer to every hit itself.
   function defaults(occ) {
-    if (occ.type === 'page_view') return {page_location: occ.page.url, page_title: occ.page.title, page_referrer: occ.page.referrer};
     var e = ecommerceOf(occ), p = {};
     if (e) for (var k in e) p[k] = e[k];
     return p;

@@ -3,7 +3,15 @@
  * triggering event while the snippet runs. */
 KINDS.script = {
   fire: function (tag, occ) {
-    var init = tag.init && function () { runInline(tag.init, occ.event); };
-    if (tag.src) loadScript(tag.src, init); else if (init) init();
+    function init() {
+      var s = dcall('createElement', 'script');
+      if (NONCE) s.nonce = NONCE;
+      s.text = tag.init;
+      api.event = occ.event; // what the snippet can read while it runs synchronously
+      (dget('head') || dget('documentElement')).appendChild(s);
+      api.event = null;
+      s.parentNode.removeChild(s);
+    }
+    if (tag.src) loadScript(tag.src, tag.init && init); else if (tag.init) init();
   }
 };

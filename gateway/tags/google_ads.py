@@ -16,7 +16,6 @@ HOSTS = (
     "www.googleadservices.com",
     "*.doubleclick.net",
     "www.google.com/pagead/",
-    "www.google.com/rmkt/",
 )
 
 
