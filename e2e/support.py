@@ -4,9 +4,16 @@ The tests drive a real Chromium (through Playwright's sync API) against the real
 tag-gateway server, started as a subprocess on a free port. Nothing leaves the machine:
 every request to a host other than 127.0.0.1/localhost is answered by the
 :class:`VendorRecorder` installed on each browser context, which records it (so the
-tests can assert on what a vendor would receive) and serves small stand-ins for the
-vendor libraries from ``e2e/vendor_stubs/``. As a second safety net Chromium resolves
-every other host name to NOTFOUND.
+tests can assert on what a vendor would receive) and serves stand-ins for the vendor
+libraries from ``e2e/vendor_stubs/``. The stand-ins behave like the real libraries where
+it matters to consent (batched GA4 hits and a timed automatic scroll, Consent Mode gcs/gcd,
+Meta's per-pixel config script, automatic button clicks and history PageViews, TikTok's
+automatic Metadata/Click events, cookies): see each file's header. The recorder decodes
+requests to one :class:`Hit` per vendor event (``recorder.ga4()``, ``meta()``, ``tiktok()``,
+``tiktok_act()``, ``ads_conversions()``, ``ads_remarketing()``); ``vendor_requests()`` is
+everything sent to a vendor host. Before asserting that nothing (more) left the page, call
+``recorder.wait_past_automatic_hits(page)``. As a second safety net Chromium resolves every
+other host name to NOTFOUND.
 """
 
 from __future__ import annotations

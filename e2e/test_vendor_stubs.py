@@ -202,13 +202,17 @@ def test_meta_history_navigation_sends_page_view_unless_disabled(bare):
 
 
 def test_meta_auto_config_clicks_unless_turned_off_for_the_pixel(bare):
-    page, recorder = _fb_page(bare, "fbq('init', '111'); fbq('set', 'autoConfig', false, '222'); fbq('init', '222');")
-    recorder.wait_for(page, lambda: recorder.meta_configs())
+    # 333 turns autoConfig off too late: the real library reads it at init.
+    page, recorder = _fb_page(bare, """
+        fbq('init', '111'); fbq('set', 'autoConfig', false, '222'); fbq('init', '222');
+        fbq('init', '333'); fbq('set', 'autoConfig', false, '333');
+    """)
+    recorder.wait_for(page, lambda: recorder.meta_configs(), count=3)
     recorder.settle(page)
     page.click("#buy b")
-    [click] = recorder.wait_for(page, lambda: recorder.meta("SubscribedButtonClick"))
+    [click, _] = recorder.wait_for(page, lambda: recorder.meta("SubscribedButtonClick"), count=2)
     recorder.settle(page)
-    assert [h.params["id"] for h in recorder.meta("SubscribedButtonClick")] == ["111"]
+    assert sorted(h.params["id"] for h in recorder.meta("SubscribedButtonClick")) == ["111", "333"]
     assert click.params["cd[buttonText]"] == "Buy now"
     assert json.loads(click.params["cd[buttonFeatures]"])["tag"] == "button"
 

@@ -8,7 +8,8 @@
  *    a per-pixel queue. The recorder serves a config script that calls fbq.registerPlugin('config:ID',
  *    {__fbEventsPlugin: 1, plugin: fn}); running the plugin marks the pixel configured and flushes its queue.
  *  - autoConfig defaults to true: then every click on a button or link sends SubscribedButtonClick for that
- *    pixel (cd[buttonText], cd[buttonFeatures], ...). fbq('set', 'autoConfig', false, ID) turns it off.
+ *    pixel (cd[buttonText], cd[buttonFeatures], ...). fbq('set', 'autoConfig', false, ID) turns it off,
+ *    when called before fbq('init', ID) (as the real library requires; later it changes nothing).
  *  - History: every pushState / replaceState / popstate that changes the URL sends PageView for every
  *    pixel, unless fbq.disablePushState === true at that moment.
  *  - Transport: GET image https://www.facebook.com/tr/?id=..&ev=..&dl=..&rl=..&if=false&ts=..&cd[k]=..
@@ -28,7 +29,7 @@
   var MAX_GET_URL = 2048;
   var pixels = {};           // id -> {configured, waiting: [...], autoConfig}
   var order = [];            // pixel ids in init order
-  var autoConfigOff = {};    // id -> true (may be set before init)
+  var autoConfigOff = {};    // id -> true: fbq('set', 'autoConfig', false, id) seen (counts only before init)
   var revoked = false;
   var held = [];             // events sent while consent was revoked
   var lastTimestamp = 0;
@@ -127,7 +128,8 @@
   function init(id) {
     id = String(id);
     if (pixels[id]) return;
-    pixels[id] = {configured: false, waiting: [], initTime: Date.now()};
+    // autoConfig is read at init, as in the real library: set it before fbq('init', ID).
+    pixels[id] = {configured: false, waiting: [], initTime: Date.now(), autoConfig: !autoConfigOff[id]};
     order.push(id);
     var script = document.createElement('script');
     script.async = true;
@@ -165,7 +167,7 @@
                     tag: button.tagName.toLowerCase(), type: button.type || null};
     var page = {title: document.title};
     order.forEach(function (id) {
-      if (autoConfigOff[id]) return;
+      if (!pixels[id].autoConfig) return;
       track([id], 'SubscribedButtonClick', {buttonFeatures: features, buttonText: text, formFeatures: [], pageFeatures: page});
     });
   }, true);
