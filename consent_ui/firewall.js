@@ -13,6 +13,10 @@ var parked = []; // [element, url, rule] waiting for consent
 
 function claim(url) {
   var u, i, r, h, host, path, next;
+  // Fast path for everything else on the page: printable ASCII without % escapes names its host
+  // as written (the URL parser only lower-cases it), so a URL containing no rule's host needs no parsing.
+  var lower = url.toLowerCase();
+  if (!/[^ -~]|%/.test(url) && !CONFIG.fw.some(function (r) { return lower.indexOf(r[0]) >= 0; })) return null;
   try { u = new URL(url, location.href); } catch (err) { return null; }
   // First-party requests and the gateway itself are never a tracker of this configuration
   // (data: and blob: URLs have no host, so no rule matches them).
@@ -22,7 +26,7 @@ function claim(url) {
   for (i = 0; i < CONFIG.fw.length; i++) {
     r = CONFIG.fw[i];
     host = r[0];
-    if (host.charAt(0) === '*' ? h !== host.slice(2) && h.slice(1 - host.length) !== host.slice(1) : h !== host) continue;
+    if (h !== host && h.slice(-host.length - 1) !== '.' + host) continue; // the host or a subdomain
     // A path prefix matches whole segments: /tr matches /tr, /tr/ and /tr?x, not /track.
     next = path.charAt(r[1].length);
     if (path.indexOf(r[1]) || (next && !/[\/?=-]$/.test(r[1]) && next !== '/' && next !== '?')) continue;

@@ -105,7 +105,7 @@ function run(occ) {
     if (occ.fired[i] || !isAllowed(tag.category) || tag.trigger.type !== occ.type) return;
     if (!TRIGGERS[tag.trigger.type](tag.trigger, occ)) return;
     occ.fired[i] = 1;
-    log('fire', tag.id + ' (' + tag.name + ')', 'on', occ.name);
+    log('fire', tag.id, 'on', occ.name);
     try {
       KINDS[tag.kind].fire(tag, occ);
     } catch (err) {
@@ -134,19 +134,22 @@ function allow(categories) {
   if (CONFIG.gcm) google.update();
   releaseParked();
   // Withdrawn categories: tell the vendors that are already on the page to stop.
-  var revoked = map();
+  var revoked = map(), kept = map();
+  CONFIG.tags.forEach(function (tag) { if (isAllowed(tag.category)) kept[tag.kind] = 1; });
   CONFIG.tags.forEach(function (tag) {
     var kind = KINDS[tag.kind];
     if (before[tag.category] && !isAllowed(tag.category) && !revoked[tag.kind + tag.category]) {
       revoked[tag.kind + tag.category] = 1;
       try { if (kind.revoke) kind.revoke(tag); } catch (err) { warn('revoke failed', err); }
-      if (kind.cookies) deleteCookies(kind.cookies);
     }
+    // On every decision, not only at the withdrawal: a library still running on the page after a
+    // withdrawal may write its cookie again (TikTok's SDK does), and the next page removes it.
+    if (!kept[tag.kind] && kind.cookies) deleteCookies(kind.cookies);
   });
 }
 
-// Remove a withdrawn vendor's first-party cookies (e.g. _fbp, _ga), on this host and every
-// parent domain a library may have written them to. Patterns ending in * match prefixes.
+// Remove the first-party cookies of vendors no allowed tag uses (e.g. _fbp, _ga), on this host and
+// every parent domain a library may have written them to. Patterns ending in * match prefixes.
 function deleteCookies(patterns) {
   cookies().split(/;\s*/).forEach(function (pair) {
     var name = pair.split('=')[0];

@@ -156,3 +156,22 @@ def test_the_firewall_can_be_switched_off_per_site(gateway_factory, tmp_path, pa
     recorder.settle(shop.page)
     assert recorder.ga4("page_view") == [] and recorder.meta("PageView") == [], recorder.describe()
     assert recorder.library("www.googletagmanager.com") == [] and recorder.library("analytics.tiktok.com") == []
+
+
+def test_a_vendor_cookie_written_again_after_a_withdrawal_is_gone_on_the_next_page(shop: Shop, recorder, context):
+    shop.open("/product.html")
+    shop.accept_all()
+    recorder.wait_for(shop.page, lambda: recorder.tiktok())
+    recorder.wait_for(shop.page, lambda: recorder.ga4("page_view"))
+    shop.page.evaluate("() => tagGateway.showPreferences()")
+    shop.save_preferences(analytics=True, marketing=False)
+    assert "_ttp=" not in shop.page.evaluate("() => document.cookie")
+    # TikTok's SDK (2.1.33, no revokeConsent) is still on the page: building its automatic Click event
+    # it writes _ttp again. The firewall stops the request, but cannot stop that cookie write.
+    shop.page.locator(".add-to-cart").click()
+    shop.page.wait_for_function("() => document.cookie.includes('_ttp=')")
+
+    shop.open("/")
+    names = {c["name"] for c in context.cookies()}
+    assert "_ttp" not in names and "_fbp" not in names, names
+    assert "_ga" in names, names  # analytics is still allowed: its cookies stay

@@ -71,7 +71,8 @@ def runtime_config(config: Config, ui_html: str) -> dict[str, Any]:
         trigger = dict(tag.trigger)
         if "paths" in trigger:
             trigger["paths"] = [_glob_to_regex(p) for p in trigger["paths"]]
-        tags.append({"id": tag.id, "name": tag.name, "category": tag.category, "kind": tag.kind,
+        # Not the tag's `name`: it is for people reading the YAML, and logs name tags by their id.
+        tags.append({"id": tag.id, "category": tag.category, "kind": tag.kind,
                      "trigger": trigger, **tag.compiled})
     out = {
         "version": __version__,
@@ -85,7 +86,11 @@ def runtime_config(config: Config, ui_html: str) -> dict[str, Any]:
     }
     if any(tag["kind"] in GOOGLE_KINDS for tag in tags):
         gcm = config.google_consent
-        out["gcm"] = {"types": gcm["types"], "redact": gcm["ads_data_redaction"], "passthrough": gcm["url_passthrough"]}
+        out["gcm"] = {"types": gcm["types"]}
+        if gcm["ads_data_redaction"]:
+            out["gcm"]["redact"] = True
+        if gcm["url_passthrough"]:
+            out["gcm"]["passthrough"] = True
     return out
 
 

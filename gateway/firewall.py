@@ -6,8 +6,8 @@ one list the container checks every outgoing request against (see consent_ui/fir
 
     [host, path_prefix, [indices of the tags that declare it]]   most specific first
 
-A URL is claimed by the most specific rule it matches (an exact host beats `*.host`, a longer
-path beats a shorter one) and may leave the page only if one of that rule's categories is
+A URL is claimed by the most specific rule it matches (a longer path beats a shorter one, then a
+longer host: `www.google.com/pagead/` before `doubleclick.net`; a host also matches its subdomains) and may leave the page only if one of that rule's categories is
 allowed (the categories are those of the rule's tags, whose ids also name the rule in debug
 logs). Where several tags declare the very same host and path, their categories are merged:
 gtag.js loads for GA4 (analytics) and for Google Ads (marketing), so the shared
@@ -29,13 +29,15 @@ def tag_hosts(tag: Tag) -> tuple[str, ...]:
 
 
 def split_rule(rule: str) -> tuple[str, str]:
+    """`*.host/path` or `host/path` -> (host, path). A host always covers its subdomains: what a
+    tracker serves from a subdomain is the tracker's too; `*.` only says so explicitly."""
     host, slash, path = rule.partition("/")
-    return host.lower(), slash + path
+    return host.lower().removeprefix("*."), slash + path
 
 
 def _specificity(rule: list[Any]) -> tuple[int, int]:
     host, path = rule[0], rule[1]
-    return len(path), 0 if host.startswith("*.") else 1
+    return len(path), len(host)
 
 
 def firewall_rules(config: Config) -> list[list[Any]]:

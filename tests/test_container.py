@@ -71,14 +71,15 @@ def test_container_is_built_once_per_config(live: LiveConfig, client, monkeypatc
 
 def test_hostile_strings_in_config_cannot_escape_the_script(config_dir: Path, monkeypatch) -> None:
     tags = config_dir / "tags.yaml"
-    text = tags.read_text().replace("name: Google Analytics 4 - page views", f"name: '{HOSTILE}'")
+    text = tags.read_text().replace("        currency: EUR\n", f"        currency: '{HOSTILE}'\n")
     tags.write_text(text)
     site = config_dir / "site.yaml"
     site.write_text(site.read_text().replace("title: Your privacy choices", f"title: '<img src=x onerror=alert(1)>{HOSTILE}'"))
     js = build_container(load_config(config_dir)).body.decode()
     assert "</script" not in js.lower() and "<!--" not in js and "<img" not in js
     config = embedded_config(js)
-    assert config["tags"][0]["name"] == HOSTILE  # intact as data
+    add_to_cart = next(t for t in config["tags"] if t["id"] == "meta-add-to-cart")
+    assert add_to_cart["params"]["currency"] == HOSTILE  # intact as data
     # The banner markup is autoescaped: the title is text, not an element.
     assert "&lt;img src=x onerror=alert(1)&gt;" in config["ui"]
 

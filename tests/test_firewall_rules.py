@@ -24,28 +24,34 @@ def rules_by_target(config) -> dict[str, set[str]]:
 
 def test_every_vendor_of_the_example_store_is_claimed_by_its_own_tags() -> None:
     rules = rules_by_target(load_config(ROOT / "tag_configs"))
-    assert rules["*.google-analytics.com"] == {"ga4", "ga4-purchase"}
+    assert rules["google-analytics.com"] == {"ga4", "ga4-purchase"}
     assert rules["www.googletagmanager.com/gtag/js?id=G-"] == {"ga4", "ga4-purchase"}
     assert rules["www.googletagmanager.com/gtag/js?id=AW-"] == {"google-ads-conversion"}
     # One library URL for two categories: either lets it load, the id-specific rules decide first.
     assert rules["www.googletagmanager.com/gtag/js"] == {"ga4", "ga4-purchase", "google-ads-conversion"}
-    assert rules["*.doubleclick.net"] == rules["www.googleadservices.com"] == {"google-ads-conversion"}
-    assert rules["connect.facebook.net"] == rules["*.facebook.com/tr"] == {"meta-pageview", "meta-add-to-cart", "meta-purchase"}
+    assert rules["doubleclick.net"] == rules["www.googleadservices.com"] == {"google-ads-conversion"}
+    assert rules["connect.facebook.net"] == rules["facebook.com/tr"] == {"meta-pageview", "meta-add-to-cart", "meta-purchase"}
     assert rules["analytics.tiktok.com"] == {"tiktok-pageview", "tiktok-purchase"}
 
 
 def test_more_specific_rules_come_first() -> None:
     order = [host + path for host, path, _ in firewall_rules(load_config(ROOT / "tag_configs"))]
     assert order.index("www.googletagmanager.com/gtag/js?id=AW-") < order.index("www.googletagmanager.com/gtag/js")
-    assert order.index("www.google.com/pagead/") < order.index("*.doubleclick.net")
-    lengths = [len(path) for _, path, _ in firewall_rules(load_config(ROOT / "tag_configs"))]
+    assert order.index("www.google.com/pagead/") < order.index("doubleclick.net")
+    lengths = [(len(path), len(host)) for host, path, _ in firewall_rules(load_config(ROOT / "tag_configs"))]
     assert lengths == sorted(lengths, reverse=True)
+
+
+def test_a_wildcard_host_is_the_host_itself() -> None:
+    """`*.hotjar.io` and `hotjar.io` mean the same: a host always covers its subdomains."""
+    rules = rules_by_target(load_config(SAMPLES / "valid" / "google_consent_mode"))
+    assert "hotjar.io" in rules and not any(target.startswith("*") for target in rules)
 
 
 def test_script_tags_claim_their_host_and_the_hosts_they_list() -> None:
     rules = rules_by_target(load_config(SAMPLES / "valid" / "google_consent_mode"))
     assert rules["static.hotjar.com"] == {"heatmap"}
-    assert rules["*.hotjar.io"] == rules["*.hotjar.com"] == rules["content.hotjar.io/collect"] == {"heatmap"}
+    assert rules["hotjar.io"] == rules["hotjar.com"] == rules["content.hotjar.io/collect"] == {"heatmap"}
     assert rules["www.googletagmanager.com/gtag/js?id=AW-"] == {"ads-remarketing"}
 
 
@@ -79,7 +85,7 @@ def test_consent_mode_defaults_map_analytics_and_marketing() -> None:
         "ad_personalization": ["marketing"], "functionality_storage": ["necessary"],
         "personalization_storage": [], "security_storage": ["necessary"],
     }
-    assert gcm["redact"] is True and gcm["passthrough"] is False
+    assert gcm.get("redact") is True and "passthrough" not in gcm  # only what is on is shipped
 
 
 def test_consent_mode_mapping_is_configurable() -> None:
@@ -87,7 +93,7 @@ def test_consent_mode_mapping_is_configurable() -> None:
     assert gcm["types"]["analytics_storage"] == ["statistics"]
     assert gcm["types"]["ad_personalization"] == ["ads", "personalisation"]
     assert gcm["types"]["functionality_storage"] == ["necessary"]  # left out: the default
-    assert gcm["redact"] is False and gcm["passthrough"] is True
+    assert "redact" not in gcm and gcm.get("passthrough") is True
 
 
 def test_consent_mode_is_only_shipped_with_a_google_tag() -> None:

@@ -23,5 +23,6 @@ def compile(spec: dict, trigger: dict) -> dict:
     name = occurrence_name(trigger)
     compiled = compile_vendor_call(spec, "pixel_id", EVENTS.get(name, name))
     if trigger["type"] == "page_view" and not spec.get("event"):
-        compiled["page"] = True
+        compiled["page"] = True  # ttq.page(): TikTok's own page view, no event name
+        del compiled["event"]
     return compiled
