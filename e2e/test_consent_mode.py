@@ -7,8 +7,9 @@ real library does, so the hits tell whether Google was told what the visitor cho
 from __future__ import annotations
 
 import json
+import shutil
 
-from .support import ADS_CONVERSION_LABEL, GA4_ID, Shop
+from .support import ADS_CONVERSION_LABEL, DEFAULT_CONFIG_DIR, GA4_ID, Shop
 
 # Snapshot the gtag data layer at the moment the first Google library <script> is inserted.
 WATCH_GTAG_LOAD = """
@@ -108,3 +109,38 @@ def test_meta_sends_no_page_view_of_its_own_on_push_state(shop: Shop, recorder):
     shop.page.evaluate("() => history.pushState({}, '', '/product.html?colour=red')")
     recorder.settle(shop.page)
     assert len(recorder.meta("PageView")) == 1, recorder.describe()
+
+
+def _without_firewall(gateway_factory, tmp_path):
+    configs = tmp_path / "configs"
+    shutil.copytree(DEFAULT_CONFIG_DIR, configs)
+    site = (configs / "site.yaml").read_text()
+    (configs / "site.yaml").write_text(site.replace("  consent_max_age_days: 180", "  consent_max_age_days: 180\n  consent_firewall: false"))
+    return gateway_factory(configs)
+
+
+def _withdraw_marketing_then_click(shop: Shop, recorder) -> list:
+    shop.open("/product.html")
+    shop.accept_all()
+    recorder.wait_for(shop.page, lambda: recorder.tiktok_act("Metadata"))
+    shop.page.evaluate("() => tagGateway.showPreferences()")
+    shop.save_preferences(analytics=True, marketing=False)
+    before = len(recorder.tiktok_act())
+    shop.page.locator(".add-to-cart").click()
+    recorder.wait_past_automatic_hits(shop.page)
+    return recorder.tiktok_act()[before:]
+
+
+def test_a_tiktok_sdk_with_revoke_consent_is_told_to_stop(gateway_factory, tmp_path, page, recorder):
+    """Without the firewall, the vendor's own switch is all there is: a newer SDK honours it..."""
+    recorder.tiktok_sdk = "consent"
+    shop = Shop(page, _without_firewall(gateway_factory, tmp_path).url, recorder)
+    assert _withdraw_marketing_then_click(shop, recorder) == []
+
+
+def test_the_legacy_tiktok_sdk_ignores_revoke_consent(gateway_factory, tmp_path, page, recorder):
+    """...and SDK 2.1.33 does not: its automatic Click leaves the page. This is what the firewall is for
+    (e2e/test_firewall.py proves the same click stopped with the firewall on)."""
+    shop = Shop(page, _without_firewall(gateway_factory, tmp_path).url, recorder)
+    leaked = _withdraw_marketing_then_click(shop, recorder)
+    assert [hit.event for hit in leaked] == ["Click"], leaked

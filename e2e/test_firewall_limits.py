@@ -96,3 +96,19 @@ def test_elements_created_from_html_strings(limits: Shop):
     limits.recorder.wait_for(limits.page, lambda: reached(limits.recorder, "InnerHtml"))
     limits.recorder.wait_for(limits.page, lambda: [r for r in limits.recorder.requests if "AdjacentHtml" in r.url])
     assert_firewall_on(limits)
+
+
+def test_srcset_link_preloads_and_other_dom_paths(limits: Shop):
+    limits.page.evaluate(f"""() => {{
+      const img = document.createElement('img');
+      img.srcset = '{META}Srcset 1x';
+      document.body.appendChild(img);
+      const link = document.createElement('link');
+      link.rel = 'preload'; link.as = 'image'; link.href = '{META}LinkPreload';
+      document.head.appendChild(link);
+      const other = document.createElement('img');
+      other.setAttributeNS(null, 'src', '{META}SetAttributeNS');
+    }}""")
+    for event in ("Srcset", "LinkPreload", "SetAttributeNS"):
+        limits.recorder.wait_for(limits.page, lambda: reached(limits.recorder, event))
+    assert_firewall_on(limits)
