@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.consent import COOKIE_NAME, ConsentSigner
+from gateway.consent import ACTIONS, COOKIE_NAME, ConsentSigner
 from gateway.live_config import LiveConfig, Snapshot
+from gateway.regions import OPT_OUT, Place
 
 MAX_CONSENT_BODY = 2048  # bytes; a real choice is well under 200
 CONSENT_HEADER = "X-Tag-Gateway-Consent"
@@ -61,6 +63,16 @@ def _origin_refused(request: Request) -> JSONResponse:
                  _readable_by(origin))
 
 
+def _place(request: Request, snapshot: Snapshot) -> Place:
+    """The visitor's rule, from the region headers of a trusted proxy (never from the browser alone)."""
+    peer = request.client.host if request.client else None
+    return snapshot.config.regions.place(request.headers, trusted=peer in snapshot.proxies)
+
+
+def _gpc_header(request: Request) -> bool:
+    return request.headers.get("sec-gpc", "").strip() == "1"
+
+
 def create_app(live: LiveConfig, secret: str, store_dir: Path | None = None, watch: bool = True) -> Starlette:
     signer = ConsentSigner(secret)
 
@@ -90,11 +102,18 @@ def create_app(live: LiveConfig, secret: str, store_dir: Path | None = None, wat
         cors = _cors_headers(request, snapshot)
         if cors is None:
             return _origin_refused(request)
-        site = snapshot.config.site
+        config = snapshot.config
+        site = config.site
         token = request.headers.get(CONSENT_HEADER) or request.cookies.get(COOKIE_NAME)
-        reading = signer.read(token, policy_version=site.policy_version,
-                              known_categories=snapshot.config.category_keys, max_age=site.consent_max_age_seconds)
-        body = {"consent": reading.consent.as_json() if reading.consent else None, "reason": reading.reason}
+        reading = signer.read(token, policy_version=site.policy_version, known_categories=config.category_keys,
+                              max_age=site.acceptance_max_age_seconds, refusal_max_age=site.refusal_max_age_seconds)
+        place = _place(request, snapshot)
+        # Decided here on every page view, never cached: one /container.js serves every region.
+        body: dict[str, Any] = {"consent": reading.consent.as_json() if reading.consent else None, "reason": reading.reason,
+                                "region": {"code": place.code, "rule": place.rule}, "gpc": _gpc_header(request),
+                                "sale": list(config.sale_categories)}
+        if place.rule == OPT_OUT:
+            body["notice"] = snapshot.notice
         return JSONResponse(body, headers={**cors, "Cache-Control": "no-store"})
 
     async def store_consent(request: Request) -> Response:
@@ -108,11 +127,14 @@ def create_app(live: LiveConfig, secret: str, store_dir: Path | None = None, wat
         raw = await _read_limited(request, MAX_CONSENT_BODY)
         if raw is None:
             return error(400, "body_too_large", f"the body must be at most {MAX_CONSENT_BODY} bytes", cors)
-        categories, problem = _parse_choice(raw, snapshot.config.category_keys)
+        choice, problem = _parse_choice(raw, snapshot.config.category_keys)
         if problem:
             return error(400, *problem, cors)
-        site = snapshot.config.site
-        token, consent = signer.issue(categories, site.policy_version)
+        config = snapshot.config
+        site = config.site
+        place = _place(request, snapshot)
+        token, consent = signer.issue(choice.categories, site.policy_version, offered=config.category_keys,
+                                      rule=place.rule, gpc=choice.gpc or _gpc_header(request), action=choice.action)
         response = JSONResponse({"token": token, "consent": consent.as_json()}, headers={**cors, "Cache-Control": "no-store"})
         secure = request.url.scheme == "https"
         response.set_cookie(COOKIE_NAME, token, max_age=site.consent_max_age_seconds, path="/",
@@ -169,18 +191,30 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _parse_choice(raw: bytes, known: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, str] | None]:
+@dataclass(frozen=True)
+class Choice:
+    categories: tuple[str, ...]
+    action: str
+    gpc: bool
+
+
+def _parse_choice(raw: bytes, known: tuple[str, ...]) -> tuple[Choice | None, tuple[str, str] | None]:
     try:
         body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return (), ("invalid_json", f"the body is not valid JSON ({exc})")
-    if not isinstance(body, dict) or set(body) != {"categories"}:
-        return (), ("invalid_body", 'expected {"categories": [...]} and nothing else')
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        return None, ("invalid_json", f"the body is not valid JSON ({exc.__class__.__name__})")
+    if not isinstance(body, dict) or "categories" not in body or not set(body) <= {"categories", "action", "gpc"}:
+        return None, ("invalid_body", 'expected {"categories": [...], "action"?: ..., "gpc"?: true|false} and nothing else')
     chosen = body["categories"]
     if not isinstance(chosen, list) or not all(isinstance(c, str) for c in chosen):
-        return (), ("invalid_body", "categories must be a list of category names")
+        return None, ("invalid_body", "categories must be a list of category names")
+    action = body.get("action", "custom")
+    if action not in ACTIONS:
+        return None, ("invalid_body", f"action must be one of {', '.join(ACTIONS)}")
+    if not isinstance(body.get("gpc", False), bool):
+        return None, ("invalid_body", "gpc must be true or false")
     unknown = [c for c in chosen if c not in known]
     if unknown:
-        return (), ("unknown_category", f"unknown categories {unknown}; known: {list(known)}")
+        return None, ("unknown_category", f"unknown categories {unknown}; known: {list(known)}")
     # `necessary` is always granted; keep the configuration's order for a stable record.
-    return tuple(c for c in known if c == "necessary" or c in chosen), None
+    return Choice(tuple(c for c in known if c == "necessary" or c in chosen), action, body.get("gpc", False)), None

@@ -15,6 +15,7 @@ from typing import Any
 
 from gateway.errors import ConfigError, Problem, display_path
 from gateway.placeholders import placeholder_errors
+from gateway.regions import DEFAULT_TRUSTED_PROXIES, RegionRules, invalid_networks, overlapping_codes
 from gateway.schema import validate_source
 from gateway.tags import KINDS
 from gateway.yaml_source import YamlSource, format_path, load_yaml
@@ -36,6 +37,12 @@ DEFAULT_BANNER = {
     "settings_button": "Privacy settings",
     "floating_button": True,
     "accent_color": "#1f4fd1",
+    "close": "Close",
+    # The notice at collection in opt-out regions (CCPA/CPRA; the link text is the statute's).
+    "notice_text": "We and our advertising partners use cookies and similar technologies that may count as selling or "
+                   "sharing your personal information under US state privacy laws. You can opt out at any time.",
+    "do_not_sell": "Do Not Sell or Share My Personal Information",
+    "opt_out_honored": "Opt-Out Request Honored",
 }
 NECESSARY_DEFAULT = {"label": "Necessary",
                      "description": "Needed for the store to work, such as the cart, checkout and security. Always on."}
@@ -61,6 +68,7 @@ class Category:
     key: str
     label: str
     description: str
+    sale_or_sharing: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,10 +92,22 @@ class Site:
     cookie_domain: str | None = None
     consent_max_age_days: int = DEFAULT_MAX_AGE_DAYS
     consent_firewall: bool = True
+    acceptance_max_age_days: int | None = None  # None: consent_max_age_days
+    refusal_max_age_days: int | None = None
+    trusted_proxies: tuple[str, ...] = DEFAULT_TRUSTED_PROXIES
 
     @property
     def consent_max_age_seconds(self) -> int:
-        return self.consent_max_age_days * 86400
+        """The longest a choice of either kind may live (the cookie's lifetime)."""
+        return max(self.acceptance_max_age_seconds, self.refusal_max_age_seconds)
+
+    @property
+    def acceptance_max_age_seconds(self) -> int:
+        return (self.acceptance_max_age_days or self.consent_max_age_days) * 86400
+
+    @property
+    def refusal_max_age_seconds(self) -> int:
+        return (self.refusal_max_age_days or self.consent_max_age_days) * 86400
 
 
 @dataclass(frozen=True)
@@ -100,6 +120,11 @@ class Config:
     files: tuple[Path, ...] = field(default=())
     # Google Consent Mode: consent type -> categories that grant it, plus the two `set` options.
     google_consent: dict[str, Any] = field(default_factory=dict)
+    regions: RegionRules = field(default_factory=RegionRules)
+
+    @property
+    def sale_categories(self) -> tuple[str, ...]:
+        return tuple(c.key for c in self.categories if c.sale_or_sharing)
 
     @property
     def category_keys(self) -> tuple[str, ...]:
@@ -151,6 +176,11 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
     for extra in site_sources[1:]:
         first = site_sources[0]
         report(extra, ("site",), f"`site` is already defined in {first.name}:{first.line_of(('site',))}; define it once")
+    for source in site_sources[:1]:
+        proxies = source.data["site"].get("trusted_proxies") if isinstance(source.data["site"], dict) else None
+        for index, bad in enumerate(proxies if isinstance(proxies, list) else ()):
+            if isinstance(bad, str) and bad in invalid_networks([bad]):
+                report(source, ("site", "trusted_proxies", index), f"{bad!r} is not an IP address or network (like 127.0.0.1, ::1 or 10.0.0.0/8)")
     if not site_sources and not unparsable:  # a file we could not read may well hold the site
         problems.append(Problem(display_path(directory), 0, "", "no file defines `site:` (name, allowed_origins, policy_version, privacy_policy_url)"))
 
@@ -167,7 +197,7 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
                 report(source, ("categories", key), f"category '{key}' is already declared in {category_where[key]}")
                 continue
             category_where[key] = f"{source.name}:{source.line_of(('categories', key))}"
-            categories[key] = Category(key, spec["label"], spec["description"])
+            categories[key] = Category(key, spec["label"], spec["description"], spec.get("sale_or_sharing", False))
         for key, value in ({} if ("banner",) in broken[source.path] else source.data.get("banner", {})).items():
             if key in banner_where:
                 report(source, ("banner", key), f"banner.{key} is already set in {banner_where[key]}")
@@ -176,6 +206,7 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
             banner[key] = value
 
     google_consent = _google_consent(sources, broken, categories, report)
+    regions = _regions(sources, broken, report)
 
     tags: list[Tag] = []
     tag_where: dict[str, str] = {}
@@ -204,8 +235,24 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
         cookie_domain=site_spec.get("cookie_domain"),
         consent_max_age_days=site_spec.get("consent_max_age_days", DEFAULT_MAX_AGE_DAYS),
         consent_firewall=site_spec.get("consent_firewall", True),
+        acceptance_max_age_days=site_spec.get("acceptance_max_age_days"),
+        refusal_max_age_days=site_spec.get("refusal_max_age_days"),
+        trusted_proxies=tuple(site_spec.get("trusted_proxies", DEFAULT_TRUSTED_PROXIES)),
     )
-    return Config(directory, site, tuple(categories.values()), banner, tuple(tags), tuple(files), google_consent)
+    return Config(directory, site, tuple(categories.values()), banner, tuple(tags), tuple(files), google_consent, regions)
+
+
+def _regions(sources: list[YamlSource], broken: dict[Path, set[tuple]], report) -> RegionRules:
+    """`regions`, defined in at most one file; without it every visitor is an opt-in visitor."""
+    found = [s for s in sources if "regions" in s.data and not any(b[:1] == ("regions",) for b in broken[s.path])]
+    for extra in found[1:]:
+        report(extra, ("regions",), f"`regions` is already defined in {found[0].name}; define it once")
+    if not found:
+        return RegionRules()
+    spec = found[0].data["regions"]
+    for code in overlapping_codes(spec.get("opt_in", ()), spec.get("opt_out", ())):
+        report(found[0], ("regions", "opt_out"), f"{code} is listed under both opt_in and opt_out; a place has one rule")
+    return RegionRules.from_spec(spec)
 
 
 def _google_consent(sources: list[YamlSource], broken: dict[Path, set[tuple]],

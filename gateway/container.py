@@ -101,6 +101,15 @@ def render_banner(config: Config) -> str:
     return re.sub(r">\s+<", "><", html.strip())  # the template's indentation, not text: no element is inline-spaced
 
 
+def render_notice(config: Config) -> str:
+    """The opt-out notice (text, "Do Not Sell or Share" link, "Opt-Out Request Honored"), or ""
+    when no region is opt-out. Autoescaped like the banner; it holds no visitor data."""
+    if not config.regions.has_opt_out:
+        return ""
+    html = _templates().get_template("notice.html.j2").render(banner=config.banner, site=config.site)
+    return re.sub(r">\s+<", "><", html.strip())
+
+
 CONFIG_HOLE = "__tg_config__"  # where the JSON goes: a global name the mangler keeps as is
 
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.config import Config, config_files, load_config
-from gateway.container import Container, build_container
+from gateway.container import Container, build_container, render_notice
 from gateway.errors import ConfigError
 from gateway.origins import OriginMatcher
+from gateway.regions import TrustedProxies
 
 log = logging.getLogger("tag_gateway")
 
@@ -27,10 +28,13 @@ class Snapshot:
     config: Config
     container: Container
     origins: OriginMatcher
+    proxies: TrustedProxies
+    notice: str  # the opt-out notice's markup, sent only to visitors in opt-out regions
 
     @classmethod
     def build(cls, config: Config) -> "Snapshot":
-        return cls(config, build_container(config), OriginMatcher(config.site.allowed_origins))
+        return cls(config, build_container(config), OriginMatcher(config.site.allowed_origins),
+                   TrustedProxies(config.site.trusted_proxies), render_notice(config))
 
 
 def _fingerprint(directory: Path) -> tuple:

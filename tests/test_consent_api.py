@@ -32,7 +32,8 @@ def test_valid_choice_is_signed_and_set_as_cookie(client) -> None:
     cookie = response.headers["set-cookie"]
     assert cookie.startswith(f"{COOKIE_NAME}={body['token']};") and "Max-Age=15552000" in cookie and "SameSite=lax" in cookie
     reading = client.get("/consent", headers={"X-Tag-Gateway-Consent": body["token"], "Origin": STORE_ORIGIN}).json()
-    assert reading == {"consent": body["consent"], "reason": "valid"}
+    assert reading["consent"] == body["consent"] and reading["reason"] == "valid"
+    assert body["consent"]["rule"] == "opt_in" and body["consent"]["action"] == "custom" and body["consent"]["gpc"] is False
 
 
 def test_reject_all_still_records_necessary(client) -> None:
@@ -95,12 +96,18 @@ def read(client, token):
     return client.get("/consent", headers={"X-Tag-Gateway-Consent": token}).json()
 
 
+def no_choice(reading: dict) -> str:
+    """The reason a reading holds no choice (and assert it holds none)."""
+    assert reading["consent"] is None, reading
+    return reading["reason"]
+
+
 def test_tampered_token_reads_as_no_choice(client) -> None:
     token = post(client, {"categories": ["analytics", "marketing"]}).json()["token"]
     payload, timestamp, signature = token.split(".")
     # Change the first character: the last one of a base64 signature carries unused bits.
     flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
-    assert read(client, f"{payload}.{timestamp}.{flipped}") == {"consent": None, "reason": "invalid"}
+    assert no_choice(read(client, f"{payload}.{timestamp}.{flipped}")) == "invalid"
     forged = ConsentSigner("another-secret-" + "y" * 40).issue(("necessary", "marketing"), 1)[0]
     assert read(client, forged)["reason"] == "invalid"
     assert read(client, payload)["reason"] == "invalid"  # unsigned
@@ -112,7 +119,7 @@ def test_expired_token_reads_as_no_choice(client, monkeypatch) -> None:
     token = post(client, {"categories": ["analytics"]}).json()["token"]
     real_time = time.time
     monkeypatch.setattr(time, "time", lambda: real_time() + 181 * 86400)
-    assert read(client, token) == {"consent": None, "reason": "expired"}
+    assert no_choice(read(client, token)) == "expired"
 
 
 def test_token_for_an_older_policy_version_reads_as_no_choice(client, live, config_dir) -> None:
@@ -120,7 +127,12 @@ def test_token_for_an_older_policy_version_reads_as_no_choice(client, live, conf
     site = config_dir / "site.yaml"
     site.write_text(site.read_text().replace("policy_version: 1", "policy_version: 2"))
     assert live.reload_if_changed()
-    assert read(client, token) == {"consent": None, "reason": "outdated_policy"}
+    assert no_choice(read(client, token)) == "outdated_policy"
+    # Lowering it again does not revive a token signed for version 2.
+    token2 = post(client, {"categories": ["analytics"]}).json()["token"]
+    site.write_text(site.read_text().replace("policy_version: 2", "policy_version: 1"))
+    assert live.reload_if_changed()
+    assert no_choice(read(client, token2)) == "outdated_policy"
 
 
 def test_cookie_is_read_when_no_header_is_sent(client) -> None:

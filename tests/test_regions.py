@@ -1,0 +1,185 @@
+"""Regions: which rule a visitor gets, from whose headers; lifetimes and re-consent of a choice."""
+
+from __future__ import annotations
+
+import json
+from base64 import urlsafe_b64encode
+from pathlib import Path
+
+import pytest
+from itsdangerous import TimestampSigner
+from starlette.testclient import TestClient
+
+from gateway.app import create_app
+from gateway.config import load_config
+from gateway.consent import ConsentSigner
+from gateway.errors import ConfigError
+from gateway.live_config import LiveConfig
+from gateway.regions import OPT_IN, OPT_OUT, RegionRules
+
+from conftest import SECRET, STORE_ORIGIN
+
+ROOT = Path(__file__).resolve().parent.parent
+CA = {"CF-IPCountry": "US", "CF-Region-Code": "CA"}
+
+
+@pytest.fixture
+def proxied(live: LiveConfig):
+    """A client whose requests come from 127.0.0.1, the example config's trusted proxy (loopback)."""
+    with TestClient(create_app(live, SECRET, watch=False), base_url="http://gateway.test", client=("127.0.0.1", 5000)) as c:
+        yield c
+
+
+def rules() -> RegionRules:
+    return load_config(ROOT / "tag_configs").regions
+
+
+@pytest.mark.parametrize("headers,code,rule", [
+    ({"CF-IPCountry": "DE"}, "DE", OPT_IN),
+    ({"CF-IPCountry": "no"}, "NO", OPT_IN),               # EEA, lower-case as some proxies send it
+    ({"CF-IPCountry": "GB"}, "GB", OPT_IN),
+    (CA, "US-CA", OPT_OUT),
+    ({"CF-IPCountry": "US", "CF-Region-Code": "NY"}, "US-NY", OPT_IN),  # no comprehensive law: the default
+    ({"CF-IPCountry": "US"}, "US", OPT_IN),
+    ({"CF-IPCountry": "XX"}, None, OPT_IN),                # Cloudflare: unknown
+    ({"CF-IPCountry": "D<"}, None, OPT_IN),
+    ({}, None, OPT_IN),
+])
+def test_the_example_rules(headers, code, rule) -> None:
+    place = rules().place(headers, trusted=True)
+    assert (place.code, place.rule) == (code, rule)
+
+
+def test_headers_from_an_untrusted_peer_decide_nothing() -> None:
+    assert rules().place(CA, trusted=False).rule == OPT_IN
+
+
+def test_a_subdivision_beats_its_country_and_groups_expand() -> None:
+    custom = RegionRules.from_spec({"default": "opt_out", "opt_in": ["EU", "US-CA"], "opt_out": ["US"]})
+    assert custom.place({"CF-IPCountry": "US", "CF-Region-Code": "CA"}, True).rule == OPT_IN
+    assert custom.place({"CF-IPCountry": "US", "CF-Region-Code": "TX"}, True).rule == OPT_OUT
+    assert custom.place({"CF-IPCountry": "FR"}, True).rule == OPT_IN
+    assert custom.place({"CF-IPCountry": "NO"}, True).rule == OPT_OUT  # EEA but not EU
+    assert custom.place({}, True).rule == OPT_OUT
+
+
+def test_header_names_are_configurable(config_dir: Path) -> None:
+    site = config_dir / "site.yaml"
+    site.write_text(site.read_text().replace("  default: opt_in\n", "  default: opt_in\n  country_header: X-Country\n  subdivision_header: X-Region\n"))
+    assert load_config(config_dir).regions.place({"X-Country": "US", "X-Region": "CA"}, True).rule == OPT_OUT
+
+
+def test_config_mistakes_in_regions_are_reported(config_dir: Path) -> None:
+    site = config_dir / "site.yaml"
+    text = site.read_text().replace("opt_in: [EEA, GB, CH]", "opt_in: [EEA, GB, CH, US-CA, California]")
+    text = text.replace("  policy_version: 1\n", "  policy_version: 1\n  trusted_proxies: [10.0.0.0/8, proxy.internal]\n")
+    site.write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        load_config(config_dir)
+    messages = [f"{p.path}: {p.message}" for p in raised.value.problems]
+    assert any(m.startswith("regions.opt_in[4]: 'California' must be a country") for m in messages), messages
+    assert any("proxy.internal" in m and m.startswith("site.trusted_proxies[1]") for m in messages), messages
+
+
+def test_overlapping_rules_are_refused(config_dir: Path) -> None:
+    site = config_dir / "site.yaml"
+    site.write_text(site.read_text().replace("opt_in: [EEA, GB, CH]", "opt_in: [EEA, GB, CH, US-CA]"))
+    with pytest.raises(ConfigError, match="US-CA is listed under both opt_in and opt_out"):
+        load_config(config_dir)
+
+
+def test_get_consent_tells_the_container_the_rule(proxied, client) -> None:
+    californian = proxied.get("/consent", headers={**CA, "Origin": STORE_ORIGIN}).json()
+    assert californian["region"] == {"code": "US-CA", "rule": "opt_out"}
+    assert californian["sale"] == ["marketing"]
+    assert "Do Not Sell or Share My Personal Information" in californian["notice"]
+    german = proxied.get("/consent", headers={"CF-IPCountry": "DE"}).json()
+    assert german["region"] == {"code": "DE", "rule": "opt_in"} and "notice" not in german
+    # The same headers from a peer that is not a trusted proxy: the strictest rule, no place.
+    spoofed = client.get("/consent", headers=CA).json()
+    assert spoofed["region"] == {"code": None, "rule": "opt_in"}
+    assert proxied.get("/consent", headers={**CA}).headers["cache-control"] == "no-store"
+
+
+def test_the_gpc_header_is_reported_and_recorded(proxied) -> None:
+    assert proxied.get("/consent", headers={**CA, "Sec-GPC": "1"}).json()["gpc"] is True
+    stored = proxied.post("/consent", json={"categories": ["analytics"], "action": "gpc"},
+                          headers={**CA, "Sec-GPC": "1", "Origin": STORE_ORIGIN}).json()["consent"]
+    assert stored["rule"] == "opt_out" and stored["gpc"] is True and stored["action"] == "gpc"
+    via_body = proxied.post("/consent", json={"categories": [], "action": "reject_all", "gpc": True},
+                            headers={"Origin": STORE_ORIGIN}).json()["consent"]
+    assert via_body["gpc"] is True and via_body["rule"] == "opt_in"
+
+
+@pytest.mark.parametrize("body", [{"categories": [], "action": "maybe"}, {"categories": [], "gpc": "yes"}])
+def test_bad_action_or_gpc_is_a_400(proxied, body) -> None:
+    response = proxied.post("/consent", json=body, headers={"Origin": STORE_ORIGIN})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_body"
+
+
+# ---------------------------------------------------------------- lifetimes and re-consent
+
+
+def signer_at(offset_days: float) -> ConsentSigner:
+    """A signer whose clock runs `offset_days` behind: its tokens were issued that long ago."""
+    signer = ConsentSigner(SECRET)
+    real = signer._signer.get_timestamp
+    signer._signer.get_timestamp = lambda: int(real() - offset_days * 86400)
+    return signer
+
+
+def reason(token: str, config) -> str:
+    site = config.site
+    return ConsentSigner(SECRET).read(token, policy_version=site.policy_version, known_categories=config.category_keys,
+                                      max_age=site.acceptance_max_age_seconds,
+                                      refusal_max_age=site.refusal_max_age_seconds).reason
+
+
+def test_acceptance_and_refusal_have_their_own_lifetimes(config_dir: Path) -> None:
+    site = config_dir / "site.yaml"
+    site.write_text(site.read_text().replace("  consent_max_age_days: 180\n",
+                                             "  acceptance_max_age_days: 180\n  refusal_max_age_days: 30\n"))
+    config = load_config(config_dir)
+    offered = config.category_keys
+    accepted = lambda days: signer_at(days).issue(offered, 1, offered=offered)[0]  # noqa: E731
+    refused = lambda days: signer_at(days).issue(("necessary",), 1, offered=offered)[0]  # noqa: E731
+    assert reason(accepted(29), config) == reason(refused(29), config) == "valid"
+    assert reason(refused(31), config) == "expired" and reason(accepted(31), config) == "valid"
+    assert reason(accepted(181), config) == "expired"
+
+
+def test_more_than_13_months_is_refused(config_dir: Path) -> None:
+    site = config_dir / "site.yaml"
+    site.write_text(site.read_text().replace("  consent_max_age_days: 180\n", "  refusal_max_age_days: 400\n"))
+    with pytest.raises(ConfigError, match="refusal_max_age_days: 400 is too large"):
+        load_config(config_dir)
+
+
+def test_a_new_category_asks_again_without_a_policy_bump(config_dir: Path) -> None:
+    config = load_config(config_dir)
+    token, _ = ConsentSigner(SECRET).issue(config.category_keys, 1, offered=config.category_keys)
+    site = config_dir / "site.yaml"
+    site.write_text(site.read_text().replace("categories:\n", "categories:\n  preferences:\n    label: Preferences\n"
+                                             "    description: Remembers your settings.\n", 1))
+    assert reason(token, load_config(config_dir)) == "new_category"
+
+
+def test_tokens_from_before_regions_keep_their_meaning() -> None:
+    """A version-1 payload ({c, v, id}) still reads as the same choice: an upgrade re-asks nobody."""
+    config = load_config(ROOT / "tag_configs")
+    payload = json.dumps({"c": ["necessary", "analytics"], "v": 1, "id": "0" * 32}, separators=(",", ":"))
+    old = TimestampSigner(SECRET, salt="tag-gateway.consent.v1").sign(urlsafe_b64encode(payload.encode()).rstrip(b"="))
+    reading = ConsentSigner(SECRET).read(old.decode(), policy_version=1, known_categories=config.category_keys,
+                                         max_age=config.site.acceptance_max_age_seconds)
+    assert reading.reason == "valid"
+    assert reading.consent.categories == ("necessary", "analytics") and reading.consent.rule == "opt_in"
+
+
+def test_a_refusal_cookie_lives_as_long_as_the_longest_lifetime(proxied, config_dir: Path, live) -> None:
+    site = config_dir / "site.yaml"
+    site.write_text(site.read_text().replace("  consent_max_age_days: 180\n",
+                                             "  acceptance_max_age_days: 180\n  refusal_max_age_days: 30\n"))
+    assert live.reload_if_changed()
+    cookie = proxied.post("/consent", json={"categories": []}, headers={"Origin": STORE_ORIGIN}).headers["set-cookie"]
+    # The cookie lives as long as the longest lifetime; the token inside carries the refusal's shorter one.
+    assert f"Max-Age={180 * 86400}" in cookie
