@@ -1,0 +1,87 @@
+"""A consent decision as the HTTP layer hands it to the log, and a record as the log keeps it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+ACTIONS = ("accept_all", "reject_all", "custom", "opt_out_link", "gpc")
+RULES = ("opt_in", "opt_out")
+MAX_CONSENT_ID = 64
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One decision, complete: what `ConsentLog.record` stores (the IP only as `truncate_ip(ip)`).
+
+    Lists given for `categories` and `offered` are kept as tuples; `decided_at` must be
+    timezone-aware and is kept in UTC. Anything else malformed raises ValueError: that
+    is a bug in the caller, not a database failure.
+    """
+
+    consent_id: str
+    decided_at: datetime          # aware; stored in UTC
+    action: str                   # one of ACTIONS
+    categories: tuple[str, ...]   # allowed after the decision (incl. "necessary")
+    offered: tuple[str, ...]      # categories the visitor was shown
+    region: str | None            # e.g. "DE", "US-CA"; None when unknown
+    rule: str                     # one of RULES
+    gpc: bool                     # the Global Privacy Control signal was present
+    policy_version: int
+    container_version: str        # the container's ETag
+    banner_texts: dict[str, str] = field(hash=False)  # the exact texts shown
+    language: str                 # e.g. "en"
+    ip: str | None                # full client IP as received; never stored as it is
+    user_agent: str | None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.consent_id, str) or not 0 < len(self.consent_id) <= MAX_CONSENT_ID:
+            raise ValueError(f"consent_id must be a string of 1 to {MAX_CONSENT_ID} characters")
+        if not isinstance(self.decided_at, datetime) or self.decided_at.utcoffset() is None:
+            raise ValueError("decided_at must be a timezone-aware datetime")
+        object.__setattr__(self, "decided_at", self.decided_at.astimezone(timezone.utc))
+        if self.action not in ACTIONS:
+            raise ValueError(f"action must be one of {', '.join(ACTIONS)}, not {self.action!r}")
+        if self.rule not in RULES:
+            raise ValueError(f"rule must be one of {', '.join(RULES)}, not {self.rule!r}")
+        for name in ("categories", "offered"):
+            value = tuple(getattr(self, name))
+            if not all(isinstance(item, str) for item in value):
+                raise ValueError(f"{name} must be strings")
+            object.__setattr__(self, name, value)
+        if not isinstance(self.banner_texts, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in self.banner_texts.items()):
+            raise ValueError("banner_texts must map strings to strings")
+        if isinstance(self.policy_version, bool) or not isinstance(self.policy_version, int):
+            raise ValueError("policy_version must be an int")
+        if not isinstance(self.gpc, bool):
+            raise ValueError("gpc must be a bool")
+
+
+@dataclass(frozen=True)
+class Record:
+    """A stored decision: what the log holds for it (never the full IP), and its place in the chain."""
+
+    seq: int                      # position in the hash chain: 1, 2, 3, ... (gap-free)
+    consent_id: str
+    decided_at: datetime          # aware, UTC
+    action: str
+    categories: tuple[str, ...]
+    offered: tuple[str, ...]
+    region: str | None
+    rule: str
+    gpc: bool
+    policy_version: int
+    container_version: str
+    banner_texts_hash: str        # sha256 of the canonical JSON of the texts; the texts are stored once
+    language: str
+    ip_prefix: str | None         # "203.0.113.0/24" / "2001:db8:a::/48"; None when unknown or erased
+    user_agent: str | None        # None when unknown or erased
+    personal_digest: str          # salted sha256 over ip_prefix and user_agent; stays after erasure
+    erased_at: datetime | None
+    prev_hash: str
+    record_hash: str
+
+    @property
+    def erased(self) -> bool:
+        return self.erased_at is not None

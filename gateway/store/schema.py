@@ -1,0 +1,81 @@
+"""The tables, as SQLAlchemy Core sees them. The migrations in `migrations/versions/` create them;
+a change here needs a new migration there.
+
+``banner_texts``     each distinct set of banner texts, once, keyed by its sha256.
+``consent_records``  one row per decision, in chain order (``seq`` 1, 2, 3, ... without gaps).
+``chain_state``      one row (id 1): the chain's head (last seq and hash), which every writer
+                     locks before appending, and its anchor (where it starts after a purge).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table,
+                        Text, TypeDecorator)
+
+GENESIS = "0" * 64  # the "previous hash" of the very first record
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in and out, on PostgreSQL (timestamptz) and SQLite (text, no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            raise ValueError("naive datetime given to the consent log")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+metadata = MetaData()
+
+banner_texts = Table(
+    "banner_texts", metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("texts", Text, nullable=False),          # canonical JSON: its sha256 is `hash`
+    Column("first_seen", UTCDateTime, nullable=False),
+)
+
+consent_records = Table(
+    "consent_records", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("consent_id", String(64), nullable=False, index=True),
+    Column("decided_at", UTCDateTime, nullable=False, index=True),
+    Column("action", String(16), nullable=False),
+    Column("categories", JSON, nullable=False),
+    Column("offered", JSON, nullable=False),
+    Column("region", String(16)),
+    Column("rule", String(8), nullable=False),
+    Column("gpc", Boolean, nullable=False),
+    Column("policy_version", Integer, nullable=False),
+    Column("container_version", String(128), nullable=False),
+    Column("banner_texts_hash", String(64), ForeignKey("banner_texts.hash"), nullable=False),
+    Column("language", String(35), nullable=False),
+    Column("ip_prefix", String(64)),
+    Column("user_agent", Text),
+    Column("personal_salt", String(32)),            # erased with the personal fields
+    Column("personal_digest", String(64), nullable=False),
+    Column("erased_at", UTCDateTime),
+    Column("prev_hash", String(64), nullable=False),
+    Column("record_hash", String(64), nullable=False, unique=True),
+)
+
+chain_state = Table(
+    "chain_state", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("head_seq", BigInteger, nullable=False),
+    Column("head_hash", String(64), nullable=False),
+    Column("anchor_seq", BigInteger, nullable=False),   # records up to here were purged
+    Column("anchor_hash", String(64), nullable=False),  # the hash of the last purged record
+    Column("purged_at", UTCDateTime),
+)
