@@ -1,10 +1,13 @@
-"""`gateway serve` and `gateway validate`. The only place a ConfigError becomes an exit code."""
+"""`gateway serve`, `gateway validate` and `gateway consents ...`. The only place a ConfigError or a
+consent log error becomes an exit code."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+from datetime import datetime, time, timezone
 from pathlib import Path
 
 from gateway import __version__
@@ -34,7 +37,89 @@ def build_parser() -> argparse.ArgumentParser:
                                    description="Check every *.yaml file in DIR; print FILE:LINE: key: problem for each "
                                                "mistake and exit 1, or print a summary and exit 0.")
     validate.add_argument("config", nargs="?", default=DEFAULT_CONFIG, metavar="DIR", help=f"default: {DEFAULT_CONFIG}")
+
+    _add_consents(commands)
     return parser
+
+
+CONSENTS_HELP = """\
+The consent log: every decision the gateway acknowledged, in a hash chain.
+Reads DATABASE_URL (a SQLAlchemy URL; postgres:// and postgresql:// work as hosting
+platforms hand them out; default: the SQLite file tag-gateway.sqlite3 in the working
+directory). Exit codes: 0 done, 1 verify found a broken chain, 2 an error (one line on stderr)."""
+
+RETENTION_HELP = """\
+Delete the records decided more than DAYS days ago (default {days}, i.e. 3 years: a
+choice lasts at most 13 months, and a record must outlive it long enough to answer a
+regulator or a claim, while keeping personal data no longer than needed). The chain
+stays verifiable: the last deleted record's hash becomes its anchor. Refuses to purge
+a chain that does not verify."""
+
+
+def _add_consents(commands) -> None:
+    from gateway.store import DEFAULT_RETENTION_DAYS
+
+    consents = commands.add_parser("consents", help="read, verify, purge and erase the consent log",
+                                   description=CONSENTS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = consents.add_subparsers(dest="consents_command", required=True, metavar="ACTION")
+
+    export = actions.add_parser("export", help="every record, oldest first, to stdout",
+                                description="Write every field of every record to stdout, oldest first. Banner texts "
+                                            "are resolved: each row has the exact texts shown (banner_texts) and their "
+                                            "hash (banner_texts_hash). CSV: categories space-separated, texts as JSON.")
+    export.add_argument("--since", type=_since, metavar="DATE",
+                        help="only records decided at or after DATE (YYYY-MM-DD or an ISO time; UTC unless it says)")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="default: jsonl")
+
+    show = actions.add_parser("show", help="every record of one consent id, readable",
+                              description="Print every record of consent id ID (the id a visitor sees in the "
+                                          "preferences dialog), with the banner texts they were shown.")
+    show.add_argument("id", metavar="ID")
+
+    stats = actions.add_parser("stats", help="decisions and opt-in rate per category per day",
+                               description="Print a table of decisions and opt-in rates per category per day (UTC): "
+                                           "the share of decisions that offered a category and left it allowed.")
+    stats.add_argument("--days", type=_positive, default=30, metavar="N", help="the last N days, today included "
+                                                                               "(default: 30)")
+
+    purge = actions.add_parser("purge", help=f"delete records older than DAYS (default {DEFAULT_RETENTION_DAYS})",
+                               description=RETENTION_HELP.format(days=DEFAULT_RETENTION_DAYS),
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    purge.add_argument("--older-than", type=_non_negative, default=DEFAULT_RETENTION_DAYS, metavar="DAYS",
+                       help=f"retention in days (default: {DEFAULT_RETENTION_DAYS})")
+
+    erase = actions.add_parser("erase", help="erase one consent id's IP prefix and user agent",
+                               description="Answer a data subject's erasure request: remove the IP prefix and user "
+                                           "agent of every record of consent id ID. The records stay (marked erased) "
+                                           "as proof of the choice, and the chain still verifies.")
+    erase.add_argument("id", metavar="ID")
+
+    actions.add_parser("verify", help="check the hash chain; exit 1 naming the first broken record",
+                       description="Walk the chain from its start (or purge anchor) to its head. Exit 0 and print the "
+                                   "head hash when intact (keep that hash elsewhere: it pins every record up to now); "
+                                   "exit 1 naming the first record that was edited, deleted or inserted.")
+
+
+def _since(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD) or an ISO time") from None
+    if len(text) == 10:
+        moment = datetime.combine(moment.date(), time(0))
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days, 1 or more")
+    return int(text)
+
+
+def _non_negative(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days")
+    return int(text)
 
 
 def _report(error: ConfigError) -> None:
@@ -88,6 +173,45 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_consents(args: argparse.Namespace) -> int:
+    from gateway.store import ConsentLog, StoreError
+    from gateway.store import export, show, stats
+
+    try:
+        with ConsentLog.open(create=False) as log:
+            action = args.consents_command
+            if action == "export":
+                try:
+                    export.write(log, sys.stdout, args.format, args.since)
+                    sys.stdout.flush()
+                except BrokenPipeError:  # `gateway consents export | head`
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                return 0
+            if action == "show":
+                print(show.render(args.id, log.show(args.id), log.banner_text_versions()))
+                return 0
+            if action == "stats":
+                days, categories = stats.daily(log.records(since=stats.window_start(args.days)))
+                print(stats.table(days, categories, args.days))
+                return 0
+            if action == "purge":
+                done = log.purge(args.older_than)
+                print(f"purged {done.deleted} record{'s' if done.deleted != 1 else ''} decided before "
+                      f"{done.cutoff:%Y-%m-%d %H:%M} UTC; the chain now starts after record {done.anchor_seq}")
+                return 0
+            if action == "erase":
+                erased = log.erase(args.id)
+                print(f"erased the IP prefix and user agent of {erased} record{'s' if erased != 1 else ''} of "
+                      f"{args.id}" if erased else f"{args.id}: already erased")
+                return 0
+            result = log.verify()
+            print(result.describe(), file=sys.stdout if result.ok else sys.stderr)
+            return 0 if result.ok else 1
+    except StoreError as error:
+        print(f"tag-gateway: {error}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return {"serve": cmd_serve, "validate": cmd_validate}[args.command](args)
+    return {"serve": cmd_serve, "validate": cmd_validate, "consents": cmd_consents}[args.command](args)

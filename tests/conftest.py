@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -32,3 +33,58 @@ def live(config_dir: Path) -> LiveConfig:
 def client(live: LiveConfig) -> TestClient:
     with TestClient(create_app(live, SECRET, watch=False), base_url="http://gateway.test") as test_client:
         yield test_client
+
+
+# -- the consent log: SQLite and a real PostgreSQL server (tests/postgres.py) ---------------------
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server of its own for the session; FAILS without PostgreSQL unless the opt-out is set."""
+    import postgres
+
+    if os.environ.get(postgres.OPT_OUT) == "1":
+        pytest.skip(f"{postgres.OPT_OUT}=1: the PostgreSQL half of the consent log tests is skipped")
+    try:
+        server = postgres.start_server()
+    except postgres.PostgresUnavailable as error:
+        pytest.fail(f"PostgreSQL: {error}", pytrace=False)
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """A fresh, empty database on the session's server (postgresql:// as a platform hands it out)."""
+    name = postgres_server.create_database()
+    yield postgres_server.url(name)
+    if postgres_server.started:
+        postgres_server.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path: Path) -> str:
+    """The consent log's DATABASE_URL, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'consents.sqlite3'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def make_decision():
+    """Build a gateway.store.Decision: complete, valid defaults; keyword arguments override."""
+    from datetime import datetime, timezone
+
+    from gateway.store import Decision
+
+    def make(**overrides):
+        values = dict(consent_id="c0ffee00c0ffee00c0ffee00c0ffee00", decided_at=datetime.now(timezone.utc),
+                      action="accept_all", categories=("necessary", "analytics", "marketing"),
+                      offered=("necessary", "analytics", "marketing"), region="DE", rule="opt_in", gpc=False,
+                      policy_version=1, container_version='"c-1a2b3c"',
+                      banner_texts={"title": "Your privacy choices", "accept_all": "Accept all",
+                                    "reject_all": "Reject all"},
+                      language="en", ip="203.0.113.77", user_agent="Mozilla/5.0 (X11; Linux x86_64) Test/1.0")
+        values.update(overrides)
+        return Decision(**values)
+
+    return make

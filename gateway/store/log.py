@@ -220,6 +220,11 @@ class ConsentLog:
                                         .where(banner_texts.c.hash == texts_hash)).scalar_one_or_none()
         return None if stored is None else json.loads(stored)
 
+    def banner_text_versions(self) -> dict[str, dict[str, str]]:
+        """Every stored set of banner texts by its hash (few: one per wording the site ever showed)."""
+        with self._reading("read banner texts") as connection:
+            return {h: json.loads(t) for h, t in connection.execute(select(banner_texts.c.hash, banner_texts.c.texts))}
+
     def verify(self) -> Verification:
         """Walk the chain from its anchor to its head; the first record that does not fit is named."""
         with self._reading("verify") as connection:

@@ -29,7 +29,6 @@ ADVISORY_LOCK = 0x7467_6C6F_6700  # "tglog": one fixed key for the migration loc
 def config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("version_locations", str(MIGRATIONS / "versions"))
     return cfg
 
 

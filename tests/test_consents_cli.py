@@ -1,0 +1,188 @@
+"""`gateway consents export|show|stats|purge|erase|verify` on SQLite and PostgreSQL, as an operator runs them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, time, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from gateway.cli import build_parser, main
+from gateway.store import DEFAULT_RETENTION_DAYS, ConsentLog, database
+from gateway.store.export import FIELDS
+
+ROOT = Path(__file__).resolve().parent.parent
+TODAY = datetime.combine(datetime.now(timezone.utc).date(), time(12), tzinfo=timezone.utc)
+YESTERDAY = TODAY - timedelta(days=1)
+
+
+@pytest.fixture
+def filled(database_url, monkeypatch, make_decision) -> str:
+    """A log with four decisions over two days; DATABASE_URL points at it."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    german = {"title": "Ihre Datenschutz-Einstellungen", "text": "Wir verwenden Cookies, \"Tracking\", usw."}
+    with ConsentLog.open(database_url) as log:
+        log.record(make_decision(consent_id="alice", decided_at=YESTERDAY, action="accept_all"))
+        log.record(make_decision(consent_id="bob", decided_at=YESTERDAY + timedelta(hours=1), action="reject_all",
+                                 categories=("necessary",), banner_texts=german, language="de",
+                                 ip="2001:db8:1:2::3"))
+        log.record(make_decision(consent_id="carol", decided_at=TODAY, action="custom",
+                                 categories=("necessary", "analytics")))
+        log.record(make_decision(consent_id="alice", decided_at=TODAY + timedelta(minutes=5), action="opt_out_link",
+                                 categories=("necessary", "analytics"), region="US-CA", rule="opt_out", gpc=True,
+                                 ip=None, user_agent=None))
+    return database_url
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["consents", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def tamper(url: str, sql: str) -> None:
+    engine = create_engine(database.resolve_url(url))
+    with engine.begin() as connection:
+        connection.execute(text(sql))
+    engine.dispose()
+
+
+def test_export_jsonl_has_every_field_and_the_texts(filled, capsys) -> None:
+    code, out, err = run(capsys, "export")
+    assert code == 0 and err == ""
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["consent_id"] for r in rows] == ["alice", "bob", "carol", "alice"]
+    assert all(list(r) == FIELDS for r in rows)
+    bob = rows[1]
+    assert bob["seq"] == 2 and bob["decided_at"] == (YESTERDAY + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert (bob["action"], bob["categories"], bob["offered"]) == ("reject_all", ["necessary"],
+                                                                  ["necessary", "analytics", "marketing"])
+    assert (bob["region"], bob["rule"], bob["gpc"], bob["policy_version"]) == ("DE", "opt_in", False, 1)
+    assert (bob["container_version"], bob["language"], bob["ip_prefix"]) == ('"c-1a2b3c"', "de", "2001:db8:1::/48")
+    assert bob["banner_texts"]["text"] == "Wir verwenden Cookies, \"Tracking\", usw."
+    assert (bob["erased"], bob["erased_at"], bob["prev_hash"]) == (False, None, rows[0]["record_hash"])
+    last = rows[3]
+    assert (last["rule"], last["gpc"], last["ip_prefix"], last["user_agent"]) == ("opt_out", True, None, None)
+    assert "203.0.113.77" not in out
+
+    code, out, _ = run(capsys, "export", "--since", TODAY.date().isoformat())
+    assert code == 0 and [json.loads(line)["consent_id"] for line in out.splitlines()] == ["carol", "alice"]
+
+
+def test_export_csv(filled, capsys) -> None:
+    code, out, _ = run(capsys, "export", "--format", "csv", "--since", YESTERDAY.isoformat())
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert list(rows[0]) == FIELDS and len(rows) == 4
+    assert rows[0]["categories"] == "necessary analytics marketing" and rows[1]["categories"] == "necessary"
+    assert (rows[0]["gpc"], rows[3]["gpc"], rows[0]["erased"], rows[0]["erased_at"]) == ("false", "true", "false", "")
+    assert rows[0]["ip_prefix"] == "203.0.113.0/24" and rows[3]["ip_prefix"] == ""
+    assert json.loads(rows[1]["banner_texts"])["title"] == "Ihre Datenschutz-Einstellungen"
+    assert rows[0]["container_version"] == '"c-1a2b3c"'
+
+
+def test_show_prints_every_record_of_one_id(filled, capsys) -> None:
+    code, out, _ = run(capsys, "show", "alice")
+    assert code == 0
+    assert out.startswith("consent id alice: 2 records (times in UTC)")
+    assert f"record 1  {YESTERDAY:%Y-%m-%d %H:%M:%S}  accept_all" in out
+    assert f"record 4  {TODAY + timedelta(minutes=5):%Y-%m-%d %H:%M:%S}  opt_out_link" in out
+    assert "region        US-CA, opt-out rule; Global Privacy Control: yes" in out
+    assert "IP prefix     203.0.113.0/24" in out and "IP prefix     (unknown)" in out
+    assert "  title: Your privacy choices" in out and out.count("banner texts ") == 3  # 2 records, 1 version
+    assert "carol" not in out and "bob" not in out
+
+
+def test_stats_prints_decisions_and_opt_in_rates_per_day(filled, capsys) -> None:
+    code, out, _ = run(capsys, "stats", "--days", "7")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "Consent decisions in the last 7 days (UTC); opt-in rate per category"
+    assert lines[1].split() == ["day", "decisions", "analytics", "marketing"]
+    assert lines[3].split() == [YESTERDAY.date().isoformat(), "2", "50.0%", "50.0%"]
+    assert lines[4].split() == [TODAY.date().isoformat(), "2", "100.0%", "0.0%"]
+    assert lines[6].split() == ["total", "4", "75.0%", "25.0%"]
+    code, out, _ = run(capsys, "stats", "--days", "1")
+    assert out.splitlines()[-1].split() == ["total", "2", "100.0%", "0.0%"]
+
+
+def test_verify_then_a_tampered_record(filled, capsys) -> None:
+    code, out, _ = run(capsys, "verify")
+    assert code == 0 and out.startswith("OK: the chain is intact (4 records, 1..4); head hash ")
+    tamper(filled, "UPDATE consent_records SET action = 'accept_all' WHERE seq = 2")
+    code, out, err = run(capsys, "verify")
+    assert code == 1 and out == ""
+    assert err == "BROKEN at record 2 (consent id bob): its content was edited\n"
+
+
+def test_verify_names_a_deleted_record(filled, capsys) -> None:
+    tamper(filled, "DELETE FROM consent_records WHERE seq = 3")
+    code, _, err = run(capsys, "verify")
+    assert code == 1 and err == "BROKEN at record 3: record 3 is missing (deleted) before record 4\n"
+
+
+def test_erase_then_verify(filled, capsys) -> None:
+    code, out, _ = run(capsys, "erase", "alice")
+    assert code == 0 and out == "erased the IP prefix and user agent of 2 records of alice\n"
+    assert run(capsys, "verify")[0] == 0
+    rows = [json.loads(line) for line in run(capsys, "export")[1].splitlines()]
+    alice = [r for r in rows if r["consent_id"] == "alice"]
+    assert all(r["erased"] and r["erased_at"] and r["ip_prefix"] is None and r["user_agent"] is None for r in alice)
+    assert all(r["ip_prefix"] and not r["erased"] for r in rows if r["consent_id"] != "alice")
+    assert "(erased " in run(capsys, "show", "alice")[1]
+    assert run(capsys, "erase", "alice")[1] == "alice: already erased\n"
+
+
+def test_purge_then_verify(filled, capsys) -> None:
+    code, out, _ = run(capsys, "purge", "--older-than", "0")
+    assert code == 0 and out.startswith("purged 4 records decided before ")
+    assert out.rstrip().endswith("the chain now starts after record 4")
+    code, out, _ = run(capsys, "verify")
+    assert code == 0 and "no records; records 1..4 purged" in out
+    assert run(capsys, "export")[1] == ""
+
+
+def test_purge_defaults_to_the_documented_retention(filled, capsys) -> None:
+    assert DEFAULT_RETENTION_DAYS == 1095
+    code, out, _ = run(capsys, "purge")
+    assert code == 0 and out.startswith("purged 0 records decided before ")
+    purge = build_parser()._subparsers._group_actions[0].choices["consents"]._subparsers._group_actions[0].choices["purge"]
+    assert "default 1095, i.e. 3 years" in purge.format_help() and "13 months" in purge.format_help()
+
+
+def test_unknown_id_is_one_clean_line(filled, capsys) -> None:
+    for action in ("show", "erase"):
+        code, out, err = run(capsys, action, "nobody")
+        assert (code, out, err) == (2, "", "tag-gateway: no consent record has the id 'nobody'\n")
+
+
+def test_errors_are_one_line_without_a_traceback(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    code, _, err = run(capsys, "stats")
+    assert code == 2 and err == "tag-gateway: no consent log at tag-gateway.sqlite3 (set DATABASE_URL to use another)\n"
+    assert not (tmp_path / "tag-gateway.sqlite3").exists()  # reading never creates a database
+    monkeypatch.setenv("DATABASE_URL", "nonsense")
+    code, _, err = run(capsys, "export")
+    assert code == 2 and err.count("\n") == 1 and "DATABASE_URL: 'nonsense' is not a database URL" in err
+
+    env = {**os.environ, "DATABASE_URL": "postgres://someone:hunter2@127.0.0.1:1/consents"}
+    result = subprocess.run([sys.executable, "-m", "gateway", "consents", "verify"], capture_output=True, text=True,
+                            env=env, cwd=tmp_path, timeout=60)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("tag-gateway: postgresql+psycopg://someone:***@127.0.0.1:1/consents: ")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr and "hunter2" not in result.stderr
+
+
+def test_export_rejects_a_bad_date(filled, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["consents", "export", "--since", "yesterday"])
+    assert exit_.value.code == 2
+    assert "'yesterday' is not a date (YYYY-MM-DD) or an ISO time" in capsys.readouterr().err
