@@ -47,7 +47,11 @@ def postgres_server():
     try:
         server = postgres.start_server()
     except postgres.PostgresUnavailable as error:
-        pytest.fail(f"PostgreSQL: {error}", pytrace=False)
+        problem = str(error)
+    else:
+        problem = None
+    if problem:
+        pytest.fail(f"PostgreSQL: {problem}", pytrace=False)
     yield server
     server.cleanup()
 

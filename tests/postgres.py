@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 
 OPT_OUT = "TAG_GATEWAY_TESTS_WITHOUT_POSTGRES"
+BINDIR = "TAG_GATEWAY_POSTGRES_BINDIR"  # optional: the bin/ of one PostgreSQL install among several
 SUPERUSER = "postgres"
 
 
@@ -28,7 +29,12 @@ class PostgresUnavailable(Exception):
 
 
 def find_bindir() -> Path:
-    """The newest /usr/lib/postgresql/N/bin holding initdb, or the directory of an `initdb` on PATH."""
+    """$TAG_GATEWAY_POSTGRES_BINDIR, else the newest /usr/lib/postgresql/N/bin, else the directory of `initdb` on PATH."""
+    if os.environ.get(BINDIR):
+        chosen = Path(os.environ[BINDIR])
+        if not (chosen / "initdb").exists():
+            raise PostgresUnavailable(f"{BINDIR}={chosen} holds no initdb")
+        return chosen
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
                         key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0)
     if candidates:
