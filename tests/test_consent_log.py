@@ -211,8 +211,14 @@ def test_concurrent_writers_keep_the_chain_linear(database_url, make_decision) -
     # Two "instances" (two engines), four threads each: nothing lost, no fork in the chain.
     logs = [ConsentLog.open(database_url), ConsentLog.open(database_url)]
     per_thread, threads = 12, 8
-    barrier = threading.Barrier(threads)
+    barrier = threading.Barrier(threads + 1)
     errors: list[BaseException] = []
+    checks = []
+
+    def check_meanwhile() -> None:  # verify sees one moment of the chain, never a half-written one
+        barrier.wait()
+        while any(worker.is_alive() for worker in workers):
+            checks.append(logs[0].verify())
 
     def write(n: int) -> None:
         try:
@@ -223,11 +229,15 @@ def test_concurrent_writers_keep_the_chain_linear(database_url, make_decision) -
             errors.append(error)
 
     workers = [threading.Thread(target=write, args=(n,)) for n in range(threads)]
+    checker = threading.Thread(target=check_meanwhile)
     for worker in workers:
         worker.start()
+    checker.start()
     for worker in workers:
         worker.join()
+    checker.join()
     assert errors == []
+    assert checks and all(check.ok for check in checks), [c.describe() for c in checks if not c.ok][:1]
     records = list(logs[0].records())
     assert [r.seq for r in records] == list(range(1, per_thread * threads + 1))
     assert {r.consent_id for r in records} == {f"t{n}-{i}" for n in range(threads) for i in range(per_thread)}

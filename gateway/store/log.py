@@ -27,7 +27,7 @@ from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.store import chain, database, migrate
+from gateway.store import chain, database
 from gateway.store.decision import Decision, Record
 from gateway.store.errors import LogUnavailable, StoreError, UnknownConsent, one_line
 from gateway.store.ip import truncate_ip
@@ -86,6 +86,8 @@ class ConsentLog:
             raise LogUnavailable(f"no consent log at {path}{hint}")
         if path is not None and path.is_dir():
             raise LogUnavailable(f"{shown}: {path} is a directory, not a SQLite file")
+        from gateway.store import migrate  # not at import: `python -m gateway.store.migrate` runs it as __main__
+
         engine = database.create(resolved, busy_timeout=busy_timeout)
         try:
             migrate.upgrade(engine)
@@ -227,7 +229,7 @@ class ConsentLog:
 
     def verify(self) -> Verification:
         """Walk the chain from its anchor to its head; the first record that does not fit is named."""
-        with self._reading("verify") as connection:
+        with self._reading("verify", snapshot=True) as connection:
             state = connection.execute(select(chain_state).where(chain_state.c.id == 1)).one()
             bad_texts = {h for h, t in connection.execute(select(banner_texts.c.hash, banner_texts.c.texts))
                          if chain.sha256(t) != h}
@@ -257,9 +259,13 @@ class ConsentLog:
             raise LogUnavailable(f"{self.url}: cannot {what}: {one_line(error)}") from None
 
     @contextmanager
-    def _reading(self, what: str) -> Iterator[Connection]:
+    def _reading(self, what: str, snapshot: bool = False) -> Iterator[Connection]:
+        """A read transaction; snapshot=True: every statement sees the same moment (SQLite's read
+        transactions always do; PostgreSQL needs REPEATABLE READ), e.g. the chain head and the records."""
         try:
             with self._engine.connect() as connection:
+                if snapshot and connection.dialect.name == "postgresql":
+                    connection.execution_options(isolation_level="REPEATABLE READ")
                 with connection.begin():
                     yield connection
         except SQLAlchemyError as error:
