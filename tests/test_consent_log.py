@@ -363,6 +363,8 @@ def test_postgres_urls_as_platforms_hand_them_out(postgres_server, postgres_url,
         database.resolve_url("mysql://u@h/d")
     with pytest.raises(LogUnavailable, match="not a database URL"):
         database.resolve_url("not a url")
+    with pytest.raises(LogUnavailable, match="in-memory SQLite database keeps no proof"):
+        database.resolve_url("sqlite://")
 
 
 def test_an_unreachable_postgres_is_unavailable_at_open() -> None:

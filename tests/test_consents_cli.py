@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from gateway.cli import build_parser, main
-from gateway.store import DEFAULT_RETENTION_DAYS, ConsentLog, database
+from gateway.store import DEFAULT_RETENTION_DAYS, ConsentLog, chain, database
 from gateway.store.export import FIELDS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +71,10 @@ def test_export_jsonl_has_every_field_and_the_texts(filled, capsys) -> None:
     last = rows[3]
     assert (last["rule"], last["gpc"], last["ip_prefix"], last["user_agent"]) == ("opt_out", True, None, None)
     assert "203.0.113.77" not in out
+    # An export alone is enough to recompute the chain.
+    for row in rows:
+        decided = datetime.strptime(row["decided_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+        assert chain.record_hash(row["prev_hash"], {**row, "decided_at": decided}) == row["record_hash"]
 
     code, out, _ = run(capsys, "export", "--since", TODAY.date().isoformat())
     assert code == 0 and [json.loads(line)["consent_id"] for line in out.splitlines()] == ["carol", "alice"]

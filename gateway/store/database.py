@@ -41,6 +41,9 @@ def resolve_url(url: str | None = None) -> URL:
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
         raise LogUnavailable(f"{ENV_VAR}: the consent log supports sqlite:// and postgresql:// URLs, "
                              f"not {parsed.drivername}://")
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise LogUnavailable(f"{ENV_VAR}: an in-memory SQLite database keeps no proof; "
+                             "name a file (sqlite:///tag-gateway.sqlite3)")
     return parsed
 
 
@@ -50,8 +53,8 @@ def describe(url: URL) -> str:
 
 
 def sqlite_path(url: URL) -> Path | None:
-    """The file of a file-based SQLite URL; None for PostgreSQL and in-memory SQLite."""
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+    """The file of a SQLite URL; None for PostgreSQL."""
+    if url.get_backend_name() != "sqlite":
         return None
     return Path(url.database)
 

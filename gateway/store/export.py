@@ -5,7 +5,8 @@ Banner texts are resolved: each row carries the exact texts the visitor was show
 (``banner_texts_hash``), so an export handed to a regulator stands on its own.
 In CSV, ``categories`` and ``offered`` are space-separated category keys (keys never
 hold spaces); ``gpc`` and ``erased`` are ``true``/``false``; empty cells are nulls.
-The chain fields (``prev_hash``, ``record_hash``) let anyone re-check the order.
+With ``personal_digest``, ``prev_hash`` and ``record_hash`` an export holds everything the
+chain covers, so anyone can recompute the hashes (see chain.py) without database access.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from gateway.store.chain import timestamp
 from gateway.store.log import ConsentLog
 
 FIELDS = ["seq", "consent_id", "decided_at", "action", "categories", "offered", "region", "rule", "gpc",
-          "policy_version", "container_version", "language", "ip_prefix", "user_agent", "erased", "erased_at",
+          "policy_version", "container_version", "language", "ip_prefix", "user_agent", "personal_digest", "erased",
+          "erased_at",
           "banner_texts_hash", "banner_texts", "prev_hash", "record_hash"]
 FORMATS = ("jsonl", "csv")
 
@@ -33,7 +35,8 @@ def rows(log: ConsentLog, since: datetime | None = None) -> Iterator[dict[str, A
             "action": record.action, "categories": list(record.categories), "offered": list(record.offered),
             "region": record.region, "rule": record.rule, "gpc": record.gpc, "policy_version": record.policy_version,
             "container_version": record.container_version, "language": record.language,
-            "ip_prefix": record.ip_prefix, "user_agent": record.user_agent, "erased": record.erased,
+            "ip_prefix": record.ip_prefix, "user_agent": record.user_agent,
+            "personal_digest": record.personal_digest, "erased": record.erased,
             "erased_at": timestamp(record.erased_at) if record.erased_at else None,
             "banner_texts_hash": record.banner_texts_hash, "banner_texts": texts.get(record.banner_texts_hash),
             "prev_hash": record.prev_hash, "record_hash": record.record_hash,
