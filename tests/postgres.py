@@ -55,10 +55,11 @@ def free_port() -> int:
 class PostgresServer:
     def __init__(self) -> None:
         self.bindir = find_bindir()
-        self.root = Path(tempfile.mkdtemp(prefix="tag-gateway-pg-"))
+        self.as_root = os.geteuid() == 0
+        # As root, under /tmp: the postgres user must be able to reach it (a root-only TMPDIR would not do).
+        self.root = Path(tempfile.mkdtemp(prefix="tag-gateway-pg-", dir="/tmp" if self.as_root else None))
         self.data = self.root / "data"
         self.port = free_port()
-        self.as_root = os.geteuid() == 0
         if self.as_root:
             try:
                 shutil.chown(self.root, user=SUPERUSER)

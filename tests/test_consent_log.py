@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from gateway.store import ConsentLog, Decision, LogUnavailable, StoreError, UnknownConsent, truncate_ip
+from gateway.store import ConsentLog, LogUnavailable, StoreError, UnknownConsent, truncate_ip
 from gateway.store import database, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
