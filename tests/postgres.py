@@ -71,7 +71,10 @@ class PostgresServer:
         command = [str(self.bindir / args[0]), *args[1:]]
         if self.as_root:
             command = ["runuser", "-u", SUPERUSER, "--", *command]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=self.root)
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=self.root)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise PostgresUnavailable(f"{args[0]}: {error}") from None
         if result.returncode != 0:
             raise PostgresUnavailable(f"{args[0]} failed: {(result.stderr or result.stdout).strip()}")
         return result

@@ -55,6 +55,8 @@ def test_a_decision_must_be_complete_and_aware(make_decision) -> None:
         make_decision(action="maybe")
     with pytest.raises(ValueError, match="rule"):
         make_decision(rule="gdpr")
+    with pytest.raises(ValueError, match="region must be a string of at most 16 characters"):
+        make_decision(region="X" * 17)
     assert make_decision(categories=["necessary"]).categories == ("necessary",)
     berlin = timezone(timedelta(hours=1))
     assert make_decision(decided_at=datetime(2026, 1, 1, 13, tzinfo=berlin)).decided_at == datetime(
@@ -68,6 +70,9 @@ def test_a_record_has_every_field_and_never_the_full_ip(log, database_url, make_
                              ip="203.0.113.77", user_agent="UA/1")
     stored = log.record(decision)
     second = log.record(make_decision(consent_id="a2", ip="2001:db8:abcd:12::99", region=None, user_agent=None))
+    long_agent = log.record(make_decision(consent_id="a3", user_agent="A" * 5000, language="x" * 35,
+                                          container_version='"' + "e" * 126 + '"'))
+    assert long_agent.user_agent == "A" * 512 and log.show("a3")[0] == long_agent
 
     [read] = log.show("a1")
     assert read == stored

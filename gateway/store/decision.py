@@ -8,6 +8,10 @@ from datetime import datetime, timezone
 ACTIONS = ("accept_all", "reject_all", "custom", "opt_out_link", "gpc")
 RULES = ("opt_in", "opt_out")
 MAX_CONSENT_ID = 64
+# Column sizes, the same on SQLite and PostgreSQL: longer values are a caller's bug (ValueError),
+# except the user agent, which comes from the browser and is cut to its first MAX_USER_AGENT characters.
+MAX_LENGTHS = {"region": 16, "language": 35, "container_version": 128}
+MAX_USER_AGENT = 512
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ class Decision:
     banner_texts: dict[str, str] = field(hash=False)  # the exact texts shown
     language: str                 # e.g. "en"
     ip: str | None                # full client IP as received; never stored as it is
-    user_agent: str | None
+    user_agent: str | None        # stored cut to MAX_USER_AGENT characters
 
     def __post_init__(self) -> None:
         if not isinstance(self.consent_id, str) or not 0 < len(self.consent_id) <= MAX_CONSENT_ID:
@@ -52,6 +56,14 @@ class Decision:
         if not isinstance(self.banner_texts, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in self.banner_texts.items()):
             raise ValueError("banner_texts must map strings to strings")
+        for name, limit in MAX_LENGTHS.items():
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or len(value) > limit):
+                raise ValueError(f"{name} must be a string of at most {limit} characters")
+        if self.language is None or self.container_version is None:
+            raise ValueError("language and container_version are required")
+        if self.user_agent is not None and not isinstance(self.user_agent, str):
+            raise ValueError("user_agent must be a string or None")
         if isinstance(self.policy_version, bool) or not isinstance(self.policy_version, int):
             raise ValueError("policy_version must be an int")
         if not isinstance(self.gpc, bool):

@@ -28,7 +28,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.store import chain, database
-from gateway.store.decision import Decision, Record
+from gateway.store.decision import MAX_USER_AGENT, Decision, Record
 from gateway.store.errors import LogUnavailable, StoreError, UnknownConsent, one_line
 from gateway.store.ip import truncate_ip
 from gateway.store.schema import banner_texts, chain_state, consent_records
@@ -116,6 +116,7 @@ class ConsentLog:
         if not isinstance(decision, Decision):
             raise TypeError("record() takes a Decision")
         ip_prefix = truncate_ip(decision.ip)
+        user_agent = decision.user_agent[:MAX_USER_AGENT] if decision.user_agent is not None else None
         salt = chain.new_salt()
         texts = chain.texts_json(decision.banner_texts)
         texts_hash = chain.sha256(texts)
@@ -124,8 +125,8 @@ class ConsentLog:
             "categories": list(decision.categories), "offered": list(decision.offered), "region": decision.region,
             "rule": decision.rule, "gpc": decision.gpc, "policy_version": decision.policy_version,
             "container_version": decision.container_version, "banner_texts_hash": texts_hash,
-            "language": decision.language, "ip_prefix": ip_prefix, "user_agent": decision.user_agent,
-            "personal_salt": salt, "personal_digest": chain.personal_digest(salt, ip_prefix, decision.user_agent),
+            "language": decision.language, "ip_prefix": ip_prefix, "user_agent": user_agent,
+            "personal_salt": salt, "personal_digest": chain.personal_digest(salt, ip_prefix, user_agent),
             "erased_at": None,
         }
         with self._writing("record the decision") as connection:
