@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,8 +18,10 @@ from starlette.testclient import TestClient
 from gateway import js_minify
 from gateway.app import create_app
 from gateway.config import load_config
-from gateway.container import CONFIG_HOLE, build_container, render_banner, runtime_config, script_safe_json, static_source
+from gateway.container import (CONFIG_HOLE, build_container, render_banner, render_dialogs, render_notice, runtime_config,
+                               script_safe_json, static_source)
 from gateway.live_config import LiveConfig
+from gateway.store import ConsentLog
 
 BUDGET = 8 * 1024  # bytes gzipped (README ## Size; tests/test_docs.py)
 
@@ -59,6 +62,11 @@ def main() -> None:
           f"{len(built.gzipped):,} B zopfli (served){brotli_size(built.body)}")
     print(f"budget:            {len(built.gzipped):,} / {BUDGET:,} B gzipped = {len(built.gzipped) / BUDGET:.1%} "
           f"({BUDGET - len(built.gzipped):+,} B left)")
+    dialogs = render_dialogs(config).encode()
+    notice = render_notice(config, False).encode()
+    print(f"dialogs:           {len(dialogs):,} B raw, {gz9(dialogs):,} B gzip -9 (with GET /consent only while a choice "
+          f"is needed, else GET /ui on opening the preferences)")
+    print(f"opt-out notice:    {len(notice):,} B raw, {gz9(notice):,} B gzip -9 (with GET /consent, opt-out regions only)")
 
     def mangle_uncached() -> None:
         js_minify.mangle_around.cache_clear()
@@ -74,7 +82,8 @@ def main() -> None:
           f"({js_minify.ZOPFLI_ITERATIONS} iterations; gzip -9 takes {statistics.median(level9) * 1000:.1f} ms)")
     print(f"load + validate:   {statistics.median(load) * 1000:.1f} ms median of 20")
     print(f"build container:   {statistics.median(build) * 1000:.1f} ms median of 20 (same kinds: mangling cached)")
-    with TestClient(create_app(LiveConfig.load(config_dir), "b" * 40, watch=False)) as client:
+    with tempfile.TemporaryDirectory() as scratch, ConsentLog.open(f"sqlite:///{scratch}/bench.sqlite3") as consent_log, \
+            TestClient(create_app(LiveConfig.load(config_dir), "b" * 40, consent_log, watch=False)) as client:
         headers = {"Accept-Encoding": "gzip"}
         serve = timed(lambda: client.get("/container.js", headers=headers), 500)
         etag = client.get("/container.js", headers=headers).headers["etag"]

@@ -1,8 +1,10 @@
 /* The consent banner and preferences dialog, inside an open shadow root.
  *
- * CONFIG.ui is markup rendered on the server by Jinja2 with autoescaping from the
- * owner's texts; it holds no visitor or page data, so assigning it as innerHTML is
- * safe. Anything dynamic is set with properties (checked, hidden), never as HTML.
+ * CONFIG.ui (base styles and the floating button) and the dialogs' markup are rendered on the
+ * server by Jinja2 with autoescaping from the owner's texts; they hold no visitor or page data, so
+ * assigning them as innerHTML is safe. Anything dynamic is set with properties (checked, hidden),
+ * never as HTML. The dialogs are not in the container: they come with the gateway's answer when a
+ * choice is needed, or from GET /ui when a visitor with a stored choice opens the preferences.
  * The host element carries !important inline styles: the store's CSS cannot hide,
  * shrink or transform it, and its selectors do not reach inside the shadow root.
  */
@@ -10,7 +12,7 @@ var ui = (function () {
   // `all:initial` resets every property the store's CSS could set (position, transform, opacity,
   // filter, clip-path, ...); !important inline beats any stylesheet.
   var HOST_STYLE = 'all:initial!important;display:block!important;width:0!important;height:0!important';
-  var host, root, banner, layer, dialog, fab, lastFocus = null;
+  var host, root, banner, layer, dialog, fab, notice, loading, lastFocus = null;
 
   function q(sel) { return root.querySelector(sel); }
   function visible(el) { return el && !el.hidden; }
@@ -35,7 +37,7 @@ var ui = (function () {
     host.setAttribute('style', HOST_STYLE);
     root = host.attachShadow({mode: 'open'});
     root.innerHTML = CONFIG.ui;
-    banner = q('.tg-banner'); layer = q('.tg-layer'); dialog = q('.tg-prefs'); fab = q('.tg-fab');
+    fab = q('.tg-fab');
     // First in the body: screen readers meet the choice first, and when the banner closes the
     // next Tab continues at the top of the page rather than past its end.
     var body = dget('body');
@@ -53,6 +55,26 @@ var ui = (function () {
     else if (action === 'save') api.save(boxes().filter(function (i) { return i.checked; }).map(function (i) { return i.getAttribute('data-category'); }));
     else if (action === 'customize' || action === 'settings') preferences();
     else if (action === 'close') closePreferences();
+    else if (action === 'optout') { api.optOut(); notice.className = 'tg-out'; } // the notice's CSS shows "Honored"
+    else if (action === 'dismiss') { notice.hidden = true; showFab(); }
+  }
+
+  function add(html) {
+    var box = dcall('createElement', 'div');
+    box.innerHTML = html;
+    root.appendChild(box);
+    return box;
+  }
+  function load(html) {
+    if (banner) return;
+    add(html);
+    banner = q('.tg-banner'); layer = q('.tg-layer'); dialog = q('.tg-prefs');
+  }
+  // Run `then` once the dialogs are there, fetching them first if need be.
+  function withDialogs(then) {
+    if (banner) return then();
+    if (!loading) loading = fetch(BASE + '/ui').then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); }).then(load);
+    loading.then(then, function (err) { loading = null; warn('could not load the banner', err); });
   }
 
   function onKey(e) {
@@ -67,40 +89,46 @@ var ui = (function () {
   }
 
   function showBanner() {
-    remember();
-    fab.hidden = true;
-    banner.hidden = false;
-    banner.focus();
+    withDialogs(function () {
+      remember();
+      fab.hidden = true;
+      banner.hidden = false;
+      banner.focus();
+    });
   }
 
   function preferences() {
-    if (!root) return;
-    remember();
-    var granted = consent ? consent.categories : [];
-    boxes().forEach(function (input) {
-      var c = input.getAttribute('data-category');
-      input.checked = c === 'necessary' || granted.indexOf(c) >= 0; // never pre-ticked before a choice
+    if (root) withDialogs(function () {
+      remember();
+      // What is allowed now: never pre-ticked before a choice in opt-in regions.
+      boxes().forEach(function (input) { input.checked = isAllowed(input.getAttribute('data-category')); });
+      banner.hidden = true;
+      fab.hidden = true;
+      layer.hidden = false;
+      dialog.focus();
     });
-    banner.hidden = true;
-    fab.hidden = true;
-    layer.hidden = false;
-    dialog.focus();
   }
 
   function closePreferences() {
     layer.hidden = true;
-    if (state !== 'decided') { banner.hidden = false; banner.focus(); return; }
+    if (state !== 'decided' && !optOutRegion) { banner.hidden = false; banner.focus(); return; }
     showFab();
     restore();
   }
 
-  function showFab() { fab.hidden = !CONFIG.fab || state !== 'decided'; }
+  // In opt-out regions the way to opt out stays on every page: the notice, then this button.
+  function showFab() { fab.hidden = !CONFIG.fab || (state !== 'decided' && !optOutRegion) || visible(notice); }
+
+  // The notice at collection for opt-out regions: markup from the gateway (see notice.html.j2).
+  function showNotice(html) {
+    notice = add(html);
+    showFab();
+  }
 
   function close() {
-    banner.hidden = true;
-    layer.hidden = true;
+    if (banner) banner.hidden = layer.hidden = true;
     restore();
   }
 
-  return {mount: mount, banner: showBanner, preferences: preferences, close: close, fab: showFab};
+  return {mount: mount, load: load, banner: showBanner, preferences: preferences, close: close, fab: showFab, notice: showNotice};
 })();

@@ -41,6 +41,7 @@ allowed.necessary = 1;
 var held = [];              // occurrences waiting for the first decision; null afterwards
 var model = {};             // GTM-style merged data-layer model
 var listeners = [];
+var sale = [], optOutRegion = false, gpc = false; // from the gateway: sale/sharing categories, the rule, the signal
 function isAllowed(category) { return allowed[category] === 1; }
 
 function log() { if (DEBUG && w.console) console.log.apply(console, ['[tag-gateway]'].concat([].slice.call(arguments))); }
@@ -115,15 +116,16 @@ function run(occ) {
 }
 
 /* ---------- consent state ---------- */
-function readCookie() {
-  var m = cookies().match(new RegExp('(?:^|;\\s*)' + COOKIE.name + '=([A-Za-z0-9_.-]+)'));
+var OPTED_OUT = 'tg_optout'; // first-party marker: this browser opted out of sale/sharing
+function readCookie(name) {
+  var m = cookies().match(new RegExp('(?:^|;\\s*)' + name + '=([A-Za-z0-9_.-]+)'));
   return m ? m[1] : null;
 }
-function writeCookie(token) {
+function writeCookie(name, value, maxAge) {
   var attrs = '; path=/; SameSite=Lax' + (location.protocol === 'https:' ? '; Secure' : '');
   var dom = COOKIE.domain;
   if (dom && (location.hostname === dom || location.hostname.slice(-dom.length - 1) === '.' + dom)) attrs += '; domain=' + dom;
-  cookies(COOKIE.name + '=' + (token || '') + attrs + '; max-age=' + (token ? COOKIE.max_age : 0));
+  cookies(name + '=' + (value || '') + attrs + '; max-age=' + (value ? maxAge : 0));
 }
 
 function allow(categories) {
@@ -161,13 +163,18 @@ function deleteCookies(patterns) {
   });
 }
 
-function apply(next) {
-  allow(next.categories);
-  consent = next;
-  state = 'decided';
+// The categories that may fire now; the occurrences held until then fire once for them.
+function settle(categories) {
+  allow(categories);
   var replay = held;
   held = null;
   if (replay) replay.forEach(run);
+}
+
+function apply(next) {
+  settle(next.categories);
+  consent = next;
+  state = 'decided';
   ui.fab();
   log('consent', next);
   var detail = api.consent;
@@ -183,12 +190,14 @@ function request(method, path, body, token) {
     .then(function (r) { return r.json().then(function (j) { if (!r.ok) throw new Error((j.error && j.error.message) || r.status); return j; }); });
 }
 
-function choose(categories) {
+function choose(categories, action) {
   ui.close();
   // A withdrawal takes effect now, not after the round trip; new grants wait for the signed record.
-  if (state === 'decided') allow(categories.filter(isAllowed));
-  return request('POST', '/consent', {categories: categories}).then(function (res) {
-    writeCookie(res.token);
+  allow(categories.filter(isAllowed));
+  // An explicit yes to sale/sharing (in the banner or preferences) lifts this browser's opt-out marker.
+  if (sale.some(function (c) { return categories.indexOf(c) >= 0; })) writeCookie(OPTED_OUT);
+  return request('POST', '/consent', {categories: categories, action: action, gpc: gpc}).then(function (res) {
+    writeCookie(COOKIE.name, res.token, COOKIE.max_age);
     apply(res.consent);
   }, function (err) {
     // No stored record means no provable consent: fire nothing optional, ask again next page.
@@ -206,9 +215,14 @@ var api = w.tagGateway = {
   event: null,
   get state() { return state; },
   get consent() { return consent && JSON.parse(JSON.stringify(consent)); }, // a copy: the page cannot change ours
-  acceptAll: function () { return choose(categoriesExcept(function () { return true; })); },
-  rejectAll: function () { return choose([]); },
-  save: function (categories) { return choose(categoriesExcept(function (c) { return categories.indexOf(c) >= 0; })); },
+  acceptAll: function () { return choose(categoriesExcept(function () { return true; }), 'accept_all'); },
+  rejectAll: function () { return choose([], 'reject_all'); },
+  save: function (categories) { return choose(categoriesExcept(function (c) { return categories.indexOf(c) >= 0; }), 'custom'); },
+  // "Do Not Sell or Share My Personal Information": held in this browser at once, whatever the gateway says.
+  optOut: function () {
+    writeCookie(OPTED_OUT, '1', 395 * 86400);
+    return choose(categoriesExcept(function (c) { return isAllowed(c) && sale.indexOf(c) < 0; }), 'opt_out_link');
+  },
   showPreferences: function () { ui.preferences(); },
   onChange: function (f) { listeners.push(f); }
 };
@@ -219,19 +233,33 @@ if (CONFIG.gcm) google.init();
 
 function ask() { state = 'undecided'; ui.banner(); }
 
+// The gateway decides what applies here: it knows the visitor's region (the page does not), and
+// this browser tells it about Global Privacy Control and its own opt-out marker. The answer is a
+// stored choice, or the categories that fire without one (opt-out regions) and, when this browser
+// has opted out (marker or GPC), the action to record; or nothing, and the banner asks.
 function start() {
   ui.mount();
-  var token = readCookie();
-  if (!token) return ask();
-  request('GET', '/consent', null, token).then(function (res) {
-    if (res.consent) return apply(res.consent);
-    log('stored choice not accepted:', res.reason);
-    writeCookie(null);
-    ask();
-  }, function (err) {
-    warn('could not check the stored choice', err);
-    ask();
-  });
+  gpc = navigator.globalPrivacyControl === true;
+  request('GET', '/consent?gpc=' + +gpc + '&opted_out=' + +(readCookie(OPTED_OUT) === '1'), null, readCookie(COOKIE.name))
+    .then(function (res) {
+      sale = res.sale;
+      gpc = res.gpc;
+      optOutRegion = !!res.notice;
+      if (res.ui) ui.load(res.ui);
+      if (res.consent) apply(res.consent);
+      else {
+        if (res.reason !== 'missing') { log('stored choice not used:', res.reason); writeCookie(COOKIE.name); }
+        if (!res.defaults) return ask();
+        state = 'undecided';
+        settle(res.defaults);
+        // Recorded (again on every page, until the gateway has it); the marker holds meanwhile.
+        if (res.record) choose(categoriesExcept(isAllowed), res.record);
+      }
+      if (res.notice) ui.notice(res.notice);
+    }, function (err) {
+      warn('could not ask the gateway', err);
+      ask();
+    });
 }
 
 occur('page_view', 'page_view', {});

@@ -133,10 +133,14 @@ def free_port() -> int:
 class GatewayServer:
     """`python -m gateway serve` as a subprocess on a free port."""
 
-    def __init__(self, config_dir: Path, store_dir: Path = STORE_DIR, extra_args: tuple[str, ...] = ()):
+    def __init__(self, config_dir: Path, store_dir: Path = STORE_DIR, extra_args: tuple[str, ...] = (),
+                 database_url: str | None = None):
         self.config_dir = Path(config_dir)
         self.store_dir = Path(store_dir)
         self.extra_args = extra_args
+        # The consent log: a SQLite file of this server's own unless a test passes another URL.
+        self._scratch = tempfile.TemporaryDirectory(prefix="tag-gateway-e2e-")
+        self.database_url = database_url or f"sqlite:///{self._scratch.name}/consents.sqlite3"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.secret = secrets.token_hex(32)
@@ -152,7 +156,7 @@ class GatewayServer:
             "--port", str(self.port),
             *self.extra_args,
         ]
-        env = dict(os.environ, TAG_GATEWAY_SECRET=self.secret, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, TAG_GATEWAY_SECRET=self.secret, PYTHONUNBUFFERED="1", DATABASE_URL=self.database_url)
         self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         last_error = "no answer yet"
@@ -182,6 +186,12 @@ class GatewayServer:
         self._log.flush()
         self._log.seek(0)
         return self._log.read().decode("utf-8", "replace")[-8000:]
+
+    def consents(self, *args: str) -> subprocess.CompletedProcess:
+        """`gateway consents ARGS` against this server's consent log, as a store owner would run it."""
+        env = dict(os.environ, DATABASE_URL=self.database_url)
+        return subprocess.run([sys.executable, "-m", "gateway", "consents", *args], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=60)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -9,25 +9,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from datetime import datetime, timezone
+
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.consent import ACTIONS, COOKIE_NAME, ConsentSigner
+from gateway.consent import ACTIONS, COOKIE_NAME, Consent, ConsentSigner
 from gateway.live_config import LiveConfig, Snapshot
 from gateway.regions import OPT_OUT, Place
+from gateway.store import ConsentLog, Decision, LogUnavailable
 
 MAX_CONSENT_BODY = 2048  # bytes; a real choice is well under 200
 CONSENT_HEADER = "X-Tag-Gateway-Consent"
 CONTAINER_CACHE = "public, max-age=300"  # config edits reach visitors within five minutes
+
+log = logging.getLogger("tag_gateway")
 
 
 def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -73,7 +83,62 @@ def _gpc_header(request: Request) -> bool:
     return request.headers.get("sec-gpc", "").strip() == "1"
 
 
-def create_app(live: LiveConfig, secret: str, store_dir: Path | None = None, watch: bool = True) -> Starlette:
+def _what_applies(request: Request, snapshot: Snapshot, consent: Consent | None, reason: str) -> dict[str, Any]:
+    """GET /consent's answer: decided here on every page view, never cached, so one /container.js
+    serves every region. The container says whether the browser sends Global Privacy Control
+    (`gpc=1`, as does the Sec-GPC header) and whether it holds the opt-out marker (`opted_out=1`)."""
+    config = snapshot.config
+    place = _place(request, snapshot)
+    gpc = _gpc_header(request) or request.query_params.get("gpc") == "1"
+    marked = request.query_params.get("opted_out") == "1"
+    sale = config.sale_categories
+    if consent and marked and any(c in consent.categories for c in sale):
+        consent, reason = None, "opted_out_since"  # the opt-out may not have reached the log yet
+    body: dict[str, Any] = {"consent": consent.as_json() if consent else None, "reason": reason,
+                            "region": {"code": place.code, "rule": place.rule}, "gpc": gpc, "sale": list(sale)}
+    out = gpc or marked
+    if consent is None and place.rule == OPT_OUT:
+        # No click needed: everything fires, sale/sharing only while the visitor has not opted out.
+        body["defaults"] = [c for c in config.category_keys if not (out and c in sale)]
+        if out:
+            body["record"] = "gpc" if gpc else "opt_out_link"
+    elif consent is None:
+        body["ui"] = snapshot.dialogs  # the banner will ask
+    if place.rule == OPT_OUT:
+        honored = out if consent is None else any(c not in consent.categories for c in sale)
+        body["notice"] = snapshot.notices[honored]
+    return body
+
+
+def _client_ip(request: Request, snapshot: Snapshot) -> str | None:
+    """The visitor's address: the peer, or behind trusted proxies the nearest untrusted hop they report."""
+    peer = request.client.host if request.client else None
+    if peer not in snapshot.proxies:
+        return peer
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if hop not in snapshot.proxies:
+            return hop
+    return request.headers.get("cf-connecting-ip") or peer
+
+
+def _texts_shown(snapshot: Snapshot, rule: str) -> dict[str, str]:
+    """The exact wording the visitor had in front of them (stored once per version by the log)."""
+    config = snapshot.config
+    keys = ["title", "text", "privacy_link_text", "accept_all", "reject_all", "customize", "save",
+            "preferences_title", "preferences_text"]
+    if rule == OPT_OUT:
+        keys += ["notice_text", "do_not_sell", "opt_out_honored"]
+    texts = {key: str(config.banner[key]) for key in keys}
+    texts["privacy_policy_url"] = config.site.privacy_policy_url
+    for category in config.categories:
+        texts[f"category.{category.key}"] = f"{category.label}: {category.description}"
+    return texts
+
+
+def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir: Path | None = None,
+               watch: bool = True) -> Starlette:
+    """`consent_log` receives every decision before POST /consent acknowledges it."""
     signer = ConsentSigner(secret)
 
     async def container(request: Request) -> Response:
@@ -107,14 +172,19 @@ def create_app(live: LiveConfig, secret: str, store_dir: Path | None = None, wat
         token = request.headers.get(CONSENT_HEADER) or request.cookies.get(COOKIE_NAME)
         reading = signer.read(token, policy_version=site.policy_version, known_categories=config.category_keys,
                               max_age=site.acceptance_max_age_seconds, refusal_max_age=site.refusal_max_age_seconds)
-        place = _place(request, snapshot)
-        # Decided here on every page view, never cached: one /container.js serves every region.
-        body: dict[str, Any] = {"consent": reading.consent.as_json() if reading.consent else None, "reason": reading.reason,
-                                "region": {"code": place.code, "rule": place.rule}, "gpc": _gpc_header(request),
-                                "sale": list(config.sale_categories)}
-        if place.rule == OPT_OUT:
-            body["notice"] = snapshot.notice
+        body = _what_applies(request, snapshot, reading.consent, reading.reason)
         return JSONResponse(body, headers={**cors, "Cache-Control": "no-store"})
+
+    async def dialogs(request: Request) -> Response:
+        # Public markup (the owner's texts), fetched by the container when a visitor with a stored
+        # choice opens the preferences; cached like the container.
+        snapshot = live.current
+        etag = f'"{hashlib.sha256(snapshot.dialogs.encode()).hexdigest()[:32]}"'
+        headers = {"ETag": etag, "Cache-Control": CONTAINER_CACHE, "Access-Control-Allow-Origin": "*",
+                   "Cross-Origin-Resource-Policy": "cross-origin", "X-Content-Type-Options": "nosniff"}
+        if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+            return Response(status_code=304, headers=headers)
+        return Response(snapshot.dialogs, media_type="text/html; charset=utf-8", headers=headers)
 
     async def store_consent(request: Request) -> Response:
         snapshot = live.current
@@ -135,6 +205,20 @@ def create_app(live: LiveConfig, secret: str, store_dir: Path | None = None, wat
         place = _place(request, snapshot)
         token, consent = signer.issue(choice.categories, site.policy_version, offered=config.category_keys,
                                       rule=place.rule, gpc=choice.gpc or _gpc_header(request), action=choice.action)
+        decision = Decision(
+            consent_id=consent.consent_id, decided_at=datetime.fromtimestamp(consent.timestamp, timezone.utc),
+            action=consent.action, categories=consent.categories, offered=consent.offered, region=place.code,
+            rule=place.rule, gpc=consent.gpc, policy_version=consent.policy_version,
+            container_version=snapshot.container.etag.strip('"'), banner_texts=_texts_shown(snapshot, place.rule),
+            language=str(config.banner["language"]), ip=_client_ip(request, snapshot),
+            user_agent=request.headers.get("user-agent"))
+        try:
+            # Written before it is acknowledged: no token, no cookie, nothing fires without the record.
+            await run_in_threadpool(consent_log.record, decision)
+        except LogUnavailable as exc:
+            log.error("consent log unavailable, choice not stored: %s", exc)
+            return error(503, "log_unavailable", "the choice could not be recorded; it will be asked again",
+                         {**cors, "Retry-After": "5"})
         response = JSONResponse({"token": token, "consent": consent.as_json()}, headers={**cors, "Cache-Control": "no-store"})
         secure = request.url.scheme == "https"
         response.set_cookie(COOKIE_NAME, token, max_age=site.consent_max_age_seconds, path="/",
@@ -162,6 +246,7 @@ def create_app(live: LiveConfig, secret: str, store_dir: Path | None = None, wat
         Route("/consent", store_consent, methods=["POST"]),
         Route("/consent", read_consent, methods=["GET"]),
         Route("/consent", consent_preflight, methods=["OPTIONS"]),
+        Route("/ui", dialogs, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
     ]
     if store_dir is not None:
@@ -174,7 +259,9 @@ def create_app(live: LiveConfig, secret: str, store_dir: Path | None = None, wat
         if task:
             task.cancel()
 
-    return Starlette(routes=routes, lifespan=lifespan,
+    # GET /consent carries the dialogs' markup when a choice is needed; /container.js is gzipped
+    # once per build and sets its own Content-Encoding, which the middleware leaves alone.
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(GZipMiddleware, minimum_size=1000)],
                      exception_handlers={HTTPException: http_error, Exception: server_error})
 
 

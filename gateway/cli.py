@@ -161,8 +161,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if store is not None and not store.is_dir():
         print(f"tag-gateway: --store {store}: no such directory", file=sys.stderr)
         return 1
+    from gateway.store import ConsentLog, LogUnavailable
+
+    try:
+        consent_log = ConsentLog.open()  # DATABASE_URL, else ./tag-gateway.sqlite3; creates or migrates the schema
+    except LogUnavailable as error:
+        print(f"tag-gateway: not starting, the consent log is unavailable: {error}", file=sys.stderr)
+        return 1
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    app = create_app(live, secret, store_dir=store, watch=not args.no_watch)
+    app = create_app(live, secret, consent_log, store_dir=store, watch=not args.no_watch)
     base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
     size = len(live.current.container.gzipped)
     print(f"tag-gateway: {len(live.current.config.tags)} tags, container {size / 1024:.1f} KB gzipped", file=sys.stderr)

@@ -94,20 +94,31 @@ def runtime_config(config: Config, ui_html: str) -> dict[str, Any]:
     return out
 
 
-def render_banner(config: Config) -> str:
-    css = rcssmin.cssmin(_read("banner.css"))  # a CSS-aware minifier: `calc(a - b)` needs its spaces
-    html = _templates().get_template("banner.html.j2").render(
-        css=css, banner=config.banner, site=config.site, categories=config.categories)
+def _render(template: str, css: str, config: Config, **extra: Any) -> str:
+    html = _templates().get_template(template).render(
+        css=rcssmin.cssmin(_read(css)) if css else "",  # a CSS-aware minifier: `calc(a - b)` needs its spaces
+        banner=config.banner, site=config.site, categories=config.categories, **extra)
     return re.sub(r">\s+<", "><", html.strip())  # the template's indentation, not text: no element is inline-spaced
 
 
-def render_notice(config: Config) -> str:
-    """The opt-out notice (text, "Do Not Sell or Share" link, "Opt-Out Request Honored"), or ""
+def render_banner(config: Config) -> str:
+    """What the container itself shows: base styles and the floating "Privacy settings" button."""
+    return _render("fab.html.j2", "fab.css", config)
+
+
+def render_dialogs(config: Config) -> str:
+    """The banner and the preferences dialog with their styles. Not in the container: the gateway
+    sends them with GET /consent when a choice is needed, and at GET /ui when the visitor opens
+    the preferences, so the script every page loads stays small."""
+    return _render("banner.html.j2", "banner.css", config)
+
+
+def render_notice(config: Config, honored: bool) -> str:
+    """The opt-out notice (text, "Do Not Sell or Share" link, or "Opt-Out Request Honored"), or ""
     when no region is opt-out. Autoescaped like the banner; it holds no visitor data."""
     if not config.regions.has_opt_out:
         return ""
-    html = _templates().get_template("notice.html.j2").render(banner=config.banner, site=config.site)
-    return re.sub(r">\s+<", "><", html.strip())
+    return _render("notice.html.j2", "", config, honored=honored)
 
 
 CONFIG_HOLE = "__tg_config__"  # where the JSON goes: a global name the mangler keeps as is

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.config import Config, config_files, load_config
-from gateway.container import Container, build_container, render_notice
+from gateway.container import Container, build_container, render_dialogs, render_notice
 from gateway.errors import ConfigError
 from gateway.origins import OriginMatcher
 from gateway.regions import TrustedProxies
@@ -29,12 +29,14 @@ class Snapshot:
     container: Container
     origins: OriginMatcher
     proxies: TrustedProxies
-    notice: str  # the opt-out notice's markup, sent only to visitors in opt-out regions
+    dialogs: str               # banner + preferences markup, sent when a choice is needed (see render_dialogs)
+    notices: tuple[str, str]   # the opt-out notice, before and after an opt-out; only for opt-out regions
 
     @classmethod
     def build(cls, config: Config) -> "Snapshot":
         return cls(config, build_container(config), OriginMatcher(config.site.allowed_origins),
-                   TrustedProxies(config.site.trusted_proxies), render_notice(config))
+                   TrustedProxies(config.site.trusted_proxies), render_dialogs(config),
+                   (render_notice(config, False), render_notice(config, True)))
 
 
 def _fingerprint(directory: Path) -> tuple:

@@ -30,8 +30,17 @@ def live(config_dir: Path) -> LiveConfig:
 
 
 @pytest.fixture
-def client(live: LiveConfig) -> TestClient:
-    with TestClient(create_app(live, SECRET, watch=False), base_url="http://gateway.test") as test_client:
+def consent_log(tmp_path: Path):
+    """The consent log the app writes to: a SQLite file of this test's own."""
+    from gateway.store import ConsentLog
+
+    with ConsentLog.open(f"sqlite:///{tmp_path / 'consents.sqlite3'}") as log:
+        yield log
+
+
+@pytest.fixture
+def client(live: LiveConfig, consent_log) -> TestClient:
+    with TestClient(create_app(live, SECRET, consent_log, watch=False), base_url="http://gateway.test") as test_client:
         yield test_client
 
 

@@ -24,9 +24,10 @@ CA = {"CF-IPCountry": "US", "CF-Region-Code": "CA"}
 
 
 @pytest.fixture
-def proxied(live: LiveConfig):
+def proxied(live: LiveConfig, consent_log):
     """A client whose requests come from 127.0.0.1, the example config's trusted proxy (loopback)."""
-    with TestClient(create_app(live, SECRET, watch=False), base_url="http://gateway.test", client=("127.0.0.1", 5000)) as c:
+    app = create_app(live, SECRET, consent_log, watch=False)
+    with TestClient(app, base_url="http://gateway.test", client=("127.0.0.1", 5000)) as c:
         yield c
 
 
@@ -183,3 +184,50 @@ def test_a_refusal_cookie_lives_as_long_as_the_longest_lifetime(proxied, config_
     cookie = proxied.post("/consent", json={"categories": []}, headers={"Origin": STORE_ORIGIN}).headers["set-cookie"]
     # The cookie lives as long as the longest lifetime; the token inside carries the refusal's shorter one.
     assert f"Max-Age={180 * 86400}" in cookie
+
+
+# ---------------------------------------------------------------- what GET /consent tells the container
+
+
+def test_a_visitor_without_a_choice_gets_the_dialogs_with_the_answer(proxied) -> None:
+    german = proxied.get("/consent", headers={"CF-IPCountry": "DE"}).json()
+    assert 'class="tg-banner"' in german["ui"] and 'class="tg-prefs"' in german["ui"]
+    assert "defaults" not in german  # opt-in: nothing fires until the banner is answered
+    token = proxied.post("/consent", json={"categories": []}, headers={"Origin": STORE_ORIGIN}).json()["token"]
+    decided = proxied.get("/consent", headers={"X-Tag-Gateway-Consent": token, "CF-IPCountry": "DE"}).json()
+    assert "ui" not in decided  # a stored choice needs no banner; GET /ui serves the preferences
+
+
+def test_an_opt_out_visitor_fires_by_default_until_opting_out(proxied) -> None:
+    fresh = proxied.get("/consent", headers=CA).json()
+    assert fresh["defaults"] == ["necessary", "analytics", "marketing"] and "record" not in fresh
+    assert 'class="tg-notice"' in fresh["notice"] and "ui" not in fresh
+    # The browser's own opt-out marker (the gateway may not have stored that choice yet) ...
+    marked = proxied.get("/consent?opted_out=1", headers=CA).json()
+    assert marked["defaults"] == ["necessary", "analytics"] and marked["record"] == "opt_out_link"
+    assert 'class="tg-notice tg-out"' in marked["notice"]  # shows "Opt-Out Request Honored"
+    # ... and Global Privacy Control, from the header or from navigator.globalPrivacyControl.
+    for gpc in ({"Sec-GPC": "1"}, {}):
+        answer = proxied.get("/consent" + ("" if gpc else "?gpc=1"), headers={**CA, **gpc}).json()
+        assert answer["defaults"] == ["necessary", "analytics"] and answer["record"] == "gpc" and answer["gpc"] is True
+
+
+def test_a_stored_choice_that_still_sells_yields_to_the_opt_out_marker(proxied) -> None:
+    token = proxied.post("/consent", json={"categories": ["analytics", "marketing"]},
+                         headers={**CA, "Origin": STORE_ORIGIN}).json()["token"]
+    assert proxied.get("/consent", headers={**CA, "X-Tag-Gateway-Consent": token}).json()["reason"] == "valid"
+    marked = proxied.get("/consent?opted_out=1", headers={**CA, "X-Tag-Gateway-Consent": token}).json()
+    assert marked["consent"] is None and marked["reason"] == "opted_out_since" and marked["record"] == "opt_out_link"
+    opted_out = proxied.post("/consent", json={"categories": ["analytics"], "action": "opt_out_link"},
+                             headers={**CA, "Origin": STORE_ORIGIN}).json()["token"]
+    later = proxied.get("/consent", headers={**CA, "X-Tag-Gateway-Consent": opted_out}).json()
+    assert later["consent"]["categories"] == ["necessary", "analytics"] and 'class="tg-notice tg-out"' in later["notice"]
+
+
+def test_get_ui_serves_the_dialogs_cacheably(proxied) -> None:
+    response = proxied.get("/ui")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    assert response.headers["access-control-allow-origin"] == "*" and response.headers["cache-control"] == "public, max-age=300"
+    assert 'class="tg-prefs"' in response.text
+    again = proxied.get("/ui", headers={"If-None-Match": response.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""

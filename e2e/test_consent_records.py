@@ -1,0 +1,96 @@
+"""Every decision made in the browser is in the consent log, as `gateway consents` shows it to the
+owner (or a regulator): on SQLite, the default, and on PostgreSQL, for several gateway instances."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+
+import pytest
+
+from .support import DEFAULT_CONFIG_DIR, REPO, Shop, http_request, new_recorded_context
+
+sys.path.insert(0, str(REPO / "tests"))
+import postgres  # noqa: E402  (tests/postgres.py: a PostgreSQL server of the tests' own)
+
+CALIFORNIA = {"CF-IPCountry": "US", "CF-Region-Code": "CA"}
+GPC_ON = "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: function () { return true; }});"
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    if os.environ.get(postgres.OPT_OUT) == "1":
+        pytest.skip(f"{postgres.OPT_OUT}=1: the PostgreSQL half is skipped")
+    try:
+        server = postgres.start_server()
+    except postgres.PostgresUnavailable as error:
+        pytest.fail(f"PostgreSQL: {error}", pytrace=False)
+    yield server.url(server.create_database())
+    server.cleanup()
+
+
+def decide_three_ways(browser, gateway) -> list[str]:
+    """A German visitor accepts all; a Californian follows the link; a Californian sends GPC."""
+    ids = []
+    for headers, init, act in (
+        ({"CF-IPCountry": "DE"}, None, lambda shop: shop.accept_all()),
+        (CALIFORNIA, None, lambda shop: shop.page.get_by_role("button", name="Do Not Sell or Share My Personal Information").click()),
+        ({**CALIFORNIA, "Sec-GPC": "1"}, GPC_ON, lambda shop: None),
+    ):
+        context, recorder = new_recorded_context(browser, extra_http_headers=headers)
+        if init:
+            context.add_init_script(init)
+        try:
+            shop = Shop(context.new_page(), gateway.url, recorder)
+            shop.open("/")
+            act(shop)
+            shop.page.wait_for_function("() => tagGateway.state === 'decided'")
+            ids.append(shop.consent()["id"])
+        finally:
+            context.close()
+    return ids
+
+
+def check_export(gateway, ids: list[str]) -> None:
+    exported = gateway.consents("export", "--format", "jsonl")
+    assert exported.returncode == 0, exported.stderr
+    records = {r["consent_id"]: r for r in map(json.loads, exported.stdout.splitlines())}
+    assert set(ids) <= set(records), (ids, list(records))
+    german, link, gpc = (records[i] for i in ids)
+    assert (german["action"], german["region"], german["rule"], german["gpc"]) == ("accept_all", "DE", "opt_in", False)
+    assert german["categories"] == ["necessary", "analytics", "marketing"]
+    assert (link["action"], link["region"], link["rule"]) == ("opt_out_link", "US-CA", "opt_out")
+    assert link["categories"] == ["necessary", "analytics"]
+    assert (gpc["action"], gpc["gpc"]) == ("gpc", True) and "marketing" not in gpc["categories"]
+    health = json.loads(http_request("GET", gateway.url + "/healthz").text)
+    for record in (german, link, gpc):
+        assert record["ip_prefix"] == "127.0.0.0/24"  # never the whole address
+        assert "Chrome" in record["user_agent"] and record["language"] == "en" and record["policy_version"] == 1
+        assert record["container_version"] == health["container_etag"].strip('"')
+        assert record["offered"] == ["necessary", "analytics", "marketing"]
+    assert german["banner_texts"]["accept_all"] == "Accept all"
+    assert link["banner_texts"]["do_not_sell"] == "Do Not Sell or Share My Personal Information"
+
+    as_csv = list(csv.DictReader(io.StringIO(gateway.consents("export", "--format", "csv").stdout)))
+    assert {row["consent_id"] for row in as_csv} >= set(ids)
+    shown = gateway.consents("show", ids[1])
+    assert shown.returncode == 0 and "opt_out_link" in shown.stdout and "US-CA" in shown.stdout
+    verified = gateway.consents("verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    stats = gateway.consents("stats", "--days", "1")
+    assert stats.returncode == 0 and "marketing" in stats.stdout, stats.stdout
+
+
+def test_decisions_are_in_the_log_on_sqlite(browser, gateway):
+    check_export(gateway, decide_three_ways(browser, gateway))
+
+
+def test_decisions_are_in_the_log_on_postgresql(browser, gateway_factory, postgres_url):
+    server = gateway_factory(DEFAULT_CONFIG_DIR)
+    server.stop()
+    server.database_url = postgres_url
+    server.start()
+    check_export(server, decide_three_ways(browser, server))

@@ -1,0 +1,150 @@
+"""Opt-out regions (California and the other US states with privacy laws) and Global Privacy Control.
+
+The visitor's place reaches the gateway the way it would behind Cloudflare: CF-IPCountry and
+CF-Region-Code headers from a trusted proxy. Here the browser adds them to every request and the
+gateway trusts its loopback peer, as the example config does.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from .support import Shop
+
+CALIFORNIA = {"CF-IPCountry": "US", "CF-Region-Code": "CA"}
+DO_NOT_SELL = "Do Not Sell or Share My Personal Information"
+HONORED = "Opt-Out Request Honored"
+GPC_ON = "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: function () { return true; }});"
+
+
+def marketing_hits(recorder) -> list:
+    return [r for r in recorder.requests if r.host.endswith(("facebook.com", "facebook.net", "tiktok.com"))
+            or "AW-" in r.url or r.host.endswith(("googleadservices.com", "doubleclick.net"))]
+
+
+@pytest.fixture
+def californian(context, shop: Shop) -> Shop:
+    context.set_extra_http_headers(CALIFORNIA)
+    return shop
+
+
+def test_california_fires_without_a_click_and_the_link_opts_out_at_once(californian: Shop, recorder, context):
+    shop = californian
+    shop.open("/product.html")
+    # No banner: the notice at collection, and the configured tags fire on the first page.
+    expect(shop.page.get_by_role("button", name=DO_NOT_SELL)).to_be_visible()
+    expect(shop.banner).to_be_hidden()
+    recorder.wait_for(shop.page, lambda: recorder.ga4("page_view"))
+    recorder.wait_for(shop.page, lambda: recorder.meta("PageView"))
+    recorder.wait_for(shop.page, lambda: recorder.tiktok())
+    assert shop.state() == "undecided" and shop.consent() is None
+
+    before = shop.consent_events()
+    shop.page.get_by_role("button", name=DO_NOT_SELL).click()
+    shop.wait_for_new_choice(before)
+    expect(shop.page.get_by_text(HONORED)).to_be_visible()
+    stored = shop.consent()
+    assert stored["categories"] == ["necessary", "analytics"] and stored["action"] == "opt_out_link"
+    assert stored["rule"] == "opt_out"
+
+    leaked_from = len(recorder.requests)
+    shop.page.locator(".add-to-cart").click()
+    shop.page.evaluate("() => dataLayer.push({event: 'purchase', ecommerce: {transaction_id: 'T-9', value: 5, currency: 'USD'}})")
+    recorder.wait_for(shop.page, lambda: recorder.ga4("purchase"))
+    recorder.wait_past_automatic_hits(shop.page)
+    after_opt_out = [r for r in marketing_hits(recorder) if recorder.requests.index(r) >= leaked_from]
+    assert after_opt_out == [], "\n".join(map(repr, after_opt_out))
+
+    # Every later page: marketing stays off, analytics goes on, the opt-out is shown as honored.
+    recorder.clear()
+    shop.open("/")
+    recorder.wait_for(shop.page, lambda: recorder.ga4("page_view"))
+    recorder.wait_past_automatic_hits(shop.page)
+    assert marketing_hits(recorder) == [], recorder.describe()
+    expect(shop.page.get_by_text(HONORED)).to_be_visible()
+
+
+def test_california_with_gpc_never_sends_marketing(context, shop: Shop, recorder):
+    context.set_extra_http_headers({**CALIFORNIA, "Sec-GPC": "1"})
+    context.add_init_script(GPC_ON)
+    shop.open("/product.html")
+    expect(shop.page.get_by_text(HONORED)).to_be_visible()
+    expect(shop.page.get_by_role("button", name=DO_NOT_SELL)).to_be_hidden()
+    shop.page.wait_for_function("() => tagGateway.state === 'decided'")
+    assert shop.consent()["action"] == "gpc" and shop.consent()["gpc"] is True
+    recorder.wait_for(shop.page, lambda: recorder.ga4("page_view"))
+    shop.page.locator(".add-to-cart").click()
+    recorder.wait_past_automatic_hits(shop.page)
+    assert marketing_hits(recorder) == [], recorder.describe()
+
+
+def test_a_later_visit_without_the_signal_does_not_opt_back_in(browser, gateway):
+    from .support import new_recorded_context
+
+    context, recorder = new_recorded_context(browser, extra_http_headers={**CALIFORNIA, "Sec-GPC": "1"})
+    try:
+        page = context.new_page()
+        shop = Shop(page, gateway.url, recorder)
+        shop.open("/")
+        page.wait_for_function("() => tagGateway.state === 'decided'")
+        # The signal is gone (another browser setting, or the extension switched off).
+        context.set_extra_http_headers(CALIFORNIA)
+        recorder.clear()
+        shop.open("/product.html")
+        recorder.wait_for(page, lambda: recorder.ga4("page_view"))
+        recorder.wait_past_automatic_hits(page)
+        assert marketing_hits(recorder) == [], recorder.describe()
+        assert shop.consent()["action"] == "gpc"
+    finally:
+        context.close()
+
+
+def test_the_opt_out_holds_when_the_gateway_cannot_store_it(californian: Shop, recorder):
+    shop = californian
+    shop.open("/product.html")
+    recorder.wait_for(shop.page, lambda: recorder.meta("PageView"))
+    # From now on every POST /consent fails, as it would with the consent log down (503).
+    shop.page.route("**/consent", lambda route: route.fulfill(status=503, content_type="application/json",
+                    body='{"error": {"code": "log_unavailable", "message": "try again"}}')
+                    if route.request.method == "POST" else route.continue_())
+    shop.page.get_by_role("button", name=DO_NOT_SELL).click()
+    expect(shop.page.get_by_text(HONORED)).to_be_visible()
+    recorder.clear()
+    shop.page.locator(".add-to-cart").click()
+    recorder.wait_past_automatic_hits(shop.page)
+    assert marketing_hits(recorder) == [], recorder.describe()
+
+    # The next page: the browser's marker keeps marketing off, and the choice is sent again.
+    posts: list[str] = []
+    shop.page.on("request", lambda r: posts.append(r.post_data or "") if r.method == "POST" and r.url.endswith("/consent") else None)
+    shop.open("/")
+    recorder.wait_for(shop.page, lambda: recorder.ga4("page_view"))
+    recorder.wait_past_automatic_hits(shop.page)
+    assert marketing_hits(recorder) == [], recorder.describe()
+    assert any('"opt_out_link"' in body for body in posts), posts
+
+
+def test_the_store_footer_can_offer_the_opt_out(californian: Shop, recorder):
+    shop = californian
+    shop.open("/")
+    recorder.wait_for(shop.page, lambda: recorder.meta("PageView"))
+    shop.page.get_by_role("button", name="Close").click()  # the notice is dismissed ...
+    expect(shop.page.get_by_role("button", name="Privacy settings")).to_be_visible()  # ... a control stays
+    before = shop.consent_events()
+    shop.page.evaluate("() => tagGateway.optOut()")  # what a footer link calls
+    shop.wait_for_new_choice(before)
+    assert "marketing" not in shop.consent()["categories"]
+
+
+def test_a_german_visitor_is_asked_first(context, shop: Shop, recorder):
+    context.set_extra_http_headers({"CF-IPCountry": "DE", "Sec-GPC": "1"})
+    shop.open("/product.html")
+    expect(shop.banner).to_be_visible()
+    expect(shop.page.get_by_role("button", name=DO_NOT_SELL)).to_have_count(0)
+    recorder.wait_past_automatic_hits(shop.page)
+    assert recorder.requests == [], recorder.describe()
+    # An explicit choice in the banner wins over the signal; the record keeps both.
+    shop.accept_all()
+    assert shop.consent()["gpc"] is True and "marketing" in shop.consent()["categories"]
+    recorder.wait_for(shop.page, lambda: recorder.meta("PageView"))
