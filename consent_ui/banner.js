@@ -102,6 +102,9 @@ var ui = (function () {
       remember();
       // What is allowed now: never pre-ticked before a choice in opt-in regions.
       boxes().forEach(function (input) { input.checked = isAllowed(input.getAttribute('data-category')); });
+      var id = q('.tg-id');
+      id.hidden = !consent;
+      if (consent) id.lastChild.textContent = consent.id; // text, never markup
       banner.hidden = true;
       fab.hidden = true;
       layer.hidden = false;

@@ -5,6 +5,7 @@ See support.py for how vendor requests are recorded and answered.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -92,3 +93,32 @@ def page(context: BrowserContext) -> Page:
 def shop(page: Page, gateway: GatewayServer, recorder: VendorRecorder) -> Shop:
     """The example store, served by the default gateway, in this test's tab."""
     return Shop(page, gateway.url, recorder)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server of the tests' own (tests/postgres.py), for gateways with a PostgreSQL consent log.
+
+    FAILS without PostgreSQL (./dev test installs Debian's), unless the documented opt-out is set.
+    """
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    import postgres
+
+    if os.environ.get(postgres.OPT_OUT) == "1":
+        pytest.skip(f"{postgres.OPT_OUT}=1: the PostgreSQL tests are skipped")
+    try:
+        server = postgres.start_server()
+    except postgres.PostgresUnavailable as error:
+        pytest.fail(f"PostgreSQL: {error}", pytrace=False)
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def postgres_gateway(postgres_server, gateway_factory) -> GatewayServer:
+    """The example store's gateway with its consent log on a fresh PostgreSQL database."""
+    server = GatewayServer(DEFAULT_CONFIG_DIR, STORE_DIR, database_url=postgres_server.url(postgres_server.create_database()))
+    yield server.start()
+    server.stop()

@@ -6,30 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import sys
 
-import pytest
-
-from .support import DEFAULT_CONFIG_DIR, REPO, Shop, http_request, new_recorded_context
-
-sys.path.insert(0, str(REPO / "tests"))
-import postgres  # noqa: E402  (tests/postgres.py: a PostgreSQL server of the tests' own)
+from .support import Shop, http_request, new_recorded_context
 
 CALIFORNIA = {"CF-IPCountry": "US", "CF-Region-Code": "CA"}
 GPC_ON = "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: function () { return true; }});"
-
-
-@pytest.fixture(scope="module")
-def postgres_url():
-    if os.environ.get(postgres.OPT_OUT) == "1":
-        pytest.skip(f"{postgres.OPT_OUT}=1: the PostgreSQL half is skipped")
-    try:
-        server = postgres.start_server()
-    except postgres.PostgresUnavailable as error:
-        pytest.fail(f"PostgreSQL: {error}", pytrace=False)
-    yield server.url(server.create_database())
-    server.cleanup()
 
 
 def decide_three_ways(browser, gateway) -> list[str]:
@@ -88,9 +69,5 @@ def test_decisions_are_in_the_log_on_sqlite(browser, gateway):
     check_export(gateway, decide_three_ways(browser, gateway))
 
 
-def test_decisions_are_in_the_log_on_postgresql(browser, gateway_factory, postgres_url):
-    server = gateway_factory(DEFAULT_CONFIG_DIR)
-    server.stop()
-    server.database_url = postgres_url
-    server.start()
-    check_export(server, decide_three_ways(browser, server))
+def test_decisions_are_in_the_log_on_postgresql(browser, postgres_gateway):
+    check_export(postgres_gateway, decide_three_ways(browser, postgres_gateway))

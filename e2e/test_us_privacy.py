@@ -100,29 +100,37 @@ def test_a_later_visit_without_the_signal_does_not_opt_back_in(browser, gateway)
         context.close()
 
 
-def test_the_opt_out_holds_when_the_gateway_cannot_store_it(californian: Shop, recorder):
-    shop = californian
+def test_the_opt_out_holds_while_the_consent_log_is_down(postgres_gateway, postgres_server, context, page, recorder):
+    context.set_extra_http_headers(CALIFORNIA)
+    shop = Shop(page, postgres_gateway.url, recorder)
     shop.open("/product.html")
-    recorder.wait_for(shop.page, lambda: recorder.meta("PageView"))
-    # From now on every POST /consent fails, as it would with the consent log down (503).
-    shop.page.route("**/consent", lambda route: route.fulfill(status=503, content_type="application/json",
-                    body='{"error": {"code": "log_unavailable", "message": "try again"}}')
-                    if route.request.method == "POST" else route.continue_())
-    shop.page.get_by_role("button", name=DO_NOT_SELL).click()
-    expect(shop.page.get_by_text(HONORED)).to_be_visible()
-    recorder.clear()
-    shop.page.locator(".add-to-cart").click()
-    recorder.wait_past_automatic_hits(shop.page)
-    assert marketing_hits(recorder) == [], recorder.describe()
+    recorder.wait_for(page, lambda: recorder.meta("PageView"))
+    answers: list[int] = []
+    page.on("response", lambda r: answers.append(r.status) if r.request.method == "POST" and r.url.endswith("/consent") else None)
 
-    # The next page: the browser's marker keeps marketing off, and the choice is sent again.
-    posts: list[str] = []
-    shop.page.on("request", lambda r: posts.append(r.post_data or "") if r.method == "POST" and r.url.endswith("/consent") else None)
-    shop.open("/")
-    recorder.wait_for(shop.page, lambda: recorder.ga4("page_view"))
-    recorder.wait_past_automatic_hits(shop.page)
-    assert marketing_hits(recorder) == [], recorder.describe()
-    assert any('"opt_out_link"' in body for body in posts), posts
+    postgres_server.stop()  # the consent log cannot take a write: POST /consent answers 503
+    try:
+        page.get_by_role("button", name=DO_NOT_SELL).click()
+        expect(page.get_by_text(HONORED)).to_be_visible()
+        recorder.clear()
+        page.locator(".add-to-cart").click()
+        recorder.wait_past_automatic_hits(page)
+        assert marketing_hits(recorder) == [], recorder.describe()
+        # The next page: the browser's marker keeps marketing off, and the choice is sent again.
+        shop.open("/")
+        recorder.wait_for(page, lambda: recorder.ga4("page_view"))
+        recorder.wait_past_automatic_hits(page)
+        assert marketing_hits(recorder) == [], recorder.describe()
+        assert answers == [503, 503] and shop.consent() is None
+    finally:
+        postgres_server.start()
+
+    shop.open("/cart.html")  # the log is back: this page's retry is stored
+    page.wait_for_function("() => tagGateway.state === 'decided'")
+    assert answers[-1] == 200 and shop.consent()["action"] == "opt_out_link"
+    exported = postgres_gateway.consents("export")
+    assert exported.returncode == 0 and shop.consent()["id"] in exported.stdout
+    assert exported.stdout.count("\n") == 1  # the two refused attempts left nothing behind
 
 
 def test_the_store_footer_can_offer_the_opt_out(californian: Shop, recorder):
@@ -135,6 +143,12 @@ def test_the_store_footer_can_offer_the_opt_out(californian: Shop, recorder):
     shop.page.evaluate("() => tagGateway.optOut()")  # what a footer link calls
     shop.wait_for_new_choice(before)
     assert "marketing" not in shop.consent()["categories"]
+    # The preferences show what is allowed now, and the consent id a data-subject request can quote.
+    shop.page.get_by_role("button", name="Privacy settings").click()
+    expect(shop.preferences).to_be_visible()
+    expect(shop.preferences.get_by_role("checkbox", name="Analytics", exact=True)).to_be_checked()
+    expect(shop.preferences.get_by_role("checkbox", name="Marketing", exact=True)).not_to_be_checked()
+    expect(shop.preferences.get_by_text(shop.consent()["id"])).to_be_visible()
 
 
 def test_a_german_visitor_is_asked_first(context, shop: Shop, recorder):

@@ -38,6 +38,7 @@ DEFAULT_BANNER = {
     "floating_button": True,
     "accent_color": "#1f4fd1",
     "close": "Close",
+    "consent_id": "Your consent ID (quote it if you ask us about your data):",
     "language": "en",  # of these texts: the dialogs' lang attribute, and what the consent log records
     # The notice at collection in opt-out regions (CCPA/CPRA; the link text is the statute's).
     "notice_text": "We and our advertising partners use cookies and similar technologies that may count as selling or "

@@ -231,3 +231,16 @@ def test_get_ui_serves_the_dialogs_cacheably(proxied) -> None:
     assert 'class="tg-prefs"' in response.text
     again = proxied.get("/ui", headers={"If-None-Match": response.headers["etag"]})
     assert again.status_code == 304 and again.content == b""
+
+
+def test_the_store_server_can_read_a_visitor_choice(proxied) -> None:
+    """Server to server (no Origin, no CORS): the store passes on the visitor's tg_consent cookie."""
+    token = proxied.post("/consent", json={"categories": ["analytics"], "action": "opt_out_link"},
+                         headers={**CA, "Origin": STORE_ORIGIN}).json()["token"]
+    proxied.cookies.clear()
+    answer = proxied.get("/consent", headers={"X-Tag-Gateway-Consent": token})
+    assert answer.status_code == 200
+    consent = answer.json()["consent"]
+    assert "marketing" not in consent["categories"] and consent["action"] == "opt_out_link"
+    forged = proxied.get("/consent", headers={"X-Tag-Gateway-Consent": token[:-2] + "xx"}).json()
+    assert forged["consent"] is None and forged["reason"] == "invalid"
