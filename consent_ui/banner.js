@@ -102,6 +102,8 @@ var ui = (function () {
       remember();
       // What is allowed now: never pre-ticked before a choice in opt-in regions.
       boxes().forEach(function (input) { input.checked = isAllowed(input.getAttribute('data-category')); });
+      // Global Privacy Control honoured: said here too (CPRA regs §7025(c)(6)).
+      q('.tg-gpc').hidden = !(gpc && sale.some(function (c) { return !isAllowed(c); }));
       var id = q('.tg-id');
       id.hidden = !consent;
       if (consent) id.lastChild.textContent = consent.id; // text, never markup

@@ -77,6 +77,8 @@ def test_california_with_gpc_never_sends_marketing(context, shop: Shop, recorder
     shop.page.locator(".add-to-cart").click()
     recorder.wait_past_automatic_hits(shop.page)
     assert marketing_hits(recorder) == [], recorder.describe()
+    shop.page.evaluate("() => tagGateway.showPreferences()")
+    expect(shop.preferences.get_by_text(HONORED)).to_be_visible()
 
 
 def test_a_later_visit_without_the_signal_does_not_opt_back_in(browser, gateway):
