@@ -35,7 +35,7 @@ function claim(url) {
   return null;
 }
 
-function permits(rule) { return rule[2].some(function (i) { return isAllowed(CONFIG.tags[i].category); }); }
+function permits(rule) { return rule[2].some(function (i) { return mayFire(CONFIG.tags[i]); }); }
 
 // The rule that stops `url` now, or null when it may go.
 function stopped(url, how) {

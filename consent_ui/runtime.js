@@ -41,8 +41,11 @@ allowed.necessary = 1;
 var held = [];              // occurrences waiting for the first decision; null afterwards
 var model = {};             // GTM-style merged data-layer model
 var listeners = [];
-var sale = [], optOutRegion = false, gpc = false; // from the gateway: sale/sharing categories, the rule, the signal
+var sale = [], optOutRegion = false, gpc = false, region = null; // from the gateway: sale/sharing categories, the rule, the signal, the place
 function isAllowed(category) { return allowed[category] === 1; }
+// A tag fires when its category is allowed, or (after_opt_out: restricted) in its vendor's restricted
+// mode once the visitor of an opt-out region opted out of sale/sharing.
+function mayFire(tag) { return isAllowed(tag.category) || (tag.restricted && optOutRegion); }
 
 function log() { if (DEBUG && w.console) console.log.apply(console, ['[tag-gateway]'].concat([].slice.call(arguments))); }
 function warn(msg, err) { if (w.console) console.warn('[tag-gateway] ' + msg, err || ''); }
@@ -103,7 +106,7 @@ function occur(type, name, ev, extra) {
 
 function run(occ) {
   CONFIG.tags.forEach(function (tag, i) {
-    if (occ.fired[i] || !isAllowed(tag.category) || tag.trigger.type !== occ.type) return;
+    if (occ.fired[i] || !mayFire(tag) || tag.trigger.type !== occ.type) return;
     if (!TRIGGERS[tag.trigger.type](tag.trigger, occ)) return;
     occ.fired[i] = 1;
     log('fire', tag.id, 'on', occ.name);
@@ -137,10 +140,10 @@ function allow(categories) {
   releaseParked();
   // Withdrawn categories: tell the vendors that are already on the page to stop.
   var revoked = map(), kept = map();
-  CONFIG.tags.forEach(function (tag) { if (isAllowed(tag.category)) kept[tag.kind] = 1; });
+  CONFIG.tags.forEach(function (tag) { if (mayFire(tag)) kept[tag.kind] = 1; });
   CONFIG.tags.forEach(function (tag) {
     var kind = KINDS[tag.kind];
-    if (before[tag.category] && !isAllowed(tag.category) && !revoked[tag.kind + tag.category]) {
+    if (before[tag.category] && !mayFire(tag) && !revoked[tag.kind + tag.category]) {
       revoked[tag.kind + tag.category] = 1;
       try { if (kind.revoke) kind.revoke(tag); } catch (err) { warn('revoke failed', err); }
     }
@@ -244,6 +247,7 @@ function start() {
     .then(function (res) {
       sale = res.sale;
       gpc = res.gpc;
+      region = res.region.code;
       optOutRegion = !!res.notice;
       if (res.ui) ui.load(res.ui);
       if (res.consent) apply(res.consent);

@@ -164,3 +164,35 @@ def test_a_german_visitor_is_asked_first(context, shop: Shop, recorder):
     shop.accept_all()
     assert shop.consent()["gpc"] is True and "marketing" in shop.consent()["categories"]
     recorder.wait_for(shop.page, lambda: recorder.meta("PageView"))
+
+
+def test_restricted_mode_keeps_meta_and_google_ads_firing_limited(tmp_path, gateway_factory, context, page, recorder):
+    """`after_opt_out: restricted`: after the opt-out, Meta sends with Limited Data Use and Google Ads
+    with restricted data processing; TikTok (no restricted mode) stops."""
+    import shutil
+
+    from .support import DEFAULT_CONFIG_DIR
+
+    configs = tmp_path / "configs"
+    shutil.copytree(DEFAULT_CONFIG_DIR, configs)
+    tags = configs / "tags.yaml"
+    text = tags.read_text().replace("    meta_pixel: {pixel_id: \"1234567890\"}\n",
+                                    "    after_opt_out: restricted\n    meta_pixel: {pixel_id: \"1234567890\"}\n")
+    tags.write_text(text.replace("    google_ads:\n", "    after_opt_out: restricted\n    google_ads:\n"))
+    server = gateway_factory(configs)
+    context.set_extra_http_headers(CALIFORNIA)
+    shop = Shop(page, server.url, recorder).open("/product.html")
+    first = recorder.wait_for(page, lambda: recorder.meta("PageView"))[0]
+    assert "dpo" not in first.params or first.params["dpo"] == ""  # before the opt-out: no restriction
+
+    before = shop.consent_events()
+    page.get_by_role("button", name=DO_NOT_SELL).click()
+    shop.wait_for_new_choice(before)
+    recorder.clear()
+    page.evaluate("() => dataLayer.push({event: 'purchase', ecommerce: {transaction_id: 'T-5', value: 12, currency: 'USD'}})")
+    purchase = recorder.wait_for(page, lambda: recorder.meta("Purchase"))[0]
+    assert (purchase.params["dpo"], purchase.params["dpoco"], purchase.params["dpost"]) == ("LDU", "1", "1000")
+    conversion = recorder.wait_for(page, recorder.ads_conversions)[0]
+    assert conversion.params["rdp"] == "1" and conversion.params["gcs"] in ("G100", "G101")
+    recorder.wait_past_automatic_hits(page)
+    assert recorder.tiktok() == [] and recorder.tiktok_act() == [], recorder.describe()

@@ -61,6 +61,9 @@ GOOGLE_CONSENT_DEFAULTS = {
     "security_storage": (NECESSARY,),
 }
 
+# Tag kinds with a restricted mode for visitors who opted out of sale/sharing (`after_opt_out: restricted`).
+RESTRICTED_MODES = {"meta_pixel": "Limited Data Use", "google_ads": "restricted data processing"}
+
 # Which optional trigger keys each trigger type accepts.
 TRIGGER_KEYS = {"page_view": {"paths"}, "event": {"event"}, "click": {"selector"}}
 
@@ -83,6 +86,7 @@ class Tag:
     compiled: dict[str, Any]
     enabled: bool = True
     hosts: tuple[str, ...] = ()  # extra hosts (and path prefixes) the consent firewall keeps for this tag
+    restricted: bool = False     # after an opt-out (opt-out regions): keeps firing in the vendor's restricted mode
 
 
 @dataclass(frozen=True)
@@ -311,6 +315,15 @@ def _check_tag(source: YamlSource, path: tuple, spec: dict, categories: dict[str
         report(source, path, f"a tag fires exactly one thing: give it one of {', '.join(KINDS)} ({found})")
         return None
     kind = kinds[0]
+    if spec.get("after_opt_out") == "restricted":
+        if kind not in RESTRICTED_MODES:
+            modes = ", ".join(f"{k} ({m})" for k, m in RESTRICTED_MODES.items())
+            report(source, path + ("after_opt_out",), f"{kind} has no restricted mode; only {modes} do")
+            ok = False
+        elif spec["category"] in categories and not categories[spec["category"]].sale_or_sharing:
+            report(source, path + ("after_opt_out",),
+                   f"category '{spec['category']}' is not sale_or_sharing: there is no opt-out to restrict for")
+            ok = False
     for exc in placeholder_errors(spec[kind]):
         report(source, path + (kind,) + exc.path, str(exc))
         ok = False
@@ -319,4 +332,4 @@ def _check_tag(source: YamlSource, path: tuple, spec: dict, categories: dict[str
     compiled = KINDS[kind].compile(spec[kind], trigger)
     return Tag(id=spec["id"], name=spec.get("name", spec["id"]), category=spec["category"],
                trigger=dict(trigger), kind=kind, compiled=compiled, enabled=spec.get("enabled", True),
-               hosts=tuple(spec.get("hosts", ())))
+               hosts=tuple(spec.get("hosts", ())), restricted=spec.get("after_opt_out") == "restricted")

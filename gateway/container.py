@@ -73,7 +73,7 @@ def runtime_config(config: Config, ui_html: str) -> dict[str, Any]:
             trigger["paths"] = [_glob_to_regex(p) for p in trigger["paths"]]
         # Not the tag's `name`: it is for people reading the YAML, and logs name tags by their id.
         tags.append({"id": tag.id, "category": tag.category, "kind": tag.kind,
-                     "trigger": trigger, **tag.compiled})
+                     "trigger": trigger, **tag.compiled, **({"restricted": True} if tag.restricted else {})})
     out = {
         "version": __version__,
         "categories": list(config.category_keys),

@@ -244,3 +244,20 @@ def test_the_store_server_can_read_a_visitor_choice(proxied) -> None:
     assert "marketing" not in consent["categories"] and consent["action"] == "opt_out_link"
     forged = proxied.get("/consent", headers={"X-Tag-Gateway-Consent": token[:-2] + "xx"}).json()
     assert forged["consent"] is None and forged["reason"] == "invalid"
+
+
+def test_restricted_mode_is_for_vendors_that_have_one_and_for_sale_categories(config_dir: Path) -> None:
+    tags = config_dir / "tags.yaml"
+    text = tags.read_text()
+    text = text.replace("    category: marketing\n    trigger: {type: page_view}\n    meta_pixel",
+                        "    category: analytics\n    trigger: {type: page_view}\n    after_opt_out: restricted\n    meta_pixel", 1)
+    text = text.replace("    tiktok_pixel: {pixel_id: CEXAMPLE0TIKTOK00001}\n",
+                        "    after_opt_out: restricted\n    tiktok_pixel: {pixel_id: CEXAMPLE0TIKTOK00001}\n", 1)
+    text = text.replace("    google_ads:\n", "    after_opt_out: restricted\n    google_ads:\n", 1)
+    tags.write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        load_config(config_dir)
+    messages = [f"{p.path}: {p.message}" for p in raised.value.problems]
+    assert any("tiktok_pixel has no restricted mode; only meta_pixel (Limited Data Use)" in m for m in messages), messages
+    assert any("category 'analytics' is not sale_or_sharing" in m for m in messages), messages
+    assert len(messages) == 2, messages  # the Google Ads tag's is fine

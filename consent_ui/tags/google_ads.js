@@ -6,6 +6,8 @@ KINDS.google_ads = {
   fire: function (tag, occ) {
     var e = ecommerceOf(occ), p = {};
     google.setup(tag.conversion_id);
+    // Firing only because of `after_opt_out: restricted`: Google's restricted data processing (CCPA).
+    google.gtag('set', 'restricted_data_processing', !isAllowed(tag.category));
     if (tag.params) p = resolve(tag.params, occ);
     else if (e) {
       money(e, p);

@@ -16,6 +16,10 @@ KINDS.meta_pixel = (function () {
       loadScript('https://connect.facebook.net/en_US/fbevents.js');
     }
     if (tag.spa) f.disablePushState = false;
+    // Limited Data Use while firing only because of `after_opt_out: restricted` (Meta: US 1, California 1000;
+    // 0, 0 lets Meta locate the visitor), before init and before every event.
+    var ldu = !isAllowed(tag.category), ca = region === 'US-CA';
+    f('dataProcessingOptions', ldu ? ['LDU'] : [], ldu && ca ? 1 : 0, ldu && ca ? 1000 : 0);
     if (revoked) { f('consent', 'grant'); revoked = false; }
     if (!started[id]) { started[id] = 1; f('set', 'autoConfig', false, id); f('init', id); }
   }

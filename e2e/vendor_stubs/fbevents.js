@@ -77,6 +77,8 @@
     f.push(['sw', String(screen.width)], ['sh', String(screen.height)], ['v', VERSION], ['r', 'stable'],
            ['ec', String(hit.seq)], ['o', '4126'], ['fbp', fbp()]);
     if (hit.options && hit.options.eventID) f.push(['eid', String(hit.options.eventID)]);
+    // fbq('dataProcessingOptions', ['LDU'], country, state), as the real library reports it on each hit.
+    if (hit.dpo) f.push(['dpo', hit.dpo.options.join(',')], ['dpoco', String(hit.dpo.country)], ['dpost', String(hit.dpo.state)]);
     f.push(['it', String(hit.initTime)], ['coo', 'false']);
     return f;
   }
@@ -107,6 +109,7 @@
   // ---------------------------------------------------------------- per-pixel queue
 
   var sequence = {};
+  var dataProcessing = null;  // Limited Data Use, when set
   function deliver(hit) {
     if (revoked) { held.push(hit); return; }
     var pixel = pixels[hit.id];
@@ -121,7 +124,7 @@
       if (!pixel) return;
       sequence[id] = (sequence[id] || 0) + 1;
       deliver({id: id, event: String(eventName), params: params, options: options, dl: location.href,
-               rl: document.referrer, seq: sequence[id], initTime: pixel.initTime});
+               rl: document.referrer, seq: sequence[id], initTime: pixel.initTime, dpo: dataProcessing});
     });
   }
 
@@ -195,6 +198,9 @@
     switch (command) {
       case 'init':
         init(args[0]);
+        break;
+      case 'dataProcessingOptions':
+        dataProcessing = args[0] && args[0].length ? {options: args[0], country: args[1] || 0, state: args[2] || 0} : null;
         break;
       case 'set':
         if (args[0] === 'autoConfig') {

@@ -33,7 +33,8 @@
  *    an event sent to 'AW-N/LABEL' is a conversion GET https://www.googleadservices.com/pagead/conversion/N/
  *    ?label=LABEL&value=..&currency_code=..&oid=..&gcs=..&gcd=.. ; any other event reaching AW-N is a
  *    remarketing hit with data=event=<name>. Sent as image requests, like the real library's pixels.
- *  - gtag('set', {ads_data_redaction, url_passthrough}) are recorded on hits as `rdp`/`up` (stand-in only).
+ *  - gtag('set', {ads_data_redaction, url_passthrough}) are recorded on hits as `adr`/`up` (stand-in only);
+ *    restricted_data_processing as `rdp` on Google Ads hits, as the real library does.
  */
 (function () {
   var LAYER_NAME = '__TG_STUB_DATA_LAYER__';  // replaced by the recorder with the request's `l` value
@@ -209,7 +210,7 @@
     if (consentSeen) shared.push(['gcs', gcs()]);
     shared.push(['gcd', gcd()]);
     if (state('ad_personalization') !== undefined) shared.push(['npa', denied('ad_personalization') ? '1' : '0']);
-    if (setFields.ads_data_redaction !== undefined) shared.push(['rdp', setFields.ads_data_redaction ? '1' : '0']);
+    if (setFields.ads_data_redaction !== undefined) shared.push(['adr', setFields.ads_data_redaction ? '1' : '0']);
     if (setFields.url_passthrough !== undefined) shared.push(['up', setFields.url_passthrough ? '1' : '0']);
     shared.push(['cid', clientId()], ['ul', (navigator.language || '').toLowerCase()],
                 ['sr', screen.width + 'x' + screen.height], ['_s', String(++hitSeq)],
@@ -247,7 +248,8 @@
   function adsTail(p) {
     p.push(['frm', '0'], ['url', location.href], ['ref', document.referrer], ['tiba', document.title]);
     if (state('ad_personalization') !== undefined) p.push(['npa', denied('ad_personalization') ? '1' : '0']);
-    if (setFields.ads_data_redaction !== undefined) p.push(['rdp', setFields.ads_data_redaction ? '1' : '0']);
+    if (setFields.ads_data_redaction !== undefined) p.push(['adr', setFields.ads_data_redaction ? '1' : '0']);
+    if (setFields.restricted_data_processing !== undefined) p.push(['rdp', setFields.restricted_data_processing ? '1' : '0']);
     p.push(['rfmt', '3'], ['fmt', '4']);
     return p;
   }
