@@ -197,8 +197,11 @@ function choose(categories, action) {
   ui.close();
   // A withdrawal takes effect now, not after the round trip; new grants wait for the signed record.
   allow(categories.filter(isAllowed));
-  // An explicit yes to sale/sharing (in the banner or preferences) lifts this browser's opt-out marker.
-  if (sale.some(function (c) { return categories.indexOf(c) >= 0; })) writeCookie(OPTED_OUT);
+  // In an opt-out region, a no to sale/sharing by any way (the link, the preferences) is an opt-out the
+  // browser keeps at once; an explicit yes (banner, preferences) lifts the marker anywhere.
+  var refused = sale.some(function (c) { return categories.indexOf(c) < 0; });
+  if (optOutRegion && refused) writeCookie(OPTED_OUT, '1', 395 * 86400);
+  else if (!refused) writeCookie(OPTED_OUT);
   return request('POST', '/consent', {categories: categories, action: action, gpc: gpc}).then(function (res) {
     writeCookie(COOKIE.name, res.token, COOKIE.max_age);
     apply(res.consent);
@@ -223,7 +226,7 @@ var api = w.tagGateway = {
   save: function (categories) { return choose(categoriesExcept(function (c) { return categories.indexOf(c) >= 0; }), 'custom'); },
   // "Do Not Sell or Share My Personal Information": held in this browser at once, whatever the gateway says.
   optOut: function () {
-    writeCookie(OPTED_OUT, '1', 395 * 86400);
+    if (!optOutRegion) writeCookie(OPTED_OUT, '1', 395 * 86400); // choose() sets it in opt-out regions
     return choose(categoriesExcept(function (c) { return isAllowed(c) && sale.indexOf(c) < 0; }), 'opt_out_link');
   },
   showPreferences: function () { ui.preferences(); },

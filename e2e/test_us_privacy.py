@@ -196,3 +196,30 @@ def test_restricted_mode_keeps_meta_and_google_ads_firing_limited(tmp_path, gate
     assert conversion.params["rdp"] == "1" and conversion.params["gcs"] in ("G100", "G101")
     recorder.wait_past_automatic_hits(page)
     assert recorder.tiktok() == [] and recorder.tiktok_act() == [], recorder.describe()
+
+
+def test_the_privacy_choices_link_opens_the_choices(tmp_path, gateway_factory, context, page, recorder):
+    import shutil
+
+    from .support import DEFAULT_CONFIG_DIR
+
+    configs = tmp_path / "configs"
+    shutil.copytree(DEFAULT_CONFIG_DIR, configs)
+    site = configs / "site.yaml"
+    site.write_text(site.read_text().replace("  default: opt_in\n", "  default: opt_in\n  opt_out_link: privacy_choices\n"))
+    server = gateway_factory(configs)
+    context.set_extra_http_headers(CALIFORNIA)
+    shop = Shop(page, server.url, recorder).open("/product.html")
+    recorder.wait_for(page, lambda: recorder.meta("PageView"))
+    link = page.get_by_role("button", name="Your Privacy Choices")
+    expect(link).to_be_visible()
+    expect(link.locator("svg")).to_be_visible()  # the CPRA icon beside the words
+    link.click()
+    expect(shop.preferences.get_by_role("checkbox", name="Marketing", exact=True)).to_be_checked()  # fires now
+    shop.save_preferences(analytics=True, marketing=False)
+    assert "tg_optout=1" in page.evaluate("() => document.cookie")  # kept by the browser at once
+    recorder.clear()
+    shop.open("/")
+    recorder.wait_for(page, lambda: recorder.ga4("page_view"))
+    recorder.wait_past_automatic_hits(page)
+    assert marketing_hits(recorder) == [], recorder.describe()

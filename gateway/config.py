@@ -45,6 +45,7 @@ DEFAULT_BANNER = {
                    "sharing your personal information under US state privacy laws. You can opt out at any time.",
     "do_not_sell": "Do Not Sell or Share My Personal Information",
     "opt_out_honored": "Opt-Out Request Honored",
+    "privacy_choices": "Your Privacy Choices",
 }
 NECESSARY_DEFAULT = {"label": "Necessary",
                      "description": "Needed for the store to work, such as the cart, checkout and security. Always on."}

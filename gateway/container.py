@@ -118,7 +118,8 @@ def render_notice(config: Config, honored: bool) -> str:
     when no region is opt-out. Autoescaped like the banner; it holds no visitor data."""
     if not config.regions.has_opt_out:
         return ""
-    return _render("notice.html.j2", "", config, honored=honored)
+    return _render("notice.html.j2", "", config, honored=honored,
+                   privacy_choices=config.regions.opt_out_link == "privacy_choices")
 
 
 CONFIG_HOLE = "__tg_config__"  # where the JSON goes: a global name the mangler keeps as is

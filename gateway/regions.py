@@ -35,6 +35,7 @@ class RegionRules:
     codes: Mapping[str, str] = field(default_factory=dict)  # "DE" / "US-CA" -> rule
     country_header: str = DEFAULT_COUNTRY_HEADER
     subdivision_header: str = DEFAULT_SUBDIVISION_HEADER
+    opt_out_link: str = "do_not_sell"  # or "privacy_choices": the single link with the CPRA icon (§7015)
 
     @classmethod
     def from_spec(cls, spec: Mapping) -> "RegionRules":
@@ -45,7 +46,8 @@ class RegionRules:
                     codes[expanded] = rule
         return cls(default=spec.get("default", OPT_IN), codes=codes,
                    country_header=spec.get("country_header", DEFAULT_COUNTRY_HEADER),
-                   subdivision_header=spec.get("subdivision_header", DEFAULT_SUBDIVISION_HEADER))
+                   subdivision_header=spec.get("subdivision_header", DEFAULT_SUBDIVISION_HEADER),
+                   opt_out_link=spec.get("opt_out_link", "do_not_sell"))
 
     @property
     def has_opt_out(self) -> bool:

@@ -261,3 +261,15 @@ def test_restricted_mode_is_for_vendors_that_have_one_and_for_sale_categories(co
     assert any("tiktok_pixel has no restricted mode; only meta_pixel (Limited Data Use)" in m for m in messages), messages
     assert any("category 'analytics' is not sale_or_sharing" in m for m in messages), messages
     assert len(messages) == 2, messages  # the Google Ads tag's is fine
+
+
+def test_the_notice_can_use_the_single_privacy_choices_link(config_dir: Path) -> None:
+    from gateway.container import render_notice
+
+    site = config_dir / "site.yaml"
+    site.write_text(site.read_text().replace("  default: opt_in\n", "  default: opt_in\n  opt_out_link: privacy_choices\n"))
+    notice = render_notice(load_config(config_dir), honored=False)
+    assert "Your Privacy Choices" in notice and 'class="tg-choices"' in notice and 'data-tg="settings"' in notice
+    assert "Do Not Sell or Share My Personal Information</button>" not in notice
+    plain = render_notice(load_config(ROOT / "tag_configs"), honored=False)
+    assert 'data-tg="optout">Do Not Sell or Share My Personal Information</button>' in plain
