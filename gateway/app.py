@@ -13,10 +13,9 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-
-from datetime import datetime, timezone
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -28,10 +27,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.consent import ACTIONS, COOKIE_NAME, Consent, ConsentSigner
+from gateway.consent import ACTIONS, COOKIE_NAME, ConsentSigner
 from gateway.live_config import LiveConfig, Snapshot
-from gateway.regions import OPT_OUT, Place
 from gateway.store import ConsentLog, Decision, LogUnavailable
+from gateway.visitor import client_ip, gpc_header, place_of, texts_shown, what_applies
 
 MAX_CONSENT_BODY = 2048  # bytes; a real choice is well under 200
 CONSENT_HEADER = "X-Tag-Gateway-Consent"
@@ -73,69 +72,6 @@ def _origin_refused(request: Request) -> JSONResponse:
                  _readable_by(origin))
 
 
-def _place(request: Request, snapshot: Snapshot) -> Place:
-    """The visitor's rule, from the region headers of a trusted proxy (never from the browser alone)."""
-    peer = request.client.host if request.client else None
-    return snapshot.config.regions.place(request.headers, trusted=peer in snapshot.proxies)
-
-
-def _gpc_header(request: Request) -> bool:
-    return request.headers.get("sec-gpc", "").strip() == "1"
-
-
-def _what_applies(request: Request, snapshot: Snapshot, consent: Consent | None, reason: str) -> dict[str, Any]:
-    """GET /consent's answer: decided here on every page view, never cached, so one /container.js
-    serves every region. The container says whether the browser sends Global Privacy Control
-    (`gpc=1`, as does the Sec-GPC header) and whether it holds the opt-out marker (`opted_out=1`)."""
-    config = snapshot.config
-    place = _place(request, snapshot)
-    gpc = _gpc_header(request) or request.query_params.get("gpc") == "1"
-    marked = request.query_params.get("opted_out") == "1"
-    sale = config.sale_categories
-    if consent and marked and any(c in consent.categories for c in sale):
-        consent, reason = None, "opted_out_since"  # the opt-out may not have reached the log yet
-    body: dict[str, Any] = {"consent": consent.as_json() if consent else None, "reason": reason,
-                            "region": {"code": place.code, "rule": place.rule}, "gpc": gpc, "sale": list(sale)}
-    out = gpc or marked
-    if consent is None and place.rule == OPT_OUT:
-        # No click needed: everything fires, sale/sharing only while the visitor has not opted out.
-        body["defaults"] = [c for c in config.category_keys if not (out and c in sale)]
-        if out:
-            body["record"] = "gpc" if gpc else "opt_out_link"
-    elif consent is None:
-        body["ui"] = snapshot.dialogs  # the banner will ask
-    if place.rule == OPT_OUT:
-        honored = out if consent is None else any(c not in consent.categories for c in sale)
-        body["notice"] = snapshot.notices[honored]
-    return body
-
-
-def _client_ip(request: Request, snapshot: Snapshot) -> str | None:
-    """The visitor's address: the peer, or behind trusted proxies the nearest untrusted hop they report."""
-    peer = request.client.host if request.client else None
-    if peer not in snapshot.proxies:
-        return peer
-    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
-    for hop in reversed(hops):
-        if hop not in snapshot.proxies:
-            return hop
-    return request.headers.get("cf-connecting-ip") or peer
-
-
-def _texts_shown(snapshot: Snapshot, rule: str) -> dict[str, str]:
-    """The exact wording the visitor had in front of them (stored once per version by the log)."""
-    config = snapshot.config
-    keys = ["title", "text", "privacy_link_text", "accept_all", "reject_all", "customize", "save",
-            "preferences_title", "preferences_text"]
-    if rule == OPT_OUT:
-        keys += ["notice_text", "do_not_sell", "opt_out_honored"]
-    texts = {key: str(config.banner[key]) for key in keys}
-    texts["privacy_policy_url"] = config.site.privacy_policy_url
-    for category in config.categories:
-        texts[f"category.{category.key}"] = f"{category.label}: {category.description}"
-    return texts
-
-
 def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir: Path | None = None,
                watch: bool = True) -> Starlette:
     """`consent_log` receives every decision before POST /consent acknowledges it."""
@@ -172,7 +108,7 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
         token = request.headers.get(CONSENT_HEADER) or request.cookies.get(COOKIE_NAME)
         reading = signer.read(token, policy_version=site.policy_version, known_categories=config.category_keys,
                               max_age=site.acceptance_max_age_seconds, refusal_max_age=site.refusal_max_age_seconds)
-        body = _what_applies(request, snapshot, reading.consent, reading.reason)
+        body = what_applies(request, snapshot, reading.consent, reading.reason)
         return JSONResponse(body, headers={**cors, "Cache-Control": "no-store"})
 
     async def dialogs(request: Request) -> Response:
@@ -202,15 +138,15 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
             return error(400, *problem, cors)
         config = snapshot.config
         site = config.site
-        place = _place(request, snapshot)
+        place = place_of(request, snapshot)
         token, consent = signer.issue(choice.categories, site.policy_version, offered=config.category_keys,
-                                      rule=place.rule, gpc=choice.gpc or _gpc_header(request), action=choice.action)
+                                      rule=place.rule, gpc=choice.gpc or gpc_header(request), action=choice.action)
         decision = Decision(
             consent_id=consent.consent_id, decided_at=datetime.fromtimestamp(consent.timestamp, timezone.utc),
             action=consent.action, categories=consent.categories, offered=consent.offered, region=place.code,
             rule=place.rule, gpc=consent.gpc, policy_version=consent.policy_version,
-            container_version=snapshot.container.etag.strip('"'), banner_texts=_texts_shown(snapshot, place.rule),
-            language=str(config.banner["language"]), ip=_client_ip(request, snapshot),
+            container_version=snapshot.container.etag.strip('"'), banner_texts=texts_shown(snapshot, place.rule),
+            language=str(config.banner["language"]), ip=client_ip(request, snapshot),
             user_agent=request.headers.get("user-agent"))
         try:
             # Written before it is acknowledged: no token, no cookie, nothing fires without the record.

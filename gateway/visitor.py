@@ -1,0 +1,79 @@
+"""What the gateway knows about one visitor's request, and what it answers on GET /consent.
+
+The place and rule come from a trusted proxy's headers (gateway/regions.py), Global Privacy
+Control from the Sec-GPC header or the container, the address from the peer or, behind trusted
+proxies, the hop they report. Kept apart from app.py so the HTTP plumbing stays readable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+
+from gateway.consent import Consent
+from gateway.live_config import Snapshot
+from gateway.regions import OPT_OUT, Place
+
+
+def place_of(request: Request, snapshot: Snapshot) -> Place:
+    """The visitor's rule, from the region headers of a trusted proxy (never from the browser alone)."""
+    peer = request.client.host if request.client else None
+    return snapshot.config.regions.place(request.headers, trusted=peer in snapshot.proxies)
+
+
+def gpc_header(request: Request) -> bool:
+    return request.headers.get("sec-gpc", "").strip() == "1"
+
+
+def what_applies(request: Request, snapshot: Snapshot, consent: Consent | None, reason: str) -> dict[str, Any]:
+    """GET /consent's answer: decided here on every page view, never cached, so one /container.js
+    serves every region. The container says whether the browser sends Global Privacy Control
+    (`gpc=1`, as does the Sec-GPC header) and whether it holds the opt-out marker (`opted_out=1`)."""
+    config = snapshot.config
+    place = place_of(request, snapshot)
+    gpc = gpc_header(request) or request.query_params.get("gpc") == "1"
+    marked = request.query_params.get("opted_out") == "1"
+    sale = config.sale_categories
+    if consent and marked and any(c in consent.categories for c in sale):
+        consent, reason = None, "opted_out_since"  # the opt-out may not have reached the log yet
+    body: dict[str, Any] = {"consent": consent.as_json() if consent else None, "reason": reason,
+                            "region": {"code": place.code, "rule": place.rule}, "gpc": gpc, "sale": list(sale)}
+    out = gpc or marked
+    if consent is None and place.rule == OPT_OUT:
+        # No click needed: everything fires, sale/sharing only while the visitor has not opted out.
+        body["defaults"] = [c for c in config.category_keys if not (out and c in sale)]
+        if out:
+            body["record"] = "gpc" if gpc else "opt_out_link"
+    elif consent is None:
+        body["ui"] = snapshot.dialogs  # the banner will ask
+    if place.rule == OPT_OUT:
+        honored = out if consent is None else any(c not in consent.categories for c in sale)
+        body["notice"] = snapshot.notices[honored]
+    return body
+
+
+def client_ip(request: Request, snapshot: Snapshot) -> str | None:
+    """The visitor's address: the peer, or behind trusted proxies the nearest untrusted hop they report."""
+    peer = request.client.host if request.client else None
+    if peer not in snapshot.proxies:
+        return peer
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if hop not in snapshot.proxies:
+            return hop
+    return request.headers.get("cf-connecting-ip") or peer
+
+
+def texts_shown(snapshot: Snapshot, rule: str) -> dict[str, str]:
+    """The exact wording the visitor had in front of them (stored once per version by the log)."""
+    config = snapshot.config
+    keys = ["title", "text", "privacy_link_text", "accept_all", "reject_all", "customize", "save",
+            "preferences_title", "preferences_text"]
+    if rule == OPT_OUT:
+        keys += ["notice_text", "do_not_sell", "opt_out_honored"]
+    texts = {key: str(config.banner[key]) for key in keys}
+    texts["privacy_policy_url"] = config.site.privacy_policy_url
+    for category in config.categories:
+        texts[f"category.{category.key}"] = f"{category.label}: {category.description}"
+    return texts
