@@ -1,6 +1,6 @@
 /*
  * TEST STAND-IN for Meta's https://connect.facebook.net/en_US/fbevents.js.
- * Served by the e2e VendorRecorder instead of the real library (the tests run offline). Written for the
+ * Served by the testing kit's VendorRecorder (gateway/testing/recorder.py) instead of the real library (the tests run offline). Written for the
  * tests from public descriptions of what the real library does; deliberately NOT kinder than it:
  *
  *  - Per-pixel config: fbq('init', ID) injects <script src="https://connect.facebook.net/signals/config/ID

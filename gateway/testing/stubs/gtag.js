@@ -1,6 +1,6 @@
 /*
  * TEST STAND-IN for Google's https://www.googletagmanager.com/gtag/js?id=...&l=LAYER (GA4 + Google Ads).
- * Served by the e2e VendorRecorder instead of the real library (the tests run offline). Written for the
+ * Served by the testing kit's VendorRecorder (gateway/testing/recorder.py) instead of the real library (the tests run offline). Written for the
  * tests from public descriptions of what the real library sends; it models the behaviour that matters
  * to a consent gateway, and is deliberately NOT kinder than the real library:
  *

@@ -1,6 +1,6 @@
 /*
  * TEST STAND-IN for TikTok's https://analytics.tiktok.com/i18n/pixel/events.js?sdkid=...&lib=ttq.
- * Served by the e2e VendorRecorder instead of the real library (the tests run offline). Written for the
+ * Served by the testing kit's VendorRecorder (gateway/testing/recorder.py) instead of the real library (the tests run offline). Written for the
  * tests from public descriptions of what the real SDK sends; deliberately NOT kinder than it.
  *
  * Two SDK generations come from this one file (the recorder switches CONSENT_API below):

@@ -1,0 +1,149 @@
+"""Consent helpers for any Playwright page of a store that includes the container.
+
+The choices are made as a visitor makes them: through the banner's accessible roles (the dialog and
+button names are the configuration's banner texts; pass `config=` when the store changed them, the
+defaults are English). Each helper returns once the container recorded the new choice
+(`tagGateway.state === 'decided'` after a `tag-gateway:consent` event).
+
+Visiting as a region or with Global Privacy Control is a property of the browser context:
+`visit_as(context, region="US-CA", gpc=True)` (or `context_options(...)` for `browser.new_context`).
+The region headers (CF-IPCountry / CF-Region-Code) only count when the gateway trusts the test's peer
+(`site.trusted_proxies`, loopback by default): a local or staging gateway, not production behind a CDN.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from playwright.sync_api import BrowserContext, Page
+
+from gateway.config import DEFAULT_BANNER, Config, load_config
+
+GPC_INIT_SCRIPT = (
+    "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: function () { return true; }});"
+)
+
+_COUNT_CHOICES = """() => {
+  if (window.__tgKitChoices === undefined) {
+    window.__tgKitChoices = 0;
+    window.addEventListener('tag-gateway:consent', function () { window.__tgKitChoices += 1; });
+  }
+  return window.__tgKitChoices;
+}"""
+_NEW_CHOICE = "n => window.__tgKitChoices > n && window.tagGateway.state === 'decided'"
+
+
+def region_headers(region: str) -> dict[str, str]:
+    """'US-CA' -> {'CF-IPCountry': 'US', 'CF-Region-Code': 'CA'}; 'DE' -> {'CF-IPCountry': 'DE'}."""
+    country, _, subdivision = region.upper().partition("-")
+    headers = {"CF-IPCountry": country}
+    if subdivision:
+        headers["CF-Region-Code"] = subdivision
+    return headers
+
+
+def context_options(region: str | None = None, gpc: bool = False) -> dict:
+    """Options for `browser.new_context(**...)` (or pytest-playwright's `browser_context_args`).
+    GPC also needs `navigator.globalPrivacyControl`: add GPC_INIT_SCRIPT, or use visit_as()."""
+    headers = region_headers(region) if region else {}
+    if gpc:
+        headers["Sec-GPC"] = "1"
+    return {"extra_http_headers": headers} if headers else {}
+
+
+def visit_as(context: BrowserContext, region: str | None = None, gpc: bool = False) -> BrowserContext:
+    """Make every later request of this context come from `region` and/or carry Global Privacy Control."""
+    headers = context_options(region, gpc).get("extra_http_headers")
+    if headers:
+        context.set_extra_http_headers(headers)
+    if gpc:
+        context.add_init_script(GPC_INIT_SCRIPT)
+    return context
+
+
+class Texts:
+    """The banner's accessible names, from a configuration (tag_configs/ folder or Config) or the defaults."""
+
+    def __init__(self, config: str | Path | Config | None = None):
+        if config is not None and not isinstance(config, Config):
+            config = load_config(Path(config))
+        self.banner = dict(config.banner) if config else dict(DEFAULT_BANNER)
+        self.labels = {c.key: c.label for c in config.categories} if config else {}
+
+    def label(self, category: str) -> str:
+        return self.labels.get(category, category.capitalize())
+
+
+def wait_ready(page: Page, timeout_ms: float | None = None) -> None:
+    """Wait until the container ran and finished checking a stored choice."""
+    page.wait_for_function(
+        "() => window.tagGateway && window.tagGateway.state && window.tagGateway.state !== 'loading'",
+        timeout=timeout_ms,
+    )
+
+
+def _choose_with(page: Page, act) -> dict:
+    wait_ready(page)
+    before = page.evaluate(_COUNT_CHOICES)
+    act()
+    page.wait_for_function(_NEW_CHOICE, arg=before)
+    return page.evaluate("() => window.tagGateway.consent")
+
+
+def _button(dialog, name: str):
+    return dialog.get_by_role("button", name=name, exact=True)
+
+
+def accept_all(page: Page, config: str | Path | Config | None = None) -> dict:
+    """Click the banner's "Accept all"; returns the stored choice (`tagGateway.consent`)."""
+    texts = Texts(config)
+    banner = page.get_by_role("dialog", name=texts.banner["title"])
+    return _choose_with(page, lambda: _button(banner, texts.banner["accept_all"]).click())
+
+
+def reject_all(page: Page, config: str | Path | Config | None = None) -> dict:
+    """Click the banner's "Reject all"; returns the stored choice."""
+    texts = Texts(config)
+    banner = page.get_by_role("dialog", name=texts.banner["title"])
+    return _choose_with(page, lambda: _button(banner, texts.banner["reject_all"]).click())
+
+
+def _save_preferences(page: Page, texts: Texts, categories: Iterable[str] | None) -> None:
+    dialog = page.get_by_role("dialog", name=texts.banner["preferences_title"])
+    dialog.wait_for(state="visible")
+    wanted = set(categories or ())
+    if categories is not None:  # by their labels, as a visitor finds them
+        for category in wanted:
+            dialog.get_by_role("checkbox", name=texts.label(category), exact=True).set_checked(True)
+    boxes = dialog.locator("input[type=checkbox][data-category]")
+    for i in range(boxes.count()):
+        box = boxes.nth(i)
+        if not box.is_disabled() and box.get_attribute("data-category") not in wanted:
+            box.set_checked(False)  # `necessary` is disabled: always on
+    _button(dialog, texts.banner["save"]).click()
+
+
+def choose(page: Page, categories: Iterable[str], config: str | Path | Config | None = None) -> dict:
+    """Allow exactly these categories (keys, e.g. ["analytics"]) through the banner's "Customize"."""
+    texts = Texts(config)
+    wanted = list(categories)
+
+    def act() -> None:
+        banner = page.get_by_role("dialog", name=texts.banner["title"])
+        _button(banner, texts.banner["customize"]).click()
+        _save_preferences(page, texts, wanted)
+
+    return _choose_with(page, act)
+
+
+def withdraw(page: Page, config: str | Path | Config | None = None) -> dict:
+    """Withdraw every optional category on a page where a choice was made: open the preferences
+    (as the "Privacy settings" button does), switch everything off, save."""
+    texts = Texts(config)
+
+    def act() -> None:
+        page.evaluate("() => window.tagGateway.showPreferences()")
+        _save_preferences(page, texts, None)
+
+    return _choose_with(page, act)

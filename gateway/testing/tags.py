@@ -1,0 +1,79 @@
+"""Which tag of a configuration sent a decoded event, and which hosts no tag declares.
+
+Matching is by vendor + account id + event name, as the container compiles each tag: GA4 measurement id
+and `en`; Meta pixel id and `ev`; TikTok pixel code and event (`Pageview` for a page-view tag); Google Ads
+conversion id and label (conversions) or event (remarketing). Hosts come from the same rules as the
+consent firewall (gateway.firewall.tag_hosts: each tag kind's HOSTS, image/script URLs, `hosts:`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from gateway.config import Config, Tag, load_config
+from gateway.firewall import split_rule, tag_hosts
+from gateway.tags import KINDS
+
+from gateway.testing.decode import Event
+
+VENDOR_KINDS = ("ga4", "google_ads", "meta_pixel", "tiktok_pixel")
+_ACCOUNT_KEY = {"ga4": "measurement_id", "google_ads": "conversion_id", "meta_pixel": "pixel_id",
+                "tiktok_pixel": "pixel_id"}
+
+
+def _rules(hosts) -> list[tuple[str, str]]:
+    return [split_rule(h) for h in hosts if h]
+
+
+def _matches(url: str, rules: list[tuple[str, str]]) -> bool:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    target = parts.path + ("?" + parts.query if parts.query else "")
+    return any((host == h or host.endswith("." + h)) and target.startswith(path) for h, path in rules)
+
+
+def _tag_event(tag: Tag) -> str | None:
+    compiled = tag.compiled
+    if tag.kind == "tiktok_pixel" and compiled.get("page"):
+        return "Pageview"
+    return compiled.get("event")
+
+
+class TagMap:
+    """A loaded configuration, asked which tag sent an event and whether a URL belongs to a tag."""
+
+    def __init__(self, config: Config | None):
+        self.config = config
+        self.tags = [t for t in config.tags if t.enabled] if config else []
+        if config is not None:
+            self._host_rules = {t.id: _rules(tag_hosts(t)) for t in self.tags}
+        else:  # without a configuration: every vendor the gateway knows
+            self._host_rules = {kind: _rules(getattr(KINDS[kind], "HOSTS", ())) for kind in VENDOR_KINDS}
+
+    @classmethod
+    def load(cls, config: str | Path | Config | None) -> "TagMap":
+        if config is None or isinstance(config, Config):
+            return cls(config)
+        return cls(load_config(Path(config)))
+
+    def tag_for(self, event: Event) -> str | None:
+        if event.automatic:
+            return None
+        for tag in self.tags:
+            if tag.kind != event.vendor or str(tag.compiled.get(_ACCOUNT_KEY[tag.kind], "")) != event.account:
+                continue
+            if tag.kind == "google_ads" and "send_to" in tag.compiled:
+                if event.event == "conversion" and tag.compiled["send_to"].endswith("/" + (event.label or "")):
+                    return tag.id
+                continue
+            if _tag_event(tag) == event.event:
+                return tag.id
+        return None
+
+    def owners(self, url: str) -> list[str]:
+        """Tag ids (or, without a configuration, vendor kinds) whose hosts cover this URL."""
+        return [owner for owner, rules in self._host_rules.items() if _matches(url, rules)]
+
+    def is_declared(self, url: str) -> bool:
+        return bool(self.owners(url))
