@@ -7,7 +7,7 @@ Installed with `pip install "tag-gateway[testing]"`; see the README's "Testing y
   gateway.testing.tags      TagMap: which tag of a tag_configs/ folder sent an event; undeclared hosts
   gateway.testing.consent   accept_all, reject_all, choose, withdraw, visit_as, context_options
   gateway.testing.browser   find_chromium, launch_chromium, CHROMIUM_ARGS
-  gateway.testing.plugin    the pytest plugin: tag_recorder fixture and options
+  gateway.pytest_plugin     the pytest plugin (outside this package, so pytest starts without Playwright)
   gateway/testing/stubs/    the vendor-library stand-ins (gtag.js, fbevents.js, TikTok events.js)
 """
 

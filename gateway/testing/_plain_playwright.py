@@ -1,5 +1,5 @@
 """`playwright`, `browser`, `browser_context_args`, `context` and `page` for people without pytest-playwright
-(registered by gateway.testing.plugin only then). Same names and roles as pytest-playwright's."""
+(registered by gateway.pytest_plugin only then). Same names and roles as pytest-playwright's."""
 
 from __future__ import annotations
 

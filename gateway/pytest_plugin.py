@@ -21,19 +21,25 @@ from typing import Iterator
 
 import pytest
 
-from gateway.testing.recorder import VendorRecorder, attached_recorder
+try:
+    from gateway.testing.recorder import VendorRecorder, attached_recorder
+except ImportError as missing:  # tag-gateway installed without its [testing] extra (no Playwright):
+    VendorRecorder = None       # pytest must still start in that environment; only tag_recorder fails
+    _MISSING = str(missing)
+
+LIBRARY_MODES = ("stubs", "real")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("tag_gateway_configs", "the store's tag_configs/ folder (relative to the rootdir)",
                   default="tag_configs")
     parser.addini("tag_gateway_libraries", "vendor libraries: stubs (offline stand-ins) or real", default="stubs")
-    parser.addoption("--tag-gateway-libraries", choices=VendorRecorder.LIBRARY_MODES, default=None,
+    parser.addoption("--tag-gateway-libraries", choices=LIBRARY_MODES, default=None,
                      help="vendor libraries for tag_recorder: stubs (offline stand-ins, default) or real")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if not config.pluginmanager.hasplugin("playwright"):  # pytest-playwright's plugin name
+    if VendorRecorder is not None and not config.pluginmanager.hasplugin("playwright"):  # pytest-playwright's name
         from gateway.testing import _plain_playwright
 
         config.pluginmanager.register(_plain_playwright, "tag_gateway_plain_playwright")
@@ -51,14 +57,17 @@ def tag_gateway_configs(pytestconfig: pytest.Config) -> Path | None:
 @pytest.fixture(scope="session")
 def tag_gateway_libraries(pytestconfig: pytest.Config) -> str:
     mode = pytestconfig.getoption("--tag-gateway-libraries") or pytestconfig.getini("tag_gateway_libraries")
-    if mode not in VendorRecorder.LIBRARY_MODES:
-        raise pytest.UsageError(f"tag_gateway_libraries must be one of {VendorRecorder.LIBRARY_MODES}, not {mode!r}")
+    if mode not in LIBRARY_MODES:
+        raise pytest.UsageError(f"tag_gateway_libraries must be one of {LIBRARY_MODES}, not {mode!r}")
     return mode
 
 
 @pytest.fixture
 def tag_recorder(request: pytest.FixtureRequest, tag_gateway_configs, tag_gateway_libraries) -> VendorRecorder:
     """Every third-party request of the test's `context`, recorded, answered offline, decoded and named."""
+    if VendorRecorder is None:
+        pytest.fail(f'tag_recorder needs the testing extra: pip install "tag-gateway[testing]" ({_MISSING})',
+                    pytrace=False)
     context = request.getfixturevalue("context")
     recorder = attached_recorder(context)
     if recorder is None:
