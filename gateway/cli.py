@@ -1,4 +1,4 @@
-"""`gateway serve`, `gateway validate` and `gateway consents ...`. The only place a ConfigError or a
+"""`gateway serve`, `gateway validate`, `gateway consents ...` and `gateway audit`. The only place a ConfigError or a
 consent log error becomes an exit code."""
 
 from __future__ import annotations
@@ -39,7 +39,48 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("config", nargs="?", default=DEFAULT_CONFIG, metavar="DIR", help=f"default: {DEFAULT_CONFIG}")
 
     _add_consents(commands)
+    _add_audit(commands)
     return parser
+
+
+AUDIT_HELP = """\
+Crawl a store (same-site links from URL, up to N pages) in headless Chromium, three times per
+region: without a choice, after refusing ("Reject all"; in opt-out regions the "Do Not Sell or
+Share" link) and after "Accept all". Every third-party request is intercepted, answered locally
+and decoded (nothing leaves the machine); each is judged by the rule the gateway decided for the
+visit. Needs the testing extra: pip install "tag-gateway[testing]".
+Exit codes: 0 clean, 1 a violation, 2 an error (no Playwright or Chromium, a bad --config, a choice
+that could not be made), 3 the store is unreachable, 4 a store page without the container."""
+
+
+def _add_audit(commands) -> None:
+    audit = commands.add_parser("audit", help="crawl a store per region and report what leaves before/after consent",
+                                description=AUDIT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    audit.add_argument("url", metavar="URL", help="a store page that includes the container, e.g. http://127.0.0.1:8000/")
+    audit.add_argument("--pages", type=_positive_pages, default=5, metavar="N",
+                       help="visit up to N same-site pages (default: 5)")
+    audit.add_argument("--region", action="append", metavar="CODE",
+                       help="visit as this region (CF-IPCountry / CF-Region-Code, e.g. DE or US-CA); repeatable; "
+                            "default: no region headers, whatever the gateway decides")
+    audit.add_argument("--gpc", action="store_true", help="every visit sends Global Privacy Control")
+    audit.add_argument("--format", choices=("text", "json", "junit"), default="text", help="default: text")
+    audit.add_argument("--config", metavar="DIR",
+                       help="the store's tag_configs/ folder: name tags and judge by their categories "
+                            "(default: classify by the known vendor hosts)")
+    audit.add_argument("--wait", type=_non_negative_ms, default=3200, metavar="MS",
+                       help="wait this long on every page for timed hits (default: 3200)")
+
+
+def _positive_pages(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of pages, 1 or more")
+    return int(text)
+
+
+def _non_negative_ms(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of milliseconds")
+    return int(text)
 
 
 CONSENTS_HELP = """\
@@ -219,6 +260,24 @@ def cmd_consents(args: argparse.Namespace) -> int:
         return 2
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from gateway import audit
+
+    try:
+        result = audit.run_audit(args.url, pages=args.pages, regions=args.region, gpc=args.gpc,
+                                 config=args.config, wait_ms=args.wait)
+    except audit.AuditError as error:
+        print(f"gateway audit: {error.message}", file=sys.stderr)
+        return error.code
+    print(audit.RENDERERS[args.format](result))
+    if args.format != "text" and result.exit_code != 0:
+        print(f"gateway audit: {len(result.violations)} violation(s), "
+              f"{len(result.without_container)} page(s) without the container; exit {result.exit_code}",
+              file=sys.stderr)
+    return result.exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return {"serve": cmd_serve, "validate": cmd_validate, "consents": cmd_consents}[args.command](args)
+    return {"serve": cmd_serve, "validate": cmd_validate, "consents": cmd_consents,
+            "audit": cmd_audit}[args.command](args)
