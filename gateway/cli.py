@@ -215,6 +215,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     size = len(live.current.container.gzipped)
     print(f"tag-gateway: {len(live.current.config.tags)} tags, container {size / 1024:.1f} KB gzipped", file=sys.stderr)
     print(f"tag-gateway: add to your store: <script src=\"{base}/container.js\" async></script>", file=sys.stderr)
+    print(f"tag-gateway: consent log: {consent_log.url}", file=sys.stderr)
     if store is not None:
         print(f"tag-gateway: example store at {base}/", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
