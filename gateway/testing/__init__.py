@@ -13,7 +13,8 @@ Installed with `pip install "tag-gateway[testing]"`; see the README's "Testing y
 
 from gateway.testing.browser import CHROMIUM_ARGS, ChromiumNotFound, find_chromium, launch_chromium
 from gateway.testing.consent import (
-    GPC_INIT_SCRIPT, accept_all, choose, context_options, region_headers, reject_all, visit_as, wait_ready, withdraw,
+    GPC_INIT_SCRIPT, accept_all, choose, context_options, earlier_choice, region_headers, reject_all, visit_as,
+    wait_ready, withdraw,
 )
 from gateway.testing.decode import Event, Hit, RecordedRequest, decode
 from gateway.testing.recorder import VendorRecorder, attached_recorder, new_recorded_context
@@ -21,7 +22,8 @@ from gateway.testing.tags import TagMap
 
 __all__ = [
     "CHROMIUM_ARGS", "ChromiumNotFound", "find_chromium", "launch_chromium",
-    "GPC_INIT_SCRIPT", "accept_all", "choose", "context_options", "region_headers", "reject_all", "visit_as",
+    "GPC_INIT_SCRIPT", "accept_all", "choose", "context_options", "earlier_choice", "region_headers", "reject_all",
+    "visit_as",
     "wait_ready", "withdraw",
     "Event", "Hit", "RecordedRequest", "decode",
     "VendorRecorder", "attached_recorder", "new_recorded_context",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Iterable
+from urllib.parse import urlsplit
 
 from playwright.sync_api import BrowserContext, Page
 
@@ -148,3 +149,40 @@ def withdraw(page: Page, config: str | Path | Config | None = None) -> dict:
         _save_preferences(page, texts, None)
 
     return _choose_with(page, act)
+
+
+def earlier_choice(context: BrowserContext, store_url: str, categories: Iterable[str], *,
+                   gateway_url: str | None = None, secret: str | None = None, days_ago: float = 0,
+                   config: str | Path | Config | None = None) -> str:
+    """Give this context a choice made on an earlier visit (the `tg_consent` cookie); returns the token.
+
+    Without `secret` the gateway signs it, as it signs a visitor's (POST /consent from the store's
+    origin; `gateway_url` defaults to `store_url`). With the gateway's `secret` (TAG_GATEWAY_SECRET) and
+    `config` (its tag_configs/), the token is made here, `days_ago` days old: an expired choice for
+    `days_ago` beyond the configured lifetime. A token made here is not in the consent log.
+    """
+    wanted = ["necessary", *[c for c in categories if c != "necessary"]]
+    if secret is None:
+        if days_ago:
+            raise ValueError("a choice from the past needs the gateway's secret (and its config)")
+        parts = urlsplit(store_url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        answer = context.request.post((gateway_url or store_url).rstrip("/") + "/consent",
+                                      data={"categories": wanted, "action": "custom"},
+                                      headers={"Origin": origin, "Content-Type": "application/json"})
+        if not answer.ok:
+            raise RuntimeError(f"POST /consent answered {answer.status}: {answer.text()}")
+        token = answer.json()["token"]
+    else:
+        from gateway.consent import ConsentSigner
+
+        if config is None:
+            raise ValueError("pass config= (the gateway's tag_configs/): a token records the categories offered")
+        config = config if isinstance(config, Config) else load_config(Path(config))
+        signer = ConsentSigner(secret)
+        now = signer._signer.get_timestamp  # itsdangerous' clock, moved back by days_ago for this token
+        signer._signer.get_timestamp = lambda: int(now() - days_ago * 86400)
+        token = signer.issue(tuple(c for c in config.category_keys if c in wanted), config.site.policy_version,
+                             offered=config.category_keys)[0]
+    context.add_cookies([{"name": "tg_consent", "value": token, "url": store_url}])
+    return token
