@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 from gateway import js_minify
 from gateway.app import create_app
 from gateway.config import load_config
-from gateway.container import (CONFIG_HOLE, build_container, render_banner, render_dialogs, render_notice, runtime_config,
+from gateway.container import (CONFIG_HOLE, build_container, render_fab, render_dialogs, render_notice, runtime_config,
                                script_safe_json, static_source)
 from gateway.live_config import LiveConfig
 from gateway.store import ConsentLog
@@ -54,7 +54,7 @@ def main() -> None:
     config = load_config(config_dir)
     built = build_container(config)
     kinds = tuple(sorted({tag.kind for tag in config.tags if tag.enabled}))
-    config_json = script_safe_json(runtime_config(config, render_banner(config)))
+    config_json = script_safe_json(runtime_config(config, render_fab(config)))
     plain = rjsmin.jsmin(static_source(kinds).replace(CONFIG_HOLE, config_json)).encode()
     print(f"config:            {config_dir} ({len(config.tags)} tags, kinds {', '.join(kinds)})")
     print(f"rjsmin only:       {len(plain):,} B raw, {gz9(plain):,} B gzip -9 (before mangling, for comparison)")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import site
 import subprocess
 import sys
@@ -37,8 +38,13 @@ def readme_example() -> str:
 
 
 def test_the_readme_example_passes_against_another_store_with_the_kit_from_a_wheel(tmp_path: Path):
+    # Built from a copy of the tracked files: a build/ left in the checkout could smuggle stale modules in.
+    source = tmp_path / "source"
+    for name in run("git", "ls-files", cwd=REPO).stdout.split():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, source / name)
     wheels = tmp_path / "wheels"
-    run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), str(REPO))
+    run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), str(source))
     [wheel] = wheels.glob("tag_gateway-*.whl")
 
     venv = tmp_path / "venv"

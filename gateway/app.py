@@ -36,6 +36,8 @@ MAX_CONSENT_BODY = 2048  # bytes; a real choice is well under 200
 CONSENT_HEADER = "X-Tag-Gateway-Consent"
 CONTAINER_CACHE = "public, max-age=300"  # config edits reach visitors within five minutes
 
+GZIP = Middleware(GZipMiddleware, minimum_size=1000)
+
 log = logging.getLogger("tag_gateway")
 
 
@@ -180,9 +182,11 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
     routes = [
         Route("/container.js", container, methods=["GET", "HEAD"]),
         Route("/consent", store_consent, methods=["POST"]),
-        Route("/consent", read_consent, methods=["GET"]),
+        # These two carry the dialogs' markup (a few KB): gzip when the client takes it. Only them:
+        # /container.js is gzipped once per build and must not pay for a middleware per request.
+        Route("/consent", read_consent, methods=["GET"], middleware=[GZIP]),
         Route("/consent", consent_preflight, methods=["OPTIONS"]),
-        Route("/ui", dialogs, methods=["GET"]),
+        Route("/ui", dialogs, methods=["GET"], middleware=[GZIP]),
         Route("/healthz", health, methods=["GET"]),
     ]
     if store_dir is not None:
@@ -195,9 +199,7 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
         if task:
             task.cancel()
 
-    # GET /consent carries the dialogs' markup when a choice is needed; /container.js is gzipped
-    # once per build and sets its own Content-Encoding, which the middleware leaves alone.
-    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(GZipMiddleware, minimum_size=1000)],
+    return Starlette(routes=routes, lifespan=lifespan,
                      exception_handlers={HTTPException: http_error, Exception: server_error})
 
 

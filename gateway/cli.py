@@ -71,16 +71,18 @@ def _add_audit(commands) -> None:
                        help="wait this long on every page for timed hits (default: 3200)")
 
 
-def _positive_pages(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of pages, 1 or more")
-    return int(text)
+def _whole_number(unit: str, minimum: int):
+    """An argparse type: a whole number of `unit`, at least `minimum`, or a one-line usage error."""
+    def parse(text: str) -> int:
+        if not text.isdigit() or int(text) < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of {unit}"
+                                             + (f", {minimum} or more" if minimum else ""))
+        return int(text)
+    return parse
 
 
-def _non_negative_ms(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of milliseconds")
-    return int(text)
+_positive_pages, _non_negative_ms = _whole_number("pages", 1), _whole_number("milliseconds", 0)
+_positive, _non_negative = _whole_number("days", 1), _whole_number("days", 0)
 
 
 CONSENTS_HELP = """\
@@ -149,18 +151,6 @@ def _since(text: str) -> datetime:
     if len(text) == 10:
         moment = datetime.combine(moment.date(), time(0))
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days, 1 or more")
-    return int(text)
-
-
-def _non_negative(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days")
-    return int(text)
 
 
 def _report(error: ConfigError) -> None:

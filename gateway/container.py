@@ -101,7 +101,7 @@ def _render(template: str, css: str, config: Config, **extra: Any) -> str:
     return re.sub(r">\s+<", "><", html.strip())  # the template's indentation, not text: no element is inline-spaced
 
 
-def render_banner(config: Config) -> str:
+def render_fab(config: Config) -> str:
     """What the container itself shows: base styles and the floating "Privacy settings" button."""
     return _render("fab.html.j2", "fab.css", config)
 
@@ -148,7 +148,7 @@ def build_container(config: Config) -> Container:
     kinds = tuple(sorted({tag.kind for tag in config.tags if tag.enabled}))
     head, tail = js_minify.mangle_around(static_source(kinds), CONFIG_HOLE)  # cached per set of kinds
     text = (f"/*! tag-gateway {__version__} container: {len(config.tags)} tags, consent first */\n"
-            + head + script_safe_json(runtime_config(config, render_banner(config))) + tail + ";")
+            + head + script_safe_json(runtime_config(config, render_fab(config))) + tail + ";")
     body = text.encode("utf-8")
     digest = hashlib.sha256(body).hexdigest()[:32]
     return Container(body=body, gzipped=js_minify.gzip_best(body), etag=f'"{digest}"')

@@ -18,7 +18,7 @@ import pytest
 import rjsmin
 
 from gateway.config import load_config
-from gateway.container import CONFIG_HOLE, build_container, render_banner, runtime_config, script_safe_json, static_source
+from gateway.container import CONFIG_HOLE, build_container, render_fab, runtime_config, script_safe_json, static_source
 from gateway.js_minify import JSMinifyError, gzip_best, mangle, mangle_around
 from gateway.tags import KINDS
 
@@ -104,7 +104,7 @@ def test_mangling_makes_the_example_container_smaller_than_rjsmin_alone() -> Non
     config = load_config(EXAMPLE)
     built = build_container(config)
     kinds = tuple(sorted({tag.kind for tag in config.tags if tag.enabled}))
-    config_json = script_safe_json(runtime_config(config, render_banner(config)))
+    config_json = script_safe_json(runtime_config(config, render_fab(config)))
     plain = rjsmin.jsmin(static_source(kinds).replace(CONFIG_HOLE, config_json)).encode()
     plain_gzip = gzip.compress(plain, compresslevel=9, mtime=0)
     assert len(built.body) < len(plain) - 2000
@@ -114,7 +114,7 @@ def test_mangling_makes_the_example_container_smaller_than_rjsmin_alone() -> Non
 def test_the_config_is_spliced_in_verbatim_and_stays_script_safe() -> None:
     config = load_config(EXAMPLE)
     body = build_container(config).body.decode()
-    config_json = script_safe_json(runtime_config(config, render_banner(config)))
+    config_json = script_safe_json(runtime_config(config, render_fab(config)))
     assert body.endswith("})(" + config_json + ");")  # never parsed or reprinted by the mangler
     assert body.startswith("/*! tag-gateway ") and "*/\n(function(" in body
     assert "</script" not in body.lower() and "<!--" not in body

@@ -273,3 +273,11 @@ def test_the_notice_can_use_the_single_privacy_choices_link(config_dir: Path) ->
     assert "Do Not Sell or Share My Personal Information</button>" not in notice
     plain = render_notice(load_config(ROOT / "tag_configs"), honored=False)
     assert 'data-tg="optout">Do Not Sell or Share My Personal Information</button>' in plain
+
+
+def test_the_dialogs_travel_gzipped(proxied) -> None:
+    answer = proxied.get("/consent", headers={"CF-IPCountry": "DE", "Accept-Encoding": "gzip"})
+    assert answer.headers["content-encoding"] == "gzip" and "tg-banner" in answer.json()["ui"]
+    assert proxied.get("/ui", headers={"Accept-Encoding": "gzip"}).headers["content-encoding"] == "gzip"
+    plain = proxied.get("/container.js", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and "vary" in plain.headers
