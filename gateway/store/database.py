@@ -2,8 +2,9 @@
 
 * unset: a SQLite file ``tag-gateway.sqlite3`` in the working directory;
 * ``sqlite:///path/to/file.sqlite3``: SQLite in WAL mode with ``synchronous=FULL``, so
-  a committed (acknowledged) decision survives a power cut; one writer at a time,
-  the others wait up to the busy timeout;
+  a committed (acknowledged) decision survives a power cut (``NORMAL`` would only
+  survive a crash of the process: WAL mode then skips the fsync at commit); one writer
+  at a time, the others wait up to the busy timeout;
 * ``postgresql://user:pass@host/db`` or ``postgres://...`` as hosting platforms hand
   them out: PostgreSQL through psycopg 3 (``postgresql+psycopg://``), for several
   gateway instances sharing one log. An explicit driver (``postgresql+psycopg2://``)
@@ -102,9 +103,15 @@ def _postgresql_engine(url: URL, busy_timeout: float) -> Engine:
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
-        # Without it a writer stuck behind a hung one would wait for ever on the chain head.
         with dbapi_connection.cursor() as cursor:
+            # Without it a writer stuck behind a hung one would wait for ever on the chain head.
             cursor.execute(f"SET lock_timeout = '{lock_timeout}'")
+            # A decision is acknowledged after COMMIT returns: with synchronous_commit off (a server or
+            # role default some hosts tune for speed) that is before the WAL is flushed. Stricter
+            # settings (remote_write, remote_apply) and `local` are durable here and kept.
+            cursor.execute("SHOW synchronous_commit")
+            if cursor.fetchone()[0] == "off":
+                cursor.execute("SET synchronous_commit = on")
         dbapi_connection.commit()
 
     return engine

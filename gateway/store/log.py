@@ -2,21 +2,26 @@
 
 `ConsentLog.open()` creates or migrates the schema; `record()` appends one decision
 and returns only after the transaction committed (SQLite: WAL fsynced with
-``synchronous=FULL``; PostgreSQL: commit with the server's durable default). Any
+``synchronous=FULL``; PostgreSQL: ``synchronous_commit`` at least ``on``). Any
 database failure raises `LogUnavailable`: nothing was stored, nothing may be
 acknowledged.
 
-Several writers (threads, processes, gateway instances) append one at a time: each
+Decisions recorded at the same time by several threads share one transaction (group
+commit, group_commit.py): each caller still returns only after its batch committed, and
+every caller of a batch that failed gets the error.
+
+Several writers (processes, gateway instances) append one transaction at a time: each
 takes the lock on the chain head first (the ``chain_state`` row, ``SELECT ... FOR
-UPDATE`` on PostgreSQL; ``BEGIN IMMEDIATE`` on SQLite), so the chain stays linear
-and ``seq`` has no gaps. See chain.py for the hashes, retention.py for how long
-records are kept.
+UPDATE`` on PostgreSQL; ``BEGIN IMMEDIATE`` on SQLite) and reads the head under that
+lock, so the chain stays linear and ``seq`` has no gaps. See chain.py for the hashes,
+retention.py for how long records are kept.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +33,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.store import chain, database
+from gateway.store.group_commit import GroupCommitter
 from gateway.store.decision import MAX_USER_AGENT, Decision, Record
 from gateway.store.errors import LogUnavailable, StoreError, UnknownConsent, one_line
 from gateway.store.ip import truncate_ip
@@ -66,9 +72,17 @@ class Purge:
 class ConsentLog:
     """One engine, created at start-up; thread-safe. Use `ConsentLog.open`."""
 
-    def __init__(self, engine: Engine, url: str):
+    def __init__(self, engine: Engine, url: str, busy_timeout: float = database.BUSY_TIMEOUT):
         self._engine = engine
         self.url = url           # without the password
+        # A caller may wait for the batch ahead of its own, then its own: each bounded by the
+        # database's lock/busy and connect timeouts. Past that it gets a 503, never a hang.
+        self._committer = GroupCommitter(self._append, what="record the decision",
+                                         wait_timeout=2 * busy_timeout + database.CONNECT_TIMEOUT)
+        # A forked worker must not use the parent's connections (a shared socket or SQLite file
+        # lock): it opens its own; the parent keeps its pool.
+        ref = weakref.ref(engine)
+        os.register_at_fork(after_in_child=lambda: (lambda e: e and e.dispose(close=False))(ref()))
 
     @classmethod
     def open(cls, url: str | None = None, *, create: bool = True,
@@ -98,9 +112,10 @@ class ConsentLog:
         except (SQLAlchemyError, OSError) as error:
             engine.dispose()
             raise LogUnavailable(f"{shown}: {one_line(error)}") from None
-        return cls(engine, shown)
+        return cls(engine, shown, busy_timeout)
 
     def close(self) -> None:
+        self._committer.close()  # what is queued is committed first
         self._engine.dispose()
 
     def __enter__(self) -> ConsentLog:
@@ -129,19 +144,30 @@ class ConsentLog:
             "personal_salt": salt, "personal_digest": chain.personal_digest(salt, ip_prefix, user_agent),
             "erased_at": None,
         }
-        with self._writing("record the decision") as connection:
-            head = _lock_head(connection)
-            if connection.execute(select(banner_texts.c.hash).where(banner_texts.c.hash == texts_hash)).first() is None:
-                connection.execute(insert(banner_texts).values(hash=texts_hash, texts=texts,
-                                                               first_seen=datetime.now(timezone.utc)))
-            row["seq"] = head.head_seq + 1
-            row["prev_hash"] = head.head_hash
-            row["record_hash"] = chain.record_hash(head.head_hash, row)
-            connection.execute(insert(consent_records).values(row))
-            connection.execute(update(chain_state).where(chain_state.c.id == 1)
-                               .values(head_seq=row["seq"], head_hash=row["record_hash"]))
+        self._committer.submit((row, texts))  # returns once committed (seq and hashes filled in)
         del row["personal_salt"]
         return Record(**{**row, "categories": tuple(row["categories"]), "offered": tuple(row["offered"])})
+
+    def _append(self, batch: list[tuple[dict[str, Any], str]]) -> list[None]:
+        """Append a batch of (row, banner texts) after the chain head in one transaction (the committer's thread)."""
+        with self._writing("record the decision") as connection:
+            head = _lock_head(connection)  # read under the lock: no other writer appends meanwhile
+            texts = {row["banner_texts_hash"]: text for row, text in batch}
+            stored = set(connection.execute(select(banner_texts.c.hash)
+                                            .where(banner_texts.c.hash.in_(list(texts)))).scalars())
+            now = datetime.now(timezone.utc)
+            new = [{"hash": h, "texts": t, "first_seen": now} for h, t in texts.items() if h not in stored]
+            if new:
+                connection.execute(insert(banner_texts), new)
+            seq, prev_hash = head.head_seq, head.head_hash
+            for row, _ in batch:
+                seq += 1
+                row["seq"], row["prev_hash"] = seq, prev_hash
+                row["record_hash"] = prev_hash = chain.record_hash(prev_hash, row)
+            connection.execute(insert(consent_records), [row for row, _ in batch])
+            connection.execute(update(chain_state).where(chain_state.c.id == 1)
+                               .values(head_seq=seq, head_hash=prev_hash))
+        return [None] * len(batch)
 
     def erase(self, consent_id: str, now: datetime | None = None) -> int:
         """Remove the personal fields (IP prefix, user agent) of every record of `consent_id`.
