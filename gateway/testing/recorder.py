@@ -3,17 +3,19 @@
 Attach a :class:`VendorRecorder` to a Playwright context (or use the pytest plugin's ``tag_recorder``).
 Every request to a host other than 127.0.0.1/localhost is recorded and never leaves the machine: vendor
 libraries are answered by the stand-ins in ``gateway/testing/stubs/`` (or, with ``libraries="real"``,
-left to the real library or to the test's own routes), image beacons by a 1x1 GIF, anything else by an
-empty 204. With the store's ``tag_configs/`` the recorder names the tag behind each event:
+let through to the vendor, to the test's own routes, or answered from ``library_files``), image beacons by
+a 1x1 GIF, anything else by an empty 204. With the store's ``tag_configs/`` the recorder names the tag behind each event:
 ``recorder.assert_fired("meta-purchase", once=True, value=59.9)``, ``recorder.assert_silent()``.
 """
 
 from __future__ import annotations
 
 import json
+import mimetypes
 import time
+from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser, BrowserContext, Page, Route
@@ -57,6 +59,12 @@ class VendorRecorder:
     /signals/config/<ID> script, and TikTok's events.js in the SDK generation chosen by `tiktok_sdk`
     ("legacy": 2.1.33 without consent methods, "consent": a newer SDK with hold/grant/revokeConsent; may
     be changed before a page loads the SDK).
+
+    With ``libraries="real"`` the vendor libraries (and Meta's per-pixel config scripts) are recorded and
+    then let through: to the vendor, or to a route the test registered on the context before attaching.
+    ``library_files={url_pattern: path}`` answers library URLs matching a pattern (``fnmatch`` on the
+    whole URL, e.g. ``"https://connect.facebook.net/*/fbevents.js"``) with a local file instead, e.g. a
+    pinned copy of a vendor's library for an offline CI; a library no pattern matches still goes out.
     """
 
     LIBRARIES = {
@@ -70,9 +78,15 @@ class VendorRecorder:
     LIBRARY_MODES = ("stubs", "real")
 
     def __init__(self, tiktok_sdk: str = "legacy", config: str | Path | Config | None = None,
-                 libraries: str = "stubs") -> None:
+                 libraries: str = "stubs", library_files: Mapping[str, str | Path] | None = None) -> None:
         if libraries not in self.LIBRARY_MODES:
             raise ValueError(f"libraries must be one of {self.LIBRARY_MODES}, not {libraries!r}")
+        if library_files and libraries != "real":
+            raise ValueError('library_files replaces the real libraries: it needs libraries="real"')
+        self.library_files = {pattern: Path(path) for pattern, path in (library_files or {}).items()}
+        missing = [str(path) for path in self.library_files.values() if not path.is_file()]
+        if missing:  # now, not as a silently broken page later
+            raise FileNotFoundError(f"library_files: no such file: {', '.join(missing)}")
         self.requests: list[RecordedRequest] = []
         self._stubs = {key: (STUBS_DIR / name).read_text() for key, name in self.LIBRARIES.items()}
         self.tiktok_sdk = tiktok_sdk
@@ -162,7 +176,12 @@ class VendorRecorder:
         )
         self.requests.append(recorded)
         if self.libraries_mode == "real" and self._is_library(recorded):
-            route.fallback()  # the real library (or a route the test set up before attaching)
+            local = self._library_file(recorded.url)
+            if local is None:
+                route.fallback()  # the real library (or a route the test set up before attaching)
+            else:
+                kind = mimetypes.guess_type(local.name)[0] or "application/javascript"
+                route.fulfill(status=200, content_type=kind, body=local.read_bytes())
             return
         stub = self._stub_text(recorded)
         if stub is not None:
@@ -171,6 +190,12 @@ class VendorRecorder:
             route.fulfill(status=200, content_type="image/gif", body=PIXEL_GIF)
         else:
             route.fulfill(status=204, headers={"Access-Control-Allow-Origin": "*"})
+
+    def _library_file(self, url: str) -> Path | None:
+        for pattern, path in self.library_files.items():
+            if fnmatchcase(url, pattern):
+                return path
+        return None
 
     def _is_library(self, recorded: RecordedRequest) -> bool:
         return (recorded.host, recorded.path) in self.LIBRARIES or (
@@ -409,10 +434,11 @@ def _params_match(actual: dict[str, Any], expected: dict[str, Any]) -> bool:
 
 
 def new_recorded_context(browser: Browser, tiktok_sdk: str = "legacy", config: str | Path | Config | None = None,
-                         libraries: str = "stubs", **options) -> tuple[BrowserContext, VendorRecorder]:
+                         libraries: str = "stubs", library_files: Mapping[str, str | Path] | None = None,
+                         **options) -> tuple[BrowserContext, VendorRecorder]:
     """A new browser context whose third-party requests a new VendorRecorder records."""
     options.setdefault("viewport", VIEWPORT)
+    recorder = VendorRecorder(tiktok_sdk=tiktok_sdk, config=config, libraries=libraries, library_files=library_files)
     context = browser.new_context(**options)
-    recorder = VendorRecorder(tiktok_sdk=tiktok_sdk, config=config, libraries=libraries)
     recorder.attach(context)
     return context, recorder
