@@ -22,6 +22,8 @@ from gateway.yaml_source import YamlSource, format_path, load_yaml
 
 NECESSARY = "necessary"
 DEFAULT_MAX_AGE_DAYS = 180  # six months, the re-ask interval most EU regulators recommend
+# POST /consent per client address: a visitor sends one or two; room for a few behind one NAT.
+DEFAULT_CONSENT_RATE_LIMIT = (60, 60)  # (requests, per_seconds)
 
 DEFAULT_BANNER = {
     "title": "Your privacy choices",
@@ -102,6 +104,7 @@ class Site:
     acceptance_max_age_days: int | None = None  # None: consent_max_age_days
     refusal_max_age_days: int | None = None
     trusted_proxies: tuple[str, ...] = DEFAULT_TRUSTED_PROXIES
+    consent_rate_limit: tuple[int, int] | None = DEFAULT_CONSENT_RATE_LIMIT  # None: off
 
     @property
     def consent_max_age_seconds(self) -> int:
@@ -139,7 +142,35 @@ class Config:
 
 
 def config_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    """The *.yaml files of the folder, symbolic links included so that a bad one is reported, not skipped."""
+    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and (p.is_symlink() or p.is_file()))
+
+
+def _link_problem(directory: Path, path: Path) -> Problem | None:
+    """A link is read only when it leads to a file inside the config folder.
+
+    A link out (`leak.yaml -> /etc/passwd`) would put another file's contents into error messages and
+    logs; the problem names the link, never its target. Links between files of the folder are fine.
+    """
+    if not path.is_symlink():
+        return None
+    name = display_path(path)
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return Problem(name, 0, "", "is a symbolic link that leads nowhere (missing target or a loop); remove it")
+    if not target.is_relative_to(directory.resolve()):
+        return Problem(name, 0, "", "is a symbolic link to a file outside the config folder and is not read; "
+                                    "copy that file into the folder instead")
+    if not target.is_file():
+        return Problem(name, 0, "", "is a symbolic link to something that is not a file; remove it")
+    return None
+
+
+def _unexpected(where: str, exc: BaseException) -> Problem:
+    """A failure nobody foresaw still reaches the owner as a problem, never as a traceback."""
+    detail = f"{type(exc).__name__}: {exc}"
+    return Problem(where, 0, "", f"could not be checked ({detail[:200]}); please report this to the gateway's developers")
 
 
 def load_config(directory: str | Path) -> Config:
@@ -155,18 +186,33 @@ def load_config(directory: str | Path) -> Config:
     broken: dict[Path, set[tuple]] = {}
     unparsable = False
     for path in files:
-        source, parse_problems = load_yaml(path)
-        problems.extend(parse_problems)
-        unparsable = unparsable or source is None
-        if source is None or source.data is None:  # unparsable, or empty / comment-only
+        link_problem = _link_problem(directory, path)
+        if link_problem is not None:
+            problems.append(link_problem)
+            unparsable = True
             continue
-        schema_problems, bad_paths = validate_source(source)
+        try:
+            source, parse_problems = load_yaml(path)
+            problems.extend(parse_problems)
+            unparsable = unparsable or source is None
+            if source is None or source.data is None:  # unparsable, or empty / comment-only
+                continue
+            schema_problems, bad_paths = validate_source(source)
+        except Exception as exc:  # MemoryError and RecursionError included
+            problems.append(_unexpected(display_path(path), exc))
+            unparsable = True
+            continue
         problems.extend(schema_problems)
         if () in bad_paths:
             continue  # not even a mapping of the known top-level keys
         sources.append(source)
         broken[path] = bad_paths
-    return _merge(directory, files, sources, broken, problems, unparsable)
+    try:
+        return _merge(directory, files, sources, broken, problems, unparsable)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError([*problems, _unexpected(display_path(directory), exc)]) from exc
 
 
 def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
@@ -245,8 +291,16 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
         acceptance_max_age_days=site_spec.get("acceptance_max_age_days"),
         refusal_max_age_days=site_spec.get("refusal_max_age_days"),
         trusted_proxies=tuple(site_spec.get("trusted_proxies", DEFAULT_TRUSTED_PROXIES)),
+        consent_rate_limit=_rate_limit(site_spec.get("consent_rate_limit", True)),
     )
     return Config(directory, site, tuple(categories.values()), banner, tuple(tags), tuple(files), google_consent, regions)
+
+
+def _rate_limit(value: bool | dict[str, int]) -> tuple[int, int] | None:
+    """`site.consent_rate_limit` (schema-checked): true is the default, false turns it off."""
+    if value is True:
+        return DEFAULT_CONSENT_RATE_LIMIT
+    return (value["requests"], value["per_seconds"]) if value else None
 
 
 def _regions(sources: list[YamlSource], broken: dict[Path, set[tuple]], report) -> RegionRules:
