@@ -16,7 +16,7 @@ from pathlib import Path
 
 from gateway.config import Config, config_files, load_config
 from gateway.container import Container, build_container, render_dialogs, render_notice
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, Problem, display_path
 from gateway.origins import OriginMatcher
 from gateway.regions import TrustedProxies
 
@@ -40,11 +40,31 @@ class Snapshot:
 
 
 def _fingerprint(directory: Path) -> tuple:
-    """Names, mtimes and sizes of the files load_config reads: cheap to poll every second."""
+    """Names, mtimes and sizes of the files load_config reads (and of the links to them): cheap to poll."""
+    def stamp(path: Path) -> tuple:
+        link = path.lstat()
+        try:
+            target = path.stat()
+        except OSError:  # a dangling link: its own stamp still changes when it is fixed
+            return (path.name, link.st_mtime_ns, link.st_size)
+        return (path.name, link.st_mtime_ns, target.st_mtime_ns, target.st_size)
+
     try:
-        return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in config_files(directory))
+        return tuple(stamp(p) for p in config_files(directory))
     except OSError:
         return ()
+
+
+def _build(directory: Path) -> Snapshot:
+    """A snapshot of the config in `directory`; every failure, foreseen or not, is a ConfigError."""
+    try:
+        return Snapshot.build(load_config(directory))
+    except ConfigError:
+        raise
+    except Exception as exc:  # MemoryError and RecursionError included: the server must stay up
+        log.exception("building the config in %s failed", directory)
+        raise ConfigError([Problem(display_path(directory), 0, "",
+                                   f"could not be built ({type(exc).__name__}); the log has the details")]) from exc
 
 
 @dataclass
@@ -57,7 +77,7 @@ class LiveConfig:
     @classmethod
     def load(cls, directory: str | Path) -> "LiveConfig":
         directory = Path(directory)
-        live = cls(directory, Snapshot.build(load_config(directory)))
+        live = cls(directory, _build(directory))
         live._seen = _fingerprint(directory)
         return live
 
@@ -68,7 +88,7 @@ class LiveConfig:
             return False
         self._seen = seen
         try:
-            snapshot = Snapshot.build(load_config(self.directory))
+            snapshot = _build(self.directory)
         except ConfigError as error:
             self.last_error = error
             log.error("config in %s is invalid; still serving the previous version:\n%s", self.directory, error)
