@@ -30,8 +30,12 @@ class ConfigError(Exception):
 
 
 def display_path(path: Path) -> str:
-    """Paths relative to the working directory when possible: shorter, and clickable in editors."""
+    """Paths relative to the working directory when possible: shorter, and clickable in editors.
+
+    A symbolic link is named as itself: resolving it would show where it points, and a link out of
+    the config folder must not reveal that in a message.
+    """
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return str((path.parent.resolve() / path.name).relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
