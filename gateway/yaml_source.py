@@ -76,7 +76,13 @@ def load_yaml(path: Path) -> tuple[YamlSource | None, list[Problem]]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return None, [Problem(name, 0, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # checks the characters first
+    except yaml.reader.ReaderError as exc:
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        return None, [Problem(name, text.count("\n", 0, exc.position) + 1, "",
+                              f"character U+{code:04X} is not allowed in YAML; remove it or write it escaped "
+                              "in a double-quoted string")]
     try:
         node = loader.get_single_node()
         problems: list[Problem] = []
