@@ -1,0 +1,92 @@
+"""The configurations the harness measures, written into temp folders from the example (tag_configs/).
+
+* `load_config_copy`: the example as it is, except a POST /consent rate limit (if this gateway has one)
+  high enough that a load from one loopback address measures the endpoint, not 429s. The limiter stays
+  on, so its per-request cost is measured.
+* `large_config`: the example's site and categories with 50 tags of every kind and every trigger, checked
+  with `gateway validate` as a store owner would.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from bench.errors import BenchError
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "tag_configs"
+SCHEMA = ROOT / "gateway" / "schemas" / "tag_config.schema.json"
+RATE_LIMIT_KEY = "consent_rate_limit"
+HIGH_RATE_LIMIT = {"requests": 1_000_000, "per_seconds": 1}
+LARGE_TAGS = 50
+
+
+def _site_keys() -> set[str]:
+    schema = json.loads(SCHEMA.read_text())
+    return set(schema["$defs"]["site"]["properties"])
+
+
+def _copy(source: Path, target: Path, edit_site) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    for path in sorted(source.glob("*.yaml")):
+        document = yaml.safe_load(path.read_text())
+        if isinstance(document, dict) and "site" in document:
+            edit_site(document["site"])
+            (target / path.name).write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+        else:
+            (target / path.name).write_text(path.read_text())
+    return target
+
+
+def load_config_copy(target: Path, source: Path = EXAMPLE) -> Path:
+    def raise_limit(site: dict) -> None:
+        if RATE_LIMIT_KEY in _site_keys():
+            site[RATE_LIMIT_KEY] = dict(HIGH_RATE_LIMIT)
+    return _copy(source, target, raise_limit)
+
+
+def _vendor(kind: str, n: int) -> dict:
+    """What a tag of `kind` fires; ids vary with n, as on a store with several accounts."""
+    return {
+        "ga4": {"measurement_id": f"G-BENCH{n:05d}"},
+        "google_ads": {"conversion_id": f"AW-{900000000 + n}", "conversion_label": f"Label{n:04d}"},
+        "meta_pixel": {"pixel_id": str(1000000000 + n), "event": "AddToCart",
+                       "params": {"value": "{{ event.element.data.price }}", "currency": "EUR"}},
+        "tiktok_pixel": {"pixel_id": f"CBENCH{n:014d}"},
+        "image": {"url": f"https://pixel{n}.bench.example/p.gif",
+                  "params": {"page": "{{ page.path }}", "order": "{{ event.ecommerce.transaction_id }}", "n": n}},
+        "script": {"src": f"https://cdn{n}.bench.example/tag.js", "init": f"window.benchTag{n} = tagGateway.event;"},
+    }[kind]
+
+
+KINDS = ("ga4", "google_ads", "meta_pixel", "tiktok_pixel", "image", "script")
+TRIGGERS = ({"type": "page_view"}, {"type": "event", "event": "purchase"}, {"type": "click", "selector": ".add-to-cart"},
+            {"type": "page_view", "paths": ["/products/*", "/thank-you*"]}, {"type": "event", "event": "add_to_cart"})
+
+
+def large_config(target: Path, source: Path = EXAMPLE) -> Path:
+    _copy(source, target, lambda site: None)
+    for path in target.glob("*.yaml"):
+        document = yaml.safe_load(path.read_text())
+        if isinstance(document, dict) and "tags" in document:
+            path.unlink()  # the example's tags make way for the generated ones
+    site = next(yaml.safe_load(p.read_text()) for p in target.glob("*.yaml")
+                if "categories" in (yaml.safe_load(p.read_text()) or {}))
+    categories = list(site["categories"])
+    tags = []
+    for n in range(LARGE_TAGS):
+        kind = KINDS[n % len(KINDS)]
+        tags.append({"id": f"{kind.replace('_', '-')}-{n}", "name": f"Generated {kind} tag {n}",
+                     "category": categories[n % len(categories)], "trigger": TRIGGERS[n % len(TRIGGERS)],
+                     kind: _vendor(kind, n)})
+    (target / "tags.yaml").write_text(yaml.safe_dump({"tags": tags}, sort_keys=False))
+    done = subprocess.run([sys.executable, "-m", "gateway", "validate", str(target)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    if done.returncode != 0:
+        raise BenchError(f"the generated {LARGE_TAGS}-tag config is invalid:\n{done.stderr.strip()[-1500:]}")
+    return target

@@ -1,0 +1,127 @@
+"""`gateway serve` as a subprocess on a free loopback port, and what its worker processes used.
+
+The harness works before and after `--workers N` exists: it asks `gateway serve --help` and passes
+`--workers 2` only when the flag is there. Each server gets its own consent log (DATABASE_URL) so the
+records one load wrote can be counted.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from functools import lru_cache
+from pathlib import Path
+
+from bench.errors import BenchError
+from bench.net import free_port, request
+
+ROOT = Path(__file__).resolve().parent.parent
+DISCARD_HOOK = Path(__file__).resolve().parent / "discard_hook"
+WORKERS = 2  # the issue's measurements: 2 workers on 2 cores
+
+
+@lru_cache(maxsize=1)
+def workers_flag() -> int | None:
+    """2 when `gateway serve` takes --workers, else None (one process serves)."""
+    done = subprocess.run([sys.executable, "-m", "gateway", "serve", "--help"], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60)
+    return WORKERS if "--workers" in done.stdout else None
+
+
+def worker_count() -> int:
+    return workers_flag() or 1
+
+
+class Gateway:
+    def __init__(self, config_dir: Path, database_url: str, *, store_dir: Path | None = None, discard: bool = False):
+        self.config_dir = config_dir
+        self.database_url = database_url
+        self.store_dir = store_dir
+        self.discard = discard
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._log = tempfile.TemporaryFile(mode="w+b")
+        self._proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60.0) -> "Gateway":
+        command = [sys.executable, "-m", "gateway", "serve", "--config", str(self.config_dir), "--host", "127.0.0.1",
+                   "--port", str(self.port), "--no-watch"]
+        if workers_flag():
+            command += ["--workers", str(workers_flag())]
+        if self.store_dir:
+            command += ["--store", str(self.store_dir)]
+        env = dict(os.environ, TAG_GATEWAY_SECRET=secrets.token_hex(32), DATABASE_URL=self.database_url,
+                   PYTHONUNBUFFERED="1")
+        env.pop("TAG_GATEWAY_CONSENT_LOG", None)
+        if self.discard:
+            # bench/discard_hook/sitecustomize.py runs in every process of this server (workers too,
+            # however they are started) and swaps the consent log for one that writes nothing.
+            env["TAG_GATEWAY_CONSENT_LOG"] = "discard"
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(DISCARD_HOOK), str(ROOT), env.get("PYTHONPATH")]))
+        self._proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise BenchError(f"gateway exited with {self._proc.returncode}: {' '.join(command)}\n{self.output()}")
+            try:
+                if request("GET", self.url + "/healthz", timeout=1).status == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise BenchError(f"gateway not healthy after {timeout:.0f} s: {' '.join(command)}\n{self.output()}")
+
+    def output(self) -> str:
+        self._log.flush()
+        self._log.seek(0)
+        return self._log.read().decode("utf-8", "replace")[-3000:]
+
+    def worker_pids(self) -> list[int]:
+        """The processes that serve: the descendants of `gateway serve`, or the process itself when it has none."""
+        assert self._proc is not None
+        children: dict[int, list[int]] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        found, todo = [], [self._proc.pid]
+        while todo:
+            for child in children.get(todo.pop(), []):
+                found.append(child)
+                todo.append(child)
+        return sorted(found) or [self._proc.pid]
+
+    def peak_rss_kib(self) -> dict[int, int]:
+        """VmHWM (the peak resident set) of each worker process, in KiB."""
+        peaks = {}
+        for pid in self.worker_pids():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks[pid] = int(line.split()[1])
+        return peaks
+
+    def stop(self) -> None:
+        if self._proc and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._proc.pid, 9)  # the process group this harness started, and only it
+                self._proc.wait(timeout=5)
+        if self._proc:
+            try:  # workers a killed parent left behind, in the group this harness started
+                os.killpg(self._proc.pid, 15)
+            except ProcessLookupError:
+                pass

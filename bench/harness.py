@@ -1,0 +1,322 @@
+"""The benchmark harness (issue 8): every figure in one run, one table, JSON, and bench/RESULTS.md.
+
+    .venv/bin/python -m bench            # full: 3 rounds of 5 s loads, 3 browser visits (~3-4 minutes)
+    .venv/bin/python -m bench --quick    # 1 round of 2 s loads, 1 visit: keeps the harness working in CI
+    .venv/bin/python -m bench --markdown # also rewrite bench/RESULTS.md
+
+Servers: the gateway under test on SQLite (it also serves the GET loads and the store page for the
+browser), the same with the consent write turned off, both again on PostgreSQL (tests/postgres.py starts
+a throwaway server), and nginx serving the gateway's container bytes. Everything on loopback, in temp dirs.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench import machine, report, tools, wrk
+from bench.configs import large_config, load_config_copy
+from bench.errors import BenchError
+from bench.gateway_process import Gateway, worker_count, workers_flag
+from bench.loads import Comparison, Side, interleave
+from bench.net import request
+
+ROOT = Path(__file__).resolve().parent.parent
+STORE = ROOT / "example_store"
+RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
+RESULTS_JSON = Path(__file__).resolve().parent / "results.json"
+
+
+@dataclass
+class Settings:
+    rounds: int = 3
+    seconds: int = 5   # wrk takes whole seconds
+    warmup: int = 1
+    visits: int = 3
+    browser: bool = True
+    command: str = ".venv/bin/python -m bench"
+
+
+QUICK = dict(rounds=1, seconds=2, warmup=0, visits=1)  # warmup 0: none
+
+
+class Figures:
+    """What the parts measured, keyed by report row id; a part that fails records its error on its rows."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, float] = {}
+        self.details: dict[str, str] = {}
+        self.errors: dict[str, str] = {}
+        self.raw: dict[str, object] = {}
+
+    def set(self, key: str, value: float, detail: str = "") -> None:
+        self.values[key] = value
+        self.details[key] = detail
+
+    def fail(self, keys: list[str], reason: str) -> None:
+        for key in keys:
+            self.errors.setdefault(key, reason)
+
+    def part(self, keys: list[str], action: Callable[[], None]) -> None:
+        try:
+            action()
+        except BenchError as error:
+            self.fail(keys, str(error))
+        except Exception as error:  # a part that breaks must not hide the others' figures
+            self.fail(keys, f"{type(error).__name__}: {error}")
+
+
+def _keys(prefix: str) -> list[str]:
+    return [key for key, *_ in report.ROWS if key.startswith(prefix)]
+
+
+# ----------------------------------------------------------------------------- parts
+
+
+def _sizes(figures: Figures, scratch: Path) -> None:
+    from bench.sizes import container_sizes
+
+    for name, make in (("example", lambda: ROOT / "tag_configs"), ("large", lambda: large_config(scratch / "large"))):
+        def measure(name=name, make=make) -> None:
+            sizes = container_sizes(make())
+            figures.raw[f"size.{name}"] = sizes
+            what = f"{sizes['tags']} tags ({', '.join(sizes['kinds'])})"
+            figures.set(f"size.{name}.raw", sizes["raw"], what)
+            figures.set(f"size.{name}.gzip", sizes["gzip"], "the body served to gzip clients (zopfli)"
+                        + ("; README budget 8 KiB" if name == "example" else ""))
+            figures.set(f"size.{name}.brotli", sizes["brotli"], "quality 11")
+        figures.part(_keys(f"size.{name}."), measure)
+
+
+def _records_counter(url: str, stack: ExitStack) -> Callable[[], int]:
+    """Counts the consent log's records (read-only), to check what a load really wrote."""
+    from sqlalchemy import func, select
+
+    from gateway.store import database
+    from gateway.store.schema import consent_records
+
+    engine = database.create(database.resolve_url(url))
+    stack.callback(engine.dispose)
+
+    def count() -> int:
+        with engine.connect() as connection:
+            return connection.execute(select(func.count()).select_from(consent_records)).scalar_one()
+    return count
+
+
+def _consent_sides(name: str, write: Gateway, off: Gateway, origin: str, body: str, stack: ExitStack) -> Comparison:
+    headers = {"Origin": origin, "Content-Type": "application/json"}
+    for server in (write, off):
+        answer = request("POST", server.url + "/consent", headers, body.encode())
+        if answer.status != 200 or b'"token"' not in answer.body:
+            raise BenchError(f"POST /consent ({name}) answered {answer.status}: {answer.body[:300]!r}")
+    counters = {server: _records_counter(server.database_url, stack) for server in (write, off)}
+
+    def all_stored(load: wrk.Load, before: int) -> None:
+        stored = counters[write]() - before
+        if stored < load.requests - load.failed:
+            raise BenchError(f"{name}: {load.requests} decisions acknowledged, only {stored} in the consent log")
+
+    def none_stored(load: wrk.Load, before: int) -> None:
+        stored = counters[off]() - before
+        if stored:
+            raise BenchError(f"{name}: the write-off server stored {stored} records: bench/discard_log.py no longer "
+                             "catches the gateway's write (did ConsentLog.record change?)")
+
+    return Comparison(
+        f"consent.{name}",
+        Side(f"POST /consent {name}, durable write", write.url + "/consent", "POST", headers, body,
+             before=counters[write], after=all_stored),
+        Side(f"POST /consent {name}, write off", off.url + "/consent", "POST", headers, body,
+             before=counters[off], after=none_stored))
+
+
+def _container_sides(gateway: Gateway, nginx_path: str, stack: ExitStack) -> list[Comparison]:
+    from bench.nginx import Nginx
+
+    gzip = {"Accept-Encoding": "gzip"}
+    answer = request("GET", gateway.url + "/container.js", gzip)
+    etag = answer.headers.get("ETag") or answer.headers.get("etag")
+    if answer.status != 200 or not etag:
+        raise BenchError(f"GET /container.js answered {answer.status} without an ETag")
+    content_type = answer.headers.get("Content-Type", "text/javascript")
+    nginx = Nginx(nginx_path, answer.body, content_type, answer.headers, worker_count()).start()
+    stack.callback(nginx.stop)
+    revalidate = {**gzip, "If-None-Match": etag}
+    for server in (gateway.url, nginx.url):
+        fresh, cached = request("GET", server + "/container.js", gzip), request("GET", server + "/container.js", revalidate)
+        if fresh.status != 200 or fresh.body != answer.body or cached.status != 304:
+            raise BenchError(f"{server}: expected 200 with the container and 304 on If-None-Match, "
+                             f"got {fresh.status} ({len(fresh.body)} B) and {cached.status}")
+    return [
+        Comparison("get200", Side("gateway GET 200", gateway.url + "/container.js", headers=gzip),
+                   Side("nginx GET 200", nginx.url + "/container.js", headers=gzip)),
+        Comparison("get304", Side("gateway GET 304", gateway.url + "/container.js", headers=revalidate),
+                   Side("nginx GET 304", nginx.url + "/container.js", headers=revalidate)),
+    ]
+
+
+def _allowed_origin(config_dir: Path, port: int) -> str:
+    """A concrete origin the config allows (the first of site.allowed_origins, wildcards filled in)."""
+    from gateway.config import load_config
+
+    pattern = load_config(config_dir).site.allowed_origins[0]
+    return pattern.replace(":*", f":{port}").replace("://*.", "://www.")
+
+
+def _record_loads(figures: Figures, comparisons: list[Comparison]) -> None:
+    for c in comparisons:
+        if c.error:
+            keys = [f"{c.key}.ratio", f"{c.key}.p99"]
+            figures.fail(keys, c.error)
+            continue
+        s = c.summary()
+        figures.raw[c.key] = s
+        per_round = ", ".join(f"{a.requests_per_s / b.requests_per_s:.2f}"
+                              for a, b in zip(c.runs["subject"], c.runs["baseline"]))
+        errors = f"; {s['socket_errors']} socket errors" if s["socket_errors"] else ""
+        figures.set(f"{c.key}.ratio", s["ratio"],
+                    f"{s['subject_requests_per_s']:,.0f} vs {s['baseline_requests_per_s']:,.0f} req/s "
+                    f"(p99 {s['subject_p99_ms']:.1f} vs {s['baseline_p99_ms']:.1f} ms); per round {per_round}{errors}")
+        if c.key.startswith("get"):
+            figures.set(f"{c.key}.p99", s["subject_p99_ms"], f"nginx {s['baseline_p99_ms']:.1f} ms")
+
+
+def _rss(figures: Figures, gateways: dict[str, Gateway]) -> None:
+    peaks = {name: g.peak_rss_kib() for name, g in gateways.items()}
+    figures.raw["rss_kib"] = {name: {str(pid): kib for pid, kib in p.items()} for name, p in peaks.items()}
+    everything = [kib for p in peaks.values() for kib in p.values()]
+    if not everything:
+        raise BenchError("no gateway worker process found in /proc")
+    shown = "; ".join(f"{name}: {', '.join(f'{kib / 1024:.0f}' for kib in p.values())}" for name, p in peaks.items())
+    figures.set("rss.peak_worker", max(everything) / 1024, f"MiB per worker: {shown}")
+
+
+def _browser(figures: Figures, gateway: Gateway, visits: int) -> None:
+    from bench import browser_metrics
+
+    seen = browser_metrics.measure(gateway.url, visits)
+    figures.raw["browser"] = seen
+    of = f"median of {visits} visits" if visits > 1 else "1 visit"
+    figures.set("browser.banner", seen["banner_ms"], f"{of}; includes GET /consent, which brings the dialogs")
+    figures.set("browser.first_pixel", seen["first_pixel_ms"], f"{of}; first: {seen['first_pixel_url'][:80]}")
+    figures.set("browser.longest_task", seen["longest_task_ms"], f"longest over {visits} visit(s), from the trace")
+    figures.set("browser.layout_shift", seen["layout_shift"],
+                f"shift sum {seen['layout_shift_with_container']:.4f} with the container, "
+                f"{seen['layout_shift_without_container']:.4f} with an empty one")
+
+
+def _postgres(stack: ExitStack):
+    sys.path.insert(0, str(ROOT))  # tests/postgres.py: the suite's throwaway server, reused as it is
+    from tests.postgres import PostgresUnavailable, start_server
+
+    try:
+        server = start_server()
+    except PostgresUnavailable as error:
+        raise BenchError(f"PostgreSQL: {error}") from None
+    stack.callback(server.cleanup)
+    done = subprocess.run([str(server.bindir / "postgres"), "--version"], capture_output=True, text=True)
+    return server, done.stdout.strip().split()[-1] if done.returncode == 0 else "?"
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def run(settings: Settings, progress: Callable[[str], None]) -> tuple[list[report.Row], dict]:
+    figures = Figures()
+    versions = {"nginx": "nginx: not installed", "wrk": "wrk: not installed", "postgresql": "not available"}
+    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="tag-gateway-bench-") as scratch_name:
+        scratch = Path(scratch_name)
+        progress("container sizes")
+        _sizes(figures, scratch)
+
+        server_keys = _keys("get") + _keys("consent") + _keys("rss") + _keys("browser")
+        try:
+            paths = tools.ensure("nginx", "wrk")
+        except BenchError as error:
+            figures.fail(_keys("get") + _keys("consent"), str(error))
+            paths = None
+        config = load_config_copy(scratch / "config")
+        gateways: dict[str, Gateway] = {}
+        comparisons: list[Comparison] = []
+        try:
+            progress("starting the gateways")
+            main = gateways["SQLite (also GET, browser)"] = Gateway(config, f"sqlite:///{scratch}/write.sqlite3",
+                                                                   store_dir=STORE).start()
+            stack.callback(main.stop)
+            off = gateways["SQLite write off"] = Gateway(config, f"sqlite:///{scratch}/off.sqlite3", discard=True).start()
+            stack.callback(off.stop)
+        except BenchError as error:
+            figures.fail(server_keys, str(error))
+            main = None
+        origin = _allowed_origin(config, main.port) if main else ""
+        body = json.dumps({"categories": ["analytics", "marketing"], "action": "accept_all"})
+        if main and paths:
+            figures.part(_keys("get"), lambda: comparisons.extend(_container_sides(main, paths["nginx"], stack)))
+            figures.part(_keys("consent.sqlite"),
+                         lambda: comparisons.append(_consent_sides("sqlite", main, off, origin, body, stack)))
+
+            def postgres() -> None:
+                server, versions["postgresql"] = _postgres(stack)
+                pg = gateways["PostgreSQL"] = Gateway(config, server.url(server.create_database())).start()
+                stack.callback(pg.stop)
+                pg_off = gateways["PostgreSQL write off"] = Gateway(config, server.url(server.create_database()),
+                                                                    discard=True).start()
+                stack.callback(pg_off.stop)
+                comparisons.append(_consent_sides("postgresql", pg, pg_off, origin, body, stack))
+            progress("starting PostgreSQL")
+            figures.part(_keys("consent.postgresql"), postgres)
+            interleave(comparisons, paths["wrk"], settings.rounds, settings.seconds, settings.warmup, progress)
+            _record_loads(figures, comparisons)
+        if gateways and main:
+            figures.part(_keys("rss"), lambda: _rss(figures, gateways))
+            if settings.browser:
+                progress("browser")
+                figures.part(_keys("browser"), lambda: _browser(figures, main, settings.visits))
+        if paths:
+            versions["nginx"] = tools.version([paths["nginx"], "-v"])
+            versions["wrk"] = tools.version([paths["wrk"], "--version"]).split(" Copyright")[0]
+
+    skipped = {} if settings.browser else {key: "skipped (--no-browser)" for key in _keys("browser")}
+    rows = report.build_rows(figures.values, figures.details, {**figures.errors, **skipped})
+    for row in rows:
+        if row.id in skipped:
+            row.status = "skipped"
+    header = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "machine": machine.summary(versions),
+        "settings": {"command": settings.command, "rounds": settings.rounds, "seconds": settings.seconds,
+                     "wrk_threads": wrk.THREADS, "wrk_connections": wrk.CONNECTIONS, "workers": worker_count(),
+                     "workers_note": "gateway serve --workers" if workers_flag() else "gateway serve has no --workers: one process",
+                     "browser": (f"Debian/Playwright Chromium, {settings.visits} fresh visit(s) of the example store's home "
+                                 "page" if settings.browser else "skipped")},
+    }
+    return rows, report.as_json(rows, header, figures.raw)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1 round of 2 s loads and 1 browser visit (CI)")
+    parser.add_argument("--no-browser", action="store_true", help="leave out the browser part")
+    parser.add_argument("--json", type=Path, default=RESULTS_JSON, metavar="PATH", help="default: bench/results.json")
+    parser.add_argument("--markdown", nargs="?", const=RESULTS_MD, type=Path, metavar="PATH",
+                        help="also write the Markdown report (default path: bench/RESULTS.md)")
+    args = parser.parse_args(argv)
+    settings = Settings(**(QUICK if args.quick else {}), browser=not args.no_browser,
+                        command=" ".join([".venv/bin/python -m bench", *map(shlex.quote, argv or sys.argv[1:])]))
+    rows, document = run(settings, lambda text: print(f"bench: {text}", file=sys.stderr, flush=True))
+    print(report.table(rows))
+    args.json.write_text(json.dumps(document, indent=2) + "\n")
+    if args.markdown:
+        args.markdown.write_text(report.markdown(rows, document))
+    return 1 if any(row.status == "ERROR" for row in rows) else 0

@@ -1,0 +1,83 @@
+"""Interleaved wrk loads: each comparison is a subject and its baseline, measured in the same run.
+
+Per round, each comparison runs both sides back to back; the order flips every round (subject first in
+round 1, baseline first in round 2, ...) so a slow patch of the shared machine falls on both. The
+figure is the ratio of the medians of requests/s over the rounds; p99 is the median of the rounds' p99.
+A side can check its own load (`after`): the consent servers count the records that load left.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bench import wrk
+from bench.errors import BenchError
+
+
+@dataclass
+class Side:
+    name: str
+    url: str
+    method: str = "GET"
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None
+    before: Callable[[], object] | None = None      # runs before each load; its value goes to `after`
+    after: Callable[[wrk.Load, object], None] | None = None  # raises BenchError when the load was not valid
+
+    def load(self, wrk_path: str, seconds: int) -> wrk.Load:
+        state = self.before() if self.before else None
+        result = wrk.run(wrk_path, self.url, seconds, method=self.method, headers=self.headers, body=self.body)
+        if result.failed:
+            raise BenchError(f"{self.name}: {result.failed} of {result.requests} answers were not 2xx/3xx")
+        if result.requests == 0:
+            raise BenchError(f"{self.name}: no request completed")
+        if self.after:
+            self.after(result, state)
+        return result
+
+
+@dataclass
+class Comparison:
+    key: str
+    subject: Side
+    baseline: Side
+    runs: dict[str, list[wrk.Load]] = field(default_factory=lambda: {"subject": [], "baseline": []})
+    error: str | None = None  # why this comparison has no figure
+
+    def summary(self) -> dict:
+        subject, baseline = self.runs["subject"], self.runs["baseline"]
+        rate = statistics.median(r.requests_per_s for r in subject)
+        base = statistics.median(r.requests_per_s for r in baseline)
+        return {
+            "subject": self.subject.name, "baseline": self.baseline.name,
+            "ratio": rate / base,
+            "subject_requests_per_s": rate, "baseline_requests_per_s": base,
+            "subject_p99_ms": statistics.median(r.p99_ms for r in subject),
+            "baseline_p99_ms": statistics.median(r.p99_ms for r in baseline),
+            "socket_errors": sum(r.socket_errors for r in subject + baseline),
+            "rounds": {"subject": [r.as_json() for r in subject], "baseline": [r.as_json() for r in baseline]},
+        }
+
+
+def interleave(comparisons: list[Comparison], wrk_path: str, rounds: int, seconds: int, warmup: int,
+               progress: Callable[[str], None]) -> None:
+    """Fill each comparison's runs. A comparison whose load fails keeps its error and is left out after."""
+    def attempt(comparison: Comparison, action: Callable[[], None]) -> None:
+        if comparison.error is None:
+            try:
+                action()
+            except BenchError as error:
+                comparison.error = str(error)
+
+    for comparison in comparisons if warmup else ():  # once per side before measuring: pools, caches
+        for side in (comparison.subject, comparison.baseline):
+            attempt(comparison, lambda side=side: wrk.run(wrk_path, side.url, warmup, method=side.method,
+                                                          headers=side.headers, body=side.body))
+    for number in range(rounds):
+        for comparison in comparisons:
+            sides = [("subject", comparison.subject), ("baseline", comparison.baseline)]
+            for role, side in sides if number % 2 == 0 else reversed(sides):
+                progress(f"round {number + 1}/{rounds}: {side.name}")
+                attempt(comparison, lambda role=role, side=side: comparison.runs[role].append(side.load(wrk_path, seconds)))
