@@ -345,6 +345,12 @@ class VendorRecorder:
             event.tag_id = tag_map.tag_for(event)
         return [e for e in found if tag_id is None or e.tag_id == tag_id]
 
+    def unexplained(self) -> list[RecordedRequest]:
+        """Requests that are neither a vendor library (or Meta config script) nor a decoded vendor event:
+        what a test cannot account for (an undecodable beacon, a host no decoder knows)."""
+        decoded = {id(e.hit.request) for e in decode(self.requests)}
+        return [r for r in self.requests if id(r) not in decoded and not self._is_library(r)]
+
     def unknown_third_parties(self) -> list[RecordedRequest]:
         """Requests to hosts that no tag declares (e.g. a pixel pasted into the store's HTML)."""
         return [r for r in self.requests if not self.tag_map.is_declared(r.url)]
@@ -377,22 +383,23 @@ class VendorRecorder:
         pages = self.context.pages if self.context is not None else []
         return pages[-1] if pages else None
 
-    def assert_fired(self, tag_id: str, once: bool = False, *, page: Page | None = None,
+    def assert_fired(self, tag_id: str, once: bool = False, *, times: int | None = None, page: Page | None = None,
                      timeout_ms: int = 8000, **params: Any) -> list[Event]:
         """Wait until the tag `tag_id` sent an event whose parameters include `params` (numbers compared
-        as numbers: value=59.9 matches '59.9'); with once=True, also that it sent exactly one. Returns
-        the matching events; fails with a table of what did fire."""
+        as numbers: value=59.9 matches '59.9'); with once=True (or times=N), also that it sent exactly one
+        (N) once the page is quiet. Returns the matching events; fails with a table of what did fire."""
         target = self._page(page)
+        exactly = 1 if once else times
 
         def matching() -> list[Event]:
             return [e for e in self.events(tag_id) if _params_match(e.params, params)]
 
         deadline = time.monotonic() + timeout_ms / 1000
         found = matching()
-        while not found and time.monotonic() < deadline and target is not None:
+        while len(found) < (exactly or 1) and time.monotonic() < deadline and target is not None:
             target.wait_for_timeout(50)
             found = matching()
-        if found and once and target is not None:
+        if found and exactly is not None and target is not None:
             self.settle(target)
             found = matching()
         wanted = f"tag {tag_id!r}" + (f" with {params}" if params else "")
@@ -400,8 +407,9 @@ class VendorRecorder:
             raise AssertionError(f"no enabled tag {tag_id!r} in the configuration.\n{self.report()}")
         if not found:
             raise AssertionError(f"expected {wanted} to fire; it did not.\n{self.report()}")
-        if once and len(found) != 1:
-            raise AssertionError(f"expected {wanted} to fire once; it fired {len(found)} times.\n{self.report()}")
+        if exactly is not None and len(found) != exactly:
+            raise AssertionError(f"expected {wanted} to fire {_times(exactly)}; it fired {_times(len(found))}."
+                                 f"\n{self.report()}")
         return found
 
     def assert_silent(self, *, page: Page | None = None, wait_ms: int = AUTOMATIC_HITS_WAIT_MS,
@@ -415,6 +423,10 @@ class VendorRecorder:
                 if not any(r.host == h or r.host.endswith("." + h) for h in allow_hosts)]
         if left:
             raise AssertionError(f"expected no third-party request; {len(left)} left the page.\n{self.report()}")
+
+
+def _times(n: int) -> str:
+    return "once" if n == 1 else f"{n} times"
 
 
 def _short(url: str, limit: int = 120) -> str:
