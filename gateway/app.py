@@ -109,7 +109,8 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
         site = config.site
         token = request.headers.get(CONSENT_HEADER) or request.cookies.get(COOKIE_NAME)
         reading = signer.read(token, policy_version=site.policy_version, known_categories=config.category_keys,
-                              max_age=site.acceptance_max_age_seconds, refusal_max_age=site.refusal_max_age_seconds)
+                              max_age=site.acceptance_max_age_seconds, refusal_max_age=site.refusal_max_age_seconds,
+                              site=site, policy_since=snapshot.policy_since)
         body = what_applies(request, snapshot, reading.consent, reading.reason)
         return JSONResponse(body, headers={**cors, "Cache-Control": "no-store"})
 
@@ -142,7 +143,8 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
         site = config.site
         place = place_of(request, snapshot)
         token, consent = signer.issue(choice.categories, site.policy_version, offered=config.category_keys,
-                                      rule=place.rule, gpc=choice.gpc or gpc_header(request), action=choice.action)
+                                      rule=place.rule, gpc=choice.gpc or gpc_header(request), action=choice.action,
+                                      site=site)
         decision = Decision(
             consent_id=consent.consent_id, decided_at=datetime.fromtimestamp(consent.timestamp, timezone.utc),
             action=consent.action, categories=consent.categories, offered=consent.offered, region=place.code,

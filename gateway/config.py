@@ -104,6 +104,7 @@ class Site:
     acceptance_max_age_days: int | None = None  # None: consent_max_age_days
     refusal_max_age_days: int | None = None
     trusted_proxies: tuple[str, ...] = DEFAULT_TRUSTED_PROXIES
+    id: str | None = None  # names the site in its consent tokens (gateway.consent.site_claim)
     consent_rate_limit: tuple[int, int] | None = DEFAULT_CONSENT_RATE_LIMIT  # None: off
 
     @property
@@ -291,6 +292,7 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
         acceptance_max_age_days=site_spec.get("acceptance_max_age_days"),
         refusal_max_age_days=site_spec.get("refusal_max_age_days"),
         trusted_proxies=tuple(site_spec.get("trusted_proxies", DEFAULT_TRUSTED_PROXIES)),
+        id=site_spec.get("id"),
         consent_rate_limit=_rate_limit(site_spec.get("consent_rate_limit", True)),
     )
     return Config(directory, site, tuple(categories.values()), banner, tuple(tags), tuple(files), google_consent, regions)

@@ -8,12 +8,21 @@ The payload is versioned by its keys. Version 1 (before regions) had only `c`, `
 version 2 adds what was offered (`o`), the rule (`r`), the Global Privacy Control flag (`g`)
 and the action (`a`). A version-1 token keeps its meaning: it is read as an opt-in choice over
 every category the configuration has now, so upgrading never re-asks every visitor by itself.
+Version 3 adds the site (`s`, see `site_claim`): a token of another site signed with the same
+secret reads as "other_site". Tokens without `s` (versions 1 and 2, issued before this existed)
+still verify; no gateway of this version issues them, so they die out within the consent lifetime.
+
+`policy_since` closes the other revival: a token counts only if it was signed after the site's
+current policy_version took effect (gateway.policy_state), so lowering 3 -> 2 does not bring back
+the tokens issued under 2 long ago.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
+from collections.abc import Sequence
 from base64 import urlsafe_b64decode, urlsafe_b64encode
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -51,18 +60,34 @@ class Consent:
 @dataclass(frozen=True)
 class Reading:
     consent: Consent | None
-    reason: str  # "valid", "missing", "invalid", "expired", "outdated_policy", "new_category"
+    reason: str  # "valid", "missing", "invalid", "other_site", "expired", "outdated_policy", "new_category"
+
+
+def site_claim(site) -> str:
+    """A short, stable name of a site for its tokens: the same on every restart and worker.
+
+    From `site.id` when the owner sets one, else `cookie_domain`, else the sorted allowed_origins.
+    Changing the source changes the claim, and every stored choice then reads as another site's.
+    """
+    source = site.id or site.cookie_domain or "\n".join(sorted(set(site.allowed_origins)))
+    return hashlib.sha256(source.encode()).hexdigest()[:12]
 
 
 class ConsentSigner:
-    def __init__(self, secret: str):
-        self._signer = TimestampSigner(secret, salt=_SALT)
+    def __init__(self, secret: str | Sequence[str]):
+        """`secret`: one, or several newest first (key rotation): tokens are signed with the first."""
+        keys = [secret] if isinstance(secret, str) else list(secret)
+        # itsdangerous signs with the LAST key of its list and verifies with any of them.
+        self._signer = TimestampSigner(keys[::-1], salt=_SALT)
 
     def issue(self, categories: tuple[str, ...], policy_version: int, *, offered: tuple[str, ...] = (),
-              rule: str = "opt_in", gpc: bool = False, action: str = "custom") -> tuple[str, Consent]:
+              rule: str = "opt_in", gpc: bool = False, action: str = "custom", site=None) -> tuple[str, Consent]:
+        """`site` (a config Site) binds the token to it; without, the token is unbound (tests, old tokens)."""
         consent_id = secrets.token_hex(16)
         data = {"c": list(categories), "v": policy_version, "id": consent_id, "o": list(offered),
                 "r": rule, "g": int(gpc), "a": action}
+        if site is not None:
+            data["s"] = site_claim(site)
         payload = json.dumps(data, separators=(",", ":"))
         token = self._signer.sign(urlsafe_b64encode(payload.encode()).rstrip(b"=")).decode("ascii")
         _, timestamp = self._signer.unsign(token, return_timestamp=True)
@@ -70,8 +95,11 @@ class ConsentSigner:
                               tuple(offered), rule, gpc, action)
 
     def read(self, token: str | None, *, policy_version: int, known_categories: tuple[str, ...],
-             max_age: int, refusal_max_age: int | None = None) -> Reading:
-        """`max_age` bounds an acceptance, `refusal_max_age` (default: the same) a refusal, in seconds."""
+             max_age: int, refusal_max_age: int | None = None, site=None, policy_since: int = 0) -> Reading:
+        """`max_age` bounds an acceptance, `refusal_max_age` (default: the same) a refusal, in seconds.
+
+        With `site`, a token bound to another site is refused; `policy_since` (a Unix time) refuses a
+        token signed before the current policy_version took effect."""
         if not token:
             return Reading(None, "missing")
         refusal_max_age = max_age if refusal_max_age is None else refusal_max_age
@@ -90,8 +118,11 @@ class ConsentSigner:
                 raise TypeError("malformed payload")
         except (ValueError, KeyError, TypeError):
             return Reading(None, "invalid")
-        # Lowering policy_version must not revive tokens signed for a later one either.
-        if version != policy_version:
+        if site is not None and "s" in data and data["s"] != site_claim(site):
+            return Reading(None, "other_site")
+        # Lowering policy_version must not revive tokens signed for a later one, nor for the same one
+        # before it last took effect.
+        if version != policy_version or signed_at.timestamp() < policy_since:
             return Reading(None, "outdated_policy")
         # Categories removed from the config since the choice simply drop out; new ones were never granted.
         kept = tuple(c for c in known_categories if c in categories)

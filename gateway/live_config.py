@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from gateway.config import Config, config_files, load_config
 from gateway.container import Container, build_container, render_dialogs, render_notice
 from gateway.errors import ConfigError, Problem, display_path
 from gateway.origins import OriginMatcher
+from gateway.policy_state import policy_since
 from gateway.regions import TrustedProxies
 
 log = logging.getLogger("tag_gateway")
@@ -31,12 +33,13 @@ class Snapshot:
     proxies: TrustedProxies
     dialogs: str               # banner + preferences markup, sent when a choice is needed (see render_dialogs)
     notices: tuple[str, str]   # the opt-out notice, before and after an opt-out; only for opt-out regions
+    policy_since: int = 0      # tokens signed before this Unix time are outdated (gateway.policy_state)
 
     @classmethod
-    def build(cls, config: Config) -> "Snapshot":
+    def build(cls, config: Config, policy_since: int = 0) -> "Snapshot":
         return cls(config, build_container(config), OriginMatcher(config.site.allowed_origins),
                    TrustedProxies(config.site.trusted_proxies), render_dialogs(config),
-                   (render_notice(config, False), render_notice(config, True)))
+                   (render_notice(config, False), render_notice(config, True)), policy_since)
 
 
 def _fingerprint(directory: Path) -> tuple:
@@ -55,10 +58,15 @@ def _fingerprint(directory: Path) -> tuple:
         return ()
 
 
-def _build(directory: Path) -> Snapshot:
+def _build(directory: Path, previous: Snapshot | None = None) -> Snapshot:
     """A snapshot of the config in `directory`; every failure, foreseen or not, is a ConfigError."""
     try:
-        return Snapshot.build(load_config(directory))
+        config = load_config(directory)
+        version = config.site.policy_version
+        since = policy_since(directory, version)
+        if previous is not None and previous.config.site.policy_version != version:
+            since = max(since, int(time.time()))  # a live change counts from now even without a state file
+        return Snapshot.build(config, since)
     except ConfigError:
         raise
     except Exception as exc:  # MemoryError and RecursionError included: the server must stay up
@@ -88,7 +96,7 @@ class LiveConfig:
             return False
         self._seen = seen
         try:
-            snapshot = _build(self.directory)
+            snapshot = _build(self.directory, self.current)
         except ConfigError as error:
             self.last_error = error
             log.error("config in %s is invalid; still serving the previous version:\n%s", self.directory, error)

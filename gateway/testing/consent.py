@@ -183,6 +183,6 @@ def earlier_choice(context: BrowserContext, store_url: str, categories: Iterable
         now = signer._signer.get_timestamp  # itsdangerous' clock, moved back by days_ago for this token
         signer._signer.get_timestamp = lambda: int(now() - days_ago * 86400)
         token = signer.issue(tuple(c for c in config.category_keys if c in wanted), config.site.policy_version,
-                             offered=config.category_keys)[0]
+                             offered=config.category_keys, site=config.site)[0]
     context.add_cookies([{"name": "tg_consent", "value": token, "url": store_url}])
     return token
