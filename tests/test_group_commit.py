@@ -1,0 +1,196 @@
+"""Group commit in the consent log, on SQLite and on a real PostgreSQL server: concurrent decisions share
+transactions, every one is stored and chained, a failed commit fails every caller of its batch (and stores
+none of them), and two processes writing at once keep one valid chain."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import create_engine, event
+
+from gateway.store import ConsentLog, LogUnavailable, database
+
+ROOT = Path(__file__).resolve().parent.parent
+GATEWAY = ROOT / ".venv" / "bin" / "gateway"
+
+
+def verify_with_cli(url: str) -> str:
+    """`gateway consents verify`, as an operator runs it; fails the test unless it exits 0."""
+    result = subprocess.run([str(GATEWAY), "consents", "verify"], cwd=ROOT, capture_output=True, text=True,
+                            env=dict(os.environ, DATABASE_URL=url), timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def run_threads(count: int, target) -> list[BaseException]:
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            barrier.wait()
+            target(n)
+        except BaseException as error:  # noqa: BLE001 - reported by the caller
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return errors
+
+
+def test_concurrent_records_share_commits_and_every_one_is_stored(database_url, make_decision) -> None:
+    threads, per_thread = 24, 10
+    with ConsentLog.open(database_url) as log:
+        commits = []
+        event.listen(log._engine, "commit", lambda connection: commits.append(1))
+        returned = {}
+
+        def write(n: int) -> None:
+            for i in range(per_thread):
+                record = log.record(make_decision(consent_id=f"t{n}-{i}"))
+                returned[record.consent_id] = record
+
+        assert run_threads(threads, write) == []
+        stored = list(log.records())
+    total = threads * per_thread
+    assert [r.seq for r in stored] == list(range(1, total + 1))
+    assert {r.consent_id for r in stored} == {f"t{n}-{i}" for n in range(threads) for i in range(per_thread)}
+    # What record() returned is what was stored: seq and hashes were filled in by its batch's commit.
+    assert all(returned[r.consent_id] == r for r in stored)
+    # Fewer transactions than decisions: callers waiting at the same time shared commits.
+    assert len(commits) < total / 2, f"{len(commits)} commits for {total} decisions"
+    assert f"OK: the chain is intact ({total} records" in verify_with_cli(database_url)
+
+
+# A decision with this id makes its transaction fail at COMMIT, like a database that refuses the commit
+# (deferred checks run only then). Everything else in the same transaction goes down with it.
+POISON = {
+    "sqlite": [
+        "CREATE TABLE poison_target (id TEXT PRIMARY KEY)",
+        "CREATE TABLE poison_guard (ref TEXT REFERENCES poison_target(id) DEFERRABLE INITIALLY DEFERRED)",
+        "CREATE TRIGGER poison AFTER INSERT ON consent_records WHEN NEW.consent_id = 'poison' "
+        "BEGIN INSERT INTO poison_guard VALUES ('nothing'); END",
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'commit refused by the test'; END $$",
+        "CREATE CONSTRAINT TRIGGER poison AFTER INSERT ON consent_records DEFERRABLE INITIALLY DEFERRED "
+        "FOR EACH ROW WHEN (NEW.consent_id = 'poison') EXECUTE FUNCTION refuse_poison()",
+    ],
+}
+
+
+def hold_chain_head(url: str, backend: str):
+    """A raw connection of another writer that holds the chain head until its commit()."""
+    if backend == "sqlite":
+        connection = sqlite3.connect(database.sqlite_path(database.resolve_url(url)))
+        connection.execute("BEGIN IMMEDIATE")  # the write lock, as the log's own writers take it
+        return connection
+    connection = psycopg.connect(url)  # autocommit off: the row stays locked until commit()
+    connection.execute("SELECT head_seq FROM chain_state FOR UPDATE")
+    return connection
+
+
+def test_a_failed_commit_fails_every_waiter_of_its_batch(database_url, make_decision) -> None:
+    with ConsentLog.open(database_url, busy_timeout=20) as log:
+        backend = log._engine.dialect.name
+        other = create_engine(database.resolve_url(database_url))
+        with other.begin() as connection:
+            for statement in POISON[backend]:
+                connection.exec_driver_sql(statement)
+        results: dict[str, object] = {}
+
+        def record(consent_id: str) -> None:
+            try:
+                results[consent_id] = log.record(make_decision(consent_id=consent_id))
+            except LogUnavailable as error:
+                results[consent_id] = error
+
+        # Another writer holds the chain head: "first" goes into a commit that waits for it, and the next
+        # six callers queue up meanwhile, so they become the next batch, all together.
+        batches: list[list[str]] = []  # the consent ids of each transaction, as the committer takes them
+        commit = log._committer._commit
+        log._committer._commit = lambda items: (batches.append([r["consent_id"] for r, _ in items]), commit(items))[1]
+        holder = hold_chain_head(database_url, backend)
+        first = threading.Thread(target=record, args=("first",))
+        first.start()
+        wait_for(lambda: batches == [["first"]], "the committer to take the first decision")
+        batch = ["b1", "b2", "poison", "b3", "b4", "b5"]
+        callers = [threading.Thread(target=record, args=(cid,)) for cid in batch]
+        for caller in callers:
+            caller.start()
+        wait_for(lambda: len(log._committer._queue) == len(batch), "the batch to queue up")
+        holder.commit()
+        holder.close()
+        for thread in [first, *callers]:
+            thread.join(timeout=60)
+
+        assert results["first"].seq == 1
+        assert [sorted(b) for b in batches] == [["first"], sorted(batch)]
+        for cid in batch:
+            assert isinstance(results[cid], LogUnavailable), (cid, results[cid])
+            assert "cannot record the decision" in str(results[cid])
+        assert [r.consent_id for r in log.records()] == ["first"]
+        after = log.record(make_decision(consent_id="after"))
+        assert after.seq == 2 and after.prev_hash == results["first"].record_hash
+        other.dispose()
+    verify_with_cli(database_url)
+
+
+def wait_for(condition, what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+WRITER = """
+import sys, threading, time
+from datetime import datetime, timezone
+from gateway.store import ConsentLog, Decision
+url, name, threads, count, start = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+log = ConsentLog.open(url)
+def write(t):
+    for i in range(count):
+        log.record(Decision(consent_id=f"{name}-{t}-{i}", decided_at=datetime.now(timezone.utc), action="custom",
+                            categories=("necessary",), offered=("necessary", "analytics"), region="FR",
+                            rule="opt_in", gpc=False, policy_version=1, container_version="x",
+                            banner_texts={"title": name}, language="fr", ip="198.51.100.9", user_agent=name))
+workers = [threading.Thread(target=write, args=(t,)) for t in range(threads)]
+time.sleep(max(0.0, start - time.time()))
+for w in workers: w.start()
+for w in workers: w.join()
+log.close()
+"""
+
+
+def test_two_processes_writing_at_once_keep_one_valid_chain(database_url) -> None:
+    ConsentLog.open(database_url).close()  # the schema exists before both start
+    threads, count = 6, 15
+    start = time.time() + 1.5
+    processes = [subprocess.Popen([sys.executable, "-c", WRITER, database_url, name, str(threads), str(count),
+                                   str(start)], cwd=ROOT, stderr=subprocess.PIPE, text=True) for name in ("pa", "pb")]
+    for process in processes:
+        assert process.wait(timeout=90) == 0, process.stderr.read()
+    with ConsentLog.open(database_url) as log:
+        stored = list(log.records())
+    total = 2 * threads * count
+    assert [r.seq for r in stored] == list(range(1, total + 1))
+    assert len({r.consent_id for r in stored}) == total
+    assert all(b.prev_hash == a.record_hash for a, b in zip(stored, stored[1:]))
+    owners = [r.consent_id[:2] for r in stored]
+    switches = sum(1 for a, b in zip(owners, owners[1:]) if a != b)
+    assert switches >= 1, "the two processes did not write at the same time"
+    assert f"OK: the chain is intact ({total} records" in verify_with_cli(database_url)
