@@ -15,7 +15,8 @@ What counts as a violation follows the rule the gateway decided (its GET /consen
            the vendor's restricted-mode signal, Meta LDU `dpo` or Google `rdp`).
 Without --config requests are classified by the kit's known vendor hosts (Google Analytics: analytics;
 Google Ads, Meta, TikTok and any unknown host: sale/sharing); with --config by the store's tag ids and
-categories, and a host no tag declares is an unknown third party (always counted).
+categories, and a host no tag declares is an unknown third party (always counted). Hosts given with
+--allow-host (a font CDN, the store's image CDN) and their subdomains are harmless: never a violation.
 
 Playwright is imported only inside run_audit(): this module's reports work without the testing extra.
 """
@@ -83,6 +84,7 @@ class PhaseResult:
     cookies: list[dict[str, str]] = field(default_factory=list)     # no_choice: written before a choice
     storage: list[dict[str, str]] = field(default_factory=list)     # no_choice: localStorage/sessionStorage keys
     notes: list[str] = field(default_factory=list)
+    allowed: list[str] = field(default_factory=list)                # requests to --allow-host hosts
 
     @property
     def name(self) -> str:
@@ -94,6 +96,7 @@ class AuditResult:
     url: str
     gpc: bool
     pages_asked: int
+    allow_hosts: list[str] = field(default_factory=list)
     phases: list[PhaseResult] = field(default_factory=list)
     without_container: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -113,7 +116,8 @@ class AuditResult:
         return EXIT_CLEAN
 
     def to_dict(self) -> dict[str, Any]:
-        return {"url": self.url, "gpc": self.gpc, "pages": self.pages_asked, "exit_code": self.exit_code,
+        return {"url": self.url, "gpc": self.gpc, "pages": self.pages_asked, "allow_hosts": self.allow_hosts,
+                "exit_code": self.exit_code,
                 "violations": [asdict(v) for v in self.violations],
                 "pages_without_container": self.without_container, "errors": self.errors,
                 "phases": [{**asdict(p), "name": p.name} for p in self.phases]}
@@ -144,6 +148,12 @@ def _strip_fragment(url: str) -> str:
     if path.endswith("/index.html"):
         path = path[: -len("index.html")]
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
+def allowed_host(host: str, allow_hosts) -> bool:
+    """`fonts.example.com` allows itself and its subdomains (as the firewall's host rules do)."""
+    host = host.lower()
+    return any(host == h or host.endswith("." + h) for h in allow_hosts)
 
 
 def _same_site(url: str, start: str) -> bool:
@@ -218,8 +228,12 @@ def judge(rule: str, phase: str, gpc: bool, classifier: Classifier, request, eve
 
 def run_audit(url: str, pages: int = 5, regions: list[str] | None = None, gpc: bool = False,
               config: str | Path | None = None, wait_ms: int = DEFAULT_WAIT_MS,
-              timeout_ms: int = 10_000) -> AuditResult:
+              timeout_ms: int = 10_000, allow_hosts: list[str] | None = None) -> AuditResult:
     """Crawl and judge; raises AuditError for an unreachable store, a missing Playwright or Chromium."""
+    allowed = sorted({h.strip().lower().strip(".") for h in (allow_hosts or []) if h.strip(". ")})
+    bad = [h for h in allowed if "/" in h or ":" in h]
+    if bad:
+        raise AuditError(EXIT_ERROR, f"--allow-host takes a host name (e.g. fonts.example.com), not {bad[0]!r}")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -250,7 +264,7 @@ def run_audit(url: str, pages: int = 5, regions: list[str] | None = None, gpc: b
         f", EXCLUDE {host}" for host in remote)
     assert CHROMIUM_ARGS[-1].startswith("--host-resolver-rules=")
 
-    result = AuditResult(url=start, gpc=gpc, pages_asked=pages)
+    result = AuditResult(url=start, gpc=gpc, pages_asked=pages, allow_hosts=allowed)
     with sync_playwright() as playwright:
         try:
             browser = launch_chromium(playwright, offline=False, args=[resolver])
@@ -357,6 +371,10 @@ class _RegionAudit:
 
         for first, last, page_url in spans:
             for request in recorder.requests[first:last]:
+                if allowed_host(request.host, self.result.allow_hosts):
+                    if request.host not in phase.allowed:
+                        phase.allowed.append(request.host)
+                    continue
                 events = decode([request])
                 for event in events:
                     event.tag_id = recorder.tag_map.tag_for(event)
@@ -415,7 +433,7 @@ class _RegionAudit:
             phase.notes.append("no page with the container: no choice could be made")
             return
         try:
-            self._choose(phase, page)
+            self._choose(phase, page, answers)
         except Exception as error:  # noqa: BLE001
             self.result.errors.append(f"{phase.name}: could not make the choice on {chosen_on}: "
                                       f"{str(error).splitlines()[0]}")
@@ -441,7 +459,7 @@ class _RegionAudit:
                                         "automatic": event.automatic, "params": _plain(event.params),
                                         "signals": event.signals})
 
-    def _choose(self, phase: PhaseResult, page) -> None:
+    def _choose(self, phase: PhaseResult, page, answers: list) -> None:
         from gateway.testing import consent as kit
 
         config = self.config
@@ -451,17 +469,20 @@ class _RegionAudit:
         if phase.phase == "accept":  # no banner in opt-out regions: the API's "Accept all"
             kit._choose_with(page, lambda: page.evaluate("() => { tagGateway.acceptAll(); }"))
             return
-        link = page.locator("[data-tg=optout]")
+        _, how = kit.opt_out(page, sale=self._sale(answers), timeout_ms=self.timeout_ms)
+        phase.notes.append(f"opted out with {how}")
 
-        def opt_out() -> None:
-            if link.count() and link.first.is_visible():
-                link.first.click()
-                phase.notes.append("opted out with the notice's \"Do Not Sell or Share\" link")
-            else:
-                page.evaluate("() => { tagGateway.optOut(); }")
-                phase.notes.append("opted out with tagGateway.optOut() (no opt-out link visible)")
-
-        kit._choose_with(page, opt_out)
+    @staticmethod
+    def _sale(answers: list) -> list[str] | None:
+        """The sale/sharing categories the gateway named in its GET /consent answer (None: not seen)."""
+        for response in answers:
+            try:
+                sale = response.json().get("sale")
+            except Exception:  # noqa: BLE001
+                continue
+            if isinstance(sale, list):
+                return sale
+        return None
 
     def _storage(self, phase: PhaseResult, page, url: str) -> None:
         try:
@@ -504,12 +525,11 @@ def render_text(result: AuditResult) -> str:
         status = f"{len(phase.violations)} violation(s)" if phase.violations else "OK"
         lines.append(f"\n{head}: {len(phase.pages)} page(s), {phase.requests} third-party request(s): {status}")
         lines += [f"  note: {note}" for note in phase.notes]
+        if phase.allowed:
+            lines.append(f"  allowed hosts seen (--allow-host): {', '.join(phase.allowed)}")
         lines += [f"  VIOLATION {violation_line(v)}" for v in phase.violations]
         if phase.phase == "no_choice":
-            cookies = ", ".join(f"{c['name']} ({c['domain']}, {c['expires']})" for c in phase.cookies) or "none"
-            storage = ", ".join(f"{s['kind']}:{s['key']}" for s in phase.storage) or "none"
-            lines.append(f"  cookies before a choice: {cookies}")
-            lines.append(f"  storage keys before a choice: {storage}")
+            lines += ["  " + line for line in written_before_choice(phase)]
         if phase.phase == "accept":
             lines.append(f"  fired after accepting: {len(phase.fired)} event(s)")
             for e in phase.fired:
@@ -527,6 +547,13 @@ def render_text(result: AuditResult) -> str:
     return "\n".join(lines)
 
 
+def written_before_choice(phase: PhaseResult) -> list[str]:
+    """The cookies and storage keys a visit wrote before any choice, one line each kind."""
+    cookies = ", ".join(f"{c['name']} ({c['domain']}, {c['expires']})" for c in phase.cookies) or "none"
+    storage = ", ".join(f"{s['kind']}:{s['key']}" for s in phase.storage) or "none"
+    return [f"cookies before a choice: {cookies}", f"storage keys before a choice: {storage}"]
+
+
 def render_json(result: AuditResult) -> str:
     return json.dumps(result.to_dict(), indent=2)
 
@@ -539,7 +566,8 @@ def render_junit(result: AuditResult) -> str:
             text = "\n".join(violation_line(v) for v in phase.violations)
             body = (f"<failure message={quoteattr(f'{len(phase.violations)} request(s) against the {phase.rule} rule')} "
                     f"type=\"violation\">{escape(text)}</failure>")
-        out = "\n".join(phase.notes)
+        out = "\n".join(phase.notes + (written_before_choice(phase) if phase.phase == "no_choice" else [])
+                        + ([f"allowed hosts seen (--allow-host): {', '.join(phase.allowed)}"] if phase.allowed else []))
         if out:
             body += f"<system-out>{escape(out)}</system-out>"
         cases.append(f"  <testcase classname={quoteattr('gateway.audit.' + phase.region)} "

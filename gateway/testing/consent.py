@@ -13,6 +13,8 @@ The region headers (CF-IPCountry / CF-Region-Code) only count when the gateway t
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 from typing import Iterable
 from urllib.parse import urlsplit
@@ -149,6 +151,61 @@ def withdraw(page: Page, config: str | Path | Config | None = None) -> dict:
         _save_preferences(page, texts, None)
 
     return _choose_with(page, act)
+
+
+# A store's own footer link (CPRA: "Do Not Sell or Share My Personal Information" or "Your Privacy Choices").
+STORE_OPT_OUT_NAME = re.compile(r"do not sell or share|your privacy choices", re.I)
+
+
+def opt_out(page: Page, sale: Iterable[str] | None = None, timeout_ms: float = 10_000) -> tuple[dict, str]:
+    """Opt out of sale/sharing as a visitor in an opt-out region does; returns (tagGateway.consent, how).
+
+    Uses, in this order, what is visible: the store's own "Do Not Sell or Share" / "Your Privacy Choices"
+    link or button; the gateway notice's "Do Not Sell or Share" link; the notice's "Your Privacy Choices"
+    link (`opt_out_link: privacy_choices`); else `tagGateway.optOut()`. A link that opens the preferences
+    is answered there: the `sale` categories (the gateway's `sale` in GET /consent; default: every
+    optional one) switched off, saved. `how` says which one was used.
+    """
+    wait_ready(page)
+    before = page.evaluate(_COUNT_CHOICES)
+    refused = None if sale is None else set(sale)
+    store = page.locator("a:not([data-tg]), button:not([data-tg])").filter(has_text=STORE_OPT_OUT_NAME)
+    ways = [
+        (store, "the store's own opt-out link"),
+        (page.locator(".tg-notice [data-tg=optout]"), 'the notice\'s "Do Not Sell or Share" link'),
+        (page.locator(".tg-notice [data-tg=settings]"), 'the notice\'s "Your Privacy Choices" link'),
+    ]
+    how = "tagGateway.optOut() (no opt-out link on the page)"
+    for control, name in ways:
+        visible = [control.nth(i) for i in range(control.count()) if control.nth(i).is_visible()]
+        if visible:
+            visible[0].click()
+            how = name
+            break
+    else:
+        page.evaluate("() => { tagGateway.optOut(); }")
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not page.evaluate(_NEW_CHOICE, before):
+        save = page.locator(".tg-prefs [data-tg=save]")
+        if save.count() and save.first.is_visible():  # a "Your Privacy Choices" link opened the preferences
+            _refuse_and_save(page, refused)
+            how += ", sale/sharing switched off in the preferences"
+            page.wait_for_function(_NEW_CHOICE, arg=before, timeout=timeout_ms)
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError(f"opting out with {how} recorded no choice within {timeout_ms / 1000:.0f} s")
+        page.wait_for_timeout(50)
+    return page.evaluate("() => window.tagGateway.consent"), how
+
+
+def _refuse_and_save(page: Page, refused: set[str] | None) -> None:
+    dialog = page.locator(".tg-prefs")
+    boxes = dialog.locator("input[type=checkbox][data-category]")
+    for i in range(boxes.count()):
+        box = boxes.nth(i)
+        if not box.is_disabled() and (refused is None or box.get_attribute("data-category") in refused):
+            box.set_checked(False)
+    dialog.locator("[data-tg=save]").click()
 
 
 def earlier_choice(context: BrowserContext, store_url: str, categories: Iterable[str], *,
