@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import hmac
 import json
 import logging
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,10 +27,12 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from gateway.consent import ACTIONS, COOKIE_NAME, ConsentSigner
 from gateway.live_config import LiveConfig, Snapshot
+from gateway.origins import normalize_origin
+from gateway.rate_limit import RateLimiter, client_key, default_path
+from gateway.static_files import StoreFiles
 from gateway.store import ConsentLog, Decision, LogUnavailable
 from gateway.visitor import client_ip, gpc_header, place_of, texts_shown, what_applies
 
@@ -37,47 +41,95 @@ CONSENT_HEADER = "X-Tag-Gateway-Consent"
 CONTAINER_CACHE = "public, max-age=300"  # config edits reach visitors within five minutes
 
 GZIP = Middleware(GZipMiddleware, minimum_size=1000)
+ADMIN_TOKEN_ENV = "TAG_GATEWAY_ADMIN_TOKEN"
+MIN_ADMIN_TOKEN = 32
+# Every JSON answer: never sniffed as another type, never readable by another site's <script> or
+# <img> (CORP only governs no-cors loads; the container's CORS fetches are unaffected).
+API_HEADERS = {"X-Content-Type-Options": "nosniff", "Cross-Origin-Resource-Policy": "same-origin"}
 
 log = logging.getLogger("tag_gateway")
 
 
+def answer(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers={**API_HEADERS, **(headers or {})})
+
+
 def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+    return answer({"error": {"code": code, "message": message}}, status, {**(headers or {}), "Cache-Control": "no-store"})
 
 
 def _cors_headers(request: Request, snapshot: Snapshot) -> dict[str, str] | None:
-    """CORS headers for an allowed Origin; {} for a request without one; None for a refused origin."""
-    origin = request.headers.get("origin")
-    if origin is None:
+    """CORS headers for an allowed Origin; {} for a request without one; None for a refused or malformed one.
+
+    Only the normalised origin is ever echoed: never a raw header value."""
+    raw = request.headers.get("origin")
+    if raw is None:
         return {}
+    origin = normalize_origin(raw)
+    if origin is None:
+        return None
     host = request.headers.get("host", "")
-    if origin in (f"http://{host}", f"https://{host}"):
+    if origin in (normalize_origin(f"http://{host}"), normalize_origin(f"https://{host}")):
         return {}  # same origin: store pages served by the gateway itself
     if not snapshot.origins.allows(origin):
         return None
-    return _readable_by(origin)
-
-
-def _readable_by(origin: str | None) -> dict[str, str]:
-    """CORS headers that let `origin` read the answer; none for a missing or opaque ("null") origin."""
-    if not origin or origin == "null":
-        return {}
     return {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true", "Vary": "Origin"}
 
 
 def _origin_refused(request: Request) -> JSONResponse:
-    # The refusal itself is readable by the refused page, so a store owner who forgot to list an
-    # origin sees this message in the browser console instead of an opaque CORS failure.
-    origin = request.headers.get("origin")
+    raw = request.headers.get("origin")
+    origin = normalize_origin(raw)
+    if raw is not None and origin is None and raw != "null":
+        log.info("refused a request whose Origin header is not an origin: %r", raw[:200])
+        return error(400, "invalid_origin", "the Origin header must be an origin: scheme://host[:port]")
+    # The origin (normalised) may read the refusal with a plain fetch, but a refused origin never
+    # gets Access-Control-Allow-Credentials: nothing it sends with cookies is readable.
+    cors = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin else {}
     return error(403, "origin_not_allowed",
-                 f"origin {origin or '(none)'} is not in site.allowed_origins of the gateway's configuration",
-                 _readable_by(origin))
+                 f"origin {origin or raw or '(none)'} is not in site.allowed_origins of the gateway's configuration",
+                 cors)
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """Every method some route takes at this path: Starlette's own 405 names only the first route's."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.match(request.scope["path"]):
+            methods |= route.methods
+    return ", ".join(sorted(methods)) or None
+
+
+def refuse_ambiguous_length(app):
+    """ASGI wrapper: 400 for a request with both Content-Length and Transfer-Encoding.
+
+    A proxy that trusts one header and a server that trusts the other disagree on where the
+    request ends, which lets a client smuggle a second request past the proxy (RFC 9112 §6.1).
+    httptools refuses such requests, but h11 and granian accept them, so refuse them here."""
+    refusal = error(400, "ambiguous_length", "send Content-Length or Transfer-Encoding, not both",
+                    {"Connection": "close"})  # the framing is unknown: the connection cannot be reused
+
+    async def checked(scope, receive, send):
+        if scope["type"] == "http" and b"transfer-encoding" in (headers := dict(scope["headers"])) \
+                and b"content-length" in headers:
+            return await refusal(scope, receive, send)
+        return await app(scope, receive, send)
+    return checked
+
+
+def _admin_token() -> str | None:
+    token = os.environ.get(ADMIN_TOKEN_ENV, "")
+    if token and len(token) < MIN_ADMIN_TOKEN:
+        log.warning("%s is shorter than %d characters: the detailed health view stays off", ADMIN_TOKEN_ENV,
+                    MIN_ADMIN_TOKEN)
+    return token if len(token) >= MIN_ADMIN_TOKEN else None
 
 
 def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir: Path | None = None,
                watch: bool = True) -> Starlette:
     """`consent_log` receives every decision before POST /consent acknowledges it."""
     signer = ConsentSigner(secret)
+    limiter = RateLimiter(default_path(live.directory, consent_log.url))
+    admin_token = _admin_token()
 
     async def container(request: Request) -> Response:
         built = live.current.container
@@ -93,11 +145,13 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
         return Response(built.gzipped if use_gzip else built.body, media_type="text/javascript", headers=headers)
 
     async def consent_preflight(request: Request) -> Response:
-        # Answered for any origin: the request that follows is what checks the origin, and its
-        # refusal is then readable (see _origin_refused). A preflight grants no access by itself.
-        cors = _readable_by(request.headers.get("origin"))
+        # Only an allowed origin's preflight passes: a refused one would fail in the browser anyway
+        # (no Access-Control-Allow-Credentials), so it gets the refusal at once and sends nothing.
+        cors = _cors_headers(request, live.current)
+        if cors is None:
+            return _origin_refused(request)
         cors.update({"Access-Control-Allow-Methods": "GET, POST", "Access-Control-Max-Age": "600",
-                     "Access-Control-Allow-Headers": f"Content-Type, {CONSENT_HEADER}"})
+                     "Access-Control-Allow-Headers": f"Content-Type, {CONSENT_HEADER}", "Allow": "GET, HEAD, OPTIONS, POST"})
         return Response(status_code=204, headers=cors)
 
     async def read_consent(request: Request) -> Response:
@@ -109,10 +163,9 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
         site = config.site
         token = request.headers.get(CONSENT_HEADER) or request.cookies.get(COOKIE_NAME)
         reading = signer.read(token, policy_version=site.policy_version, known_categories=config.category_keys,
-                              max_age=site.acceptance_max_age_seconds, refusal_max_age=site.refusal_max_age_seconds,
-                              site=site, policy_since=snapshot.policy_since)
+                              max_age=site.acceptance_max_age_seconds, refusal_max_age=site.refusal_max_age_seconds)
         body = what_applies(request, snapshot, reading.consent, reading.reason)
-        return JSONResponse(body, headers={**cors, "Cache-Control": "no-store"})
+        return answer(body, headers={**cors, "Cache-Control": "no-store"})
 
     async def dialogs(request: Request) -> Response:
         # Public markup (the owner's texts), fetched by the container when a visitor with a stored
@@ -130,6 +183,13 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
         cors = _cors_headers(request, snapshot)
         if cors is None or request.headers.get("origin") is None:
             return _origin_refused(request)
+        ip = client_ip(request, snapshot)
+        limit = snapshot.config.site.consent_rate_limit
+        if limit:
+            wait = await run_in_threadpool(limiter.wait, client_key(ip), *limit)
+            if wait:
+                return error(429, "rate_limited", f"too many choices sent from this address; try again in {wait:.0f} s",
+                             {**cors, "Retry-After": f"{wait:.0f}"})
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/json":
             return error(415, "unsupported_media_type", "send the choice as application/json", cors)
@@ -143,14 +203,13 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
         site = config.site
         place = place_of(request, snapshot)
         token, consent = signer.issue(choice.categories, site.policy_version, offered=config.category_keys,
-                                      rule=place.rule, gpc=choice.gpc or gpc_header(request), action=choice.action,
-                                      site=site)
+                                      rule=place.rule, gpc=choice.gpc or gpc_header(request), action=choice.action)
         decision = Decision(
             consent_id=consent.consent_id, decided_at=datetime.fromtimestamp(consent.timestamp, timezone.utc),
             action=consent.action, categories=consent.categories, offered=consent.offered, region=place.code,
             rule=place.rule, gpc=consent.gpc, policy_version=consent.policy_version,
             container_version=snapshot.container.etag.strip('"'), banner_texts=texts_shown(snapshot, place.rule),
-            language=str(config.banner["language"]), ip=client_ip(request, snapshot),
+            language=str(config.banner["language"]), ip=ip,
             user_agent=request.headers.get("user-agent"))
         try:
             # Written before it is acknowledged: no token, no cookie, nothing fires without the record.
@@ -159,24 +218,43 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
             log.error("consent log unavailable, choice not stored: %s", exc)
             return error(503, "log_unavailable", "the choice could not be recorded; it will be asked again",
                          {**cors, "Retry-After": "5"})
-        response = JSONResponse({"token": token, "consent": consent.as_json()}, headers={**cors, "Cache-Control": "no-store"})
+        response = answer({"token": token, "consent": consent.as_json()}, headers={**cors, "Cache-Control": "no-store"})
         secure = request.url.scheme == "https"
         response.set_cookie(COOKIE_NAME, token, max_age=site.consent_max_age_seconds, path="/",
                             domain=site.cookie_domain, secure=secure, httponly=False,
                             samesite="none" if secure and cors else "lax")
         return response
 
+    def health_body() -> dict[str, Any]:
+        # Public: counts only. Problem texts quote config files and name paths (a symlinked
+        # /etc/passwd once showed up here), so they go to the log and to the admin view.
+        current, problems = live.current, live.last_error.problems if live.last_error else []
+        return {"status": "degraded" if problems else "ok", "tags": len(current.config.tags),
+                "config_problems": len(problems), "container_etag": current.container.etag}
+
     async def health(request: Request) -> Response:
-        current = live.current
-        body: dict[str, Any] = {"status": "ok", "tags": len(current.config.tags), "container_etag": current.container.etag}
-        if live.last_error:
-            body["status"] = "degraded"
-            body["config_errors"] = [str(p) for p in live.last_error.problems]
-        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+        return answer(health_body(), headers={"Cache-Control": "no-store"})
+
+    async def health_details(request: Request) -> Response:
+        if admin_token is None:
+            return error(404, "admin_view_off", f"the detailed health view is off: set {ADMIN_TOKEN_ENV} (at least "
+                         f"{MIN_ADMIN_TOKEN} characters) in the gateway's environment and send it as "
+                         "Authorization: Bearer <token>")
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        # compare_digest: the time taken does not tell how much of a guess was right.
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), admin_token.encode()):
+            return error(401, "unauthorized", f"send Authorization: Bearer <{ADMIN_TOKEN_ENV}>",
+                         {"WWW-Authenticate": 'Bearer realm="tag-gateway"'})
+        problems = live.last_error.problems if live.last_error else []
+        body = {**health_body(), "config_dir": str(live.directory), "config_errors": [str(p) for p in problems]}
+        return answer(body, headers={"Cache-Control": "no-store"})
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        return error(exc.status_code, "http_error", exc.detail, exc.headers)  # keeps Allow on a 405
+        headers = exc.headers
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": _allowed_methods(request) or (headers or {}).get("Allow", "")}
+        return error(exc.status_code, "http_error", exc.detail, headers)
 
     async def server_error(request: Request, exc: Exception) -> Response:
         return error(500, "internal_error", "the gateway hit an unexpected error; it has been logged")
@@ -190,9 +268,10 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
         Route("/consent", consent_preflight, methods=["OPTIONS"]),
         Route("/ui", dialogs, methods=["GET"], middleware=[GZIP]),
         Route("/healthz", health, methods=["GET"]),
+        Route("/healthz/details", health_details, methods=["GET"]),
     ]
     if store_dir is not None:
-        routes.append(Mount("/", StaticFiles(directory=store_dir, html=True), name="store"))
+        routes.append(Mount("/", StoreFiles(directory=store_dir, html=True), name="store"))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -200,8 +279,9 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
         yield
         if task:
             task.cancel()
+        limiter.close()
 
-    return Starlette(routes=routes, lifespan=lifespan,
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(refuse_ambiguous_length)],
                      exception_handlers={HTTPException: http_error, Exception: server_error})
 
 

@@ -69,9 +69,6 @@ def _add_audit(commands) -> None:
                             "(default: classify by the known vendor hosts)")
     audit.add_argument("--wait", type=_non_negative_ms, default=3200, metavar="MS",
                        help="wait this long on every page for timed hits (default: 3200)")
-    audit.add_argument("--allow-host", action="append", metavar="HOST", default=[],
-                       help="a harmless third party (e.g. a font CDN): requests to it and its subdomains are "
-                            "never a violation; repeatable")
 
 
 def _whole_number(unit: str, minimum: int):
@@ -195,6 +192,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if store is not None and not store.is_dir():
         print(f"tag-gateway: --store {store}: no such directory", file=sys.stderr)
         return 1
+    from gateway.static_files import store_is_safe
+    if store is not None and not store_is_safe(store):  # holds the secret or the consent log: says which
+        return 1
     from gateway.store import ConsentLog, LogUnavailable
 
     try:
@@ -259,7 +259,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     try:
         result = audit.run_audit(args.url, pages=args.pages, regions=args.region, gpc=args.gpc,
-                                 config=args.config, wait_ms=args.wait, allow_hosts=args.allow_host)
+                                 config=args.config, wait_ms=args.wait)
     except audit.AuditError as error:
         print(f"gateway audit: {error.message}", file=sys.stderr)
         return error.code

@@ -1,0 +1,129 @@
+"""A per-client limit on POST /consent, shared by every worker process on this host.
+
+Semantics: each client address (an IPv6 client by its /64, the block one subscriber gets) has
+a bucket of `requests` tokens that refills evenly over `per_seconds`; a POST takes one token,
+and a POST that finds none gets 429 with `Retry-After` (the seconds until one is back). The
+buckets live in one small SQLite file per gateway (config folder and consent log) in a private
+temp directory, so N worker processes (or several `gateway serve` on one host for the same
+config and log) share one budget: the limit is per client per host, not per process. Each check is a single UPSERT
+(WAL, no fsync: the counts are not worth a disk flush and are rebuilt empty after a reboot).
+
+Only POST /consent pays for it (one statement, run off the event loop); GET /container.js
+never touches it. If the file cannot be used, requests are let through and the log says
+why: a broken limiter must not stop visitors' choices from being recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+import math
+import os
+import sqlite3
+import stat
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+log = logging.getLogger("tag_gateway")
+
+PRUNE_EVERY = 1000  # checks per process between deletions of buckets that are full again
+
+_SCHEMA = """CREATE TABLE IF NOT EXISTS buckets (
+    client TEXT PRIMARY KEY, tokens REAL NOT NULL, at REAL NOT NULL, ok INTEGER NOT NULL) WITHOUT ROWID"""
+
+# Refill by the time elapsed (never negative: the clock may step back), cap at the budget,
+# then take one token if there is one. SQLite evaluates every SET expression on the old row.
+_TAKE = """INSERT INTO buckets (client, tokens, at, ok) VALUES (:client, :cap - 1, :now, 1)
+ON CONFLICT (client) DO UPDATE SET
+    ok = min(:cap, tokens + max(0, :now - at) * :rate) >= 1,
+    tokens = min(:cap, tokens + max(0, :now - at) * :rate) - (min(:cap, tokens + max(0, :now - at) * :rate) >= 1),
+    at = max(at, :now)
+RETURNING ok, tokens"""
+
+
+class RateLimitUnavailable(Exception):
+    pass
+
+
+def client_key(address: str | None) -> str:
+    """The bucket of an address: itself for IPv4, its /64 for IPv6 (one subscriber's block)."""
+    try:
+        ip = ipaddress.ip_address((address or "").split("%")[0])
+    except ValueError:
+        return address or "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # ::ffff:1.2.3.4 is the IPv4 client 1.2.3.4
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def default_path(config_dir: Path, log_url: str) -> Path:
+    """One file per gateway (its config folder and consent log), in a temp directory only this user can enter.
+
+    Every worker of one `gateway serve` shares it; two gateways that share a config folder but
+    write to different consent logs (tests, staging next to production) do not."""
+    gateway = "\0".join((str(config_dir.resolve()), log_url, os.getcwd()))  # cwd: a relative sqlite:/// path
+    digest = hashlib.sha256(gateway.encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"tag-gateway-{os.getuid()}" / f"rate-limit-{digest}.sqlite3"
+
+
+def _private_dir(directory: Path) -> None:
+    # /tmp is shared: another local user could pre-create the directory (or a symlink) to read or
+    # reset the counts, so use it only if it is a real directory of ours that nobody else can enter.
+    try:
+        directory.mkdir(mode=0o700, exist_ok=True)
+        info = directory.lstat()
+    except OSError as error:
+        raise RateLimitUnavailable(f"cannot create {directory}: {error}") from None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise RateLimitUnavailable(f"{directory} is not a private directory of this user (mode 0700); remove it")
+
+
+class RateLimiter:
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._checks = 0
+        self._broken = False
+
+    def _connect(self) -> sqlite3.Connection:
+        _private_dir(self.path.parent)
+        db = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=OFF")
+        db.execute(_SCHEMA)
+        return db
+
+    def wait(self, client: str, requests: int, per_seconds: int, now: float | None = None) -> float:
+        """0 if `client` may send one more request now (and count it), else the seconds to wait."""
+        now = time.time() if now is None else now
+        rate = requests / per_seconds
+        try:
+            with self._lock:
+                if self._db is None:
+                    self._db = self._connect()
+                ok, tokens = self._db.execute(_TAKE, {"client": client, "cap": requests, "now": now,
+                                                      "rate": rate}).fetchone()
+                self._checks += 1
+                if self._checks % PRUNE_EVERY == 0:
+                    # A bucket untouched for per_seconds is full again: the same as no row at all.
+                    self._db.execute("DELETE FROM buckets WHERE at < ?", (now - per_seconds,))
+        except (sqlite3.Error, RateLimitUnavailable) as error:
+            if not self._broken:
+                log.error("rate limit of POST /consent not applied (%s: %s); fix or remove %s",
+                          error.__class__.__name__, error, self.path)
+            self._broken = True
+            return 0.0
+        self._broken = False
+        return 0.0 if ok else max(1.0, math.ceil((1 - tokens) / rate))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
