@@ -48,6 +48,10 @@ class Gateway:
         self._proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60.0) -> "Gateway":
+        return self.launch().wait(timeout)
+
+    def launch(self) -> "Gateway":
+        """Start the process without waiting (several servers build their containers at once)."""
         command = [sys.executable, "-m", "gateway", "serve", "--config", str(self.config_dir), "--host", "127.0.0.1",
                    "--port", str(self.port), "--no-watch"]
         if workers_flag():
@@ -64,10 +68,16 @@ class Gateway:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(DISCARD_HOOK), str(ROOT), env.get("PYTHONPATH")]))
         self._proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                       start_new_session=True)
+        return self
+
+    def wait(self, timeout: float = 60.0) -> "Gateway":
+        """Until GET /healthz answers 200; BenchError with the server's output when it exits or never does."""
+        assert self._proc is not None
+        command = " ".join(map(str, self._proc.args))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise BenchError(f"gateway exited with {self._proc.returncode}: {' '.join(command)}\n{self.output()}")
+                raise BenchError(f"gateway exited with {self._proc.returncode}: {command}\n{self.output()}")
             try:
                 if request("GET", self.url + "/healthz", timeout=1).status == 200:
                     return self
@@ -75,7 +85,7 @@ class Gateway:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise BenchError(f"gateway not healthy after {timeout:.0f} s: {' '.join(command)}\n{self.output()}")
+        raise BenchError(f"gateway not healthy after {timeout:.0f} s: {command}\n{self.output()}")
 
     def output(self) -> str:
         self._log.flush()

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -214,17 +215,25 @@ def _browser(figures: Figures, gateway: Gateway, visits: int) -> None:
                 f"{seen['layout_shift_without_container']:.4f} with an empty one")
 
 
-def _postgres(stack: ExitStack):
-    sys.path.insert(0, str(ROOT))  # tests/postgres.py: the suite's throwaway server, reused as it is
+def _postgres():
+    """A throwaway PostgreSQL server (tests/postgres.py, the suite's own, reused as it is) and its version."""
+    sys.path.insert(0, str(ROOT))
     from tests.postgres import PostgresUnavailable, start_server
 
     try:
         server = start_server()
     except PostgresUnavailable as error:
         raise BenchError(f"PostgreSQL: {error}") from None
-    stack.callback(server.cleanup)
     done = subprocess.run([str(server.bindir / "postgres"), "--version"], capture_output=True, text=True)
     return server, done.stdout.strip().split()[-1] if done.returncode == 0 else "?"
+
+
+def _stop_postgres(starting: Future) -> None:
+    try:
+        server, _version = starting.result()
+    except Exception:  # it never started: nothing to stop (the error is on its rows)
+        return
+    server.cleanup()
 
 
 # ----------------------------------------------------------------------------- the run
@@ -233,11 +242,10 @@ def _postgres(stack: ExitStack):
 def run(settings: Settings, progress: Callable[[str], None]) -> tuple[list[report.Row], dict]:
     figures = Figures()
     versions = {"nginx": "nginx: not installed", "wrk": "wrk: not installed", "postgresql": "not available"}
-    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="tag-gateway-bench-") as scratch_name:
+    # Exits in reverse: servers stop (ExitStack) before the temp dir that holds their files goes.
+    with tempfile.TemporaryDirectory(prefix="tag-gateway-bench-") as scratch_name, \
+            ThreadPoolExecutor(max_workers=1) as background, ExitStack() as stack:
         scratch = Path(scratch_name)
-        progress("container sizes")
-        _sizes(figures, scratch)
-
         server_keys = _keys("get") + _keys("consent") + _keys("rss") + _keys("browser")
         try:
             paths = tools.ensure("nginx", "wrk")
@@ -245,15 +253,28 @@ def run(settings: Settings, progress: Callable[[str], None]) -> tuple[list[repor
             figures.fail(_keys("get") + _keys("consent"), str(error))
             paths = None
         config = load_config_copy(scratch / "config")
-        gateways: dict[str, Gateway] = {}
+        # The servers start (and build their containers) while the sizes are measured.
+        progress("starting the gateways and PostgreSQL; container sizes")
+        gateways = {"SQLite (also GET, browser)": Gateway(config, f"sqlite:///{scratch}/write.sqlite3", store_dir=STORE),
+                    "SQLite write off": Gateway(config, f"sqlite:///{scratch}/off.sqlite3", discard=True)}
+        for gateway in gateways.values():
+            stack.callback(gateway.stop)
+            gateway.launch()
+        postgres = background.submit(_postgres)
+        stack.callback(_stop_postgres, postgres)
+        _sizes(figures, scratch)
+        on_postgres: list[Gateway] = []
+
+        def launch_on_postgres() -> None:
+            server, versions["postgresql"] = postgres.result()
+            for name, discard in (("PostgreSQL", False), ("PostgreSQL write off", True)):
+                gateway = gateways[name] = Gateway(config, server.url(server.create_database()), discard=discard)
+                stack.callback(gateway.stop)
+                on_postgres.append(gateway.launch())
+        figures.part(_keys("consent.postgresql"), launch_on_postgres)
         comparisons: list[Comparison] = []
         try:
-            progress("starting the gateways")
-            main = gateways["SQLite (also GET, browser)"] = Gateway(config, f"sqlite:///{scratch}/write.sqlite3",
-                                                                   store_dir=STORE).start()
-            stack.callback(main.stop)
-            off = gateways["SQLite write off"] = Gateway(config, f"sqlite:///{scratch}/off.sqlite3", discard=True).start()
-            stack.callback(off.stop)
+            main, off = (gateways[name].wait() for name in ("SQLite (also GET, browser)", "SQLite write off"))
         except BenchError as error:
             figures.fail(server_keys, str(error))
             main = None
@@ -263,17 +284,9 @@ def run(settings: Settings, progress: Callable[[str], None]) -> tuple[list[repor
             figures.part(_keys("get"), lambda: comparisons.extend(_container_sides(main, paths["nginx"], stack)))
             figures.part(_keys("consent.sqlite"),
                          lambda: comparisons.append(_consent_sides("sqlite", main, off, origin, body, stack)))
-
-            def postgres() -> None:
-                server, versions["postgresql"] = _postgres(stack)
-                pg = gateways["PostgreSQL"] = Gateway(config, server.url(server.create_database())).start()
-                stack.callback(pg.stop)
-                pg_off = gateways["PostgreSQL write off"] = Gateway(config, server.url(server.create_database()),
-                                                                    discard=True).start()
-                stack.callback(pg_off.stop)
-                comparisons.append(_consent_sides("postgresql", pg, pg_off, origin, body, stack))
-            progress("starting PostgreSQL")
-            figures.part(_keys("consent.postgresql"), postgres)
+            if on_postgres:
+                figures.part(_keys("consent.postgresql"), lambda: comparisons.append(
+                    _consent_sides("postgresql", *(g.wait() for g in on_postgres), origin, body, stack)))
             interleave(comparisons, paths["wrk"], settings.rounds, settings.seconds, settings.warmup, progress)
             _record_loads(figures, comparisons)
         if gateways and main:
