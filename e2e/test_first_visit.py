@@ -9,8 +9,7 @@ def test_first_visit_shows_banner_and_sends_nothing(shop, recorder):
     expect(shop.banner).to_be_visible()
     assert shop.state() == "undecided"
     assert shop.consent() is None
-    shop.settle()
-    assert recorder.requests == [], recorder.describe()
+    recorder.assert_silent(wait_ms=0)  # settled: no vendor request, not even a library
 
 
 def test_purchase_push_before_consent_sends_nothing(shop, recorder):
@@ -18,8 +17,7 @@ def test_purchase_push_before_consent_sends_nothing(shop, recorder):
 
     expect(shop.banner).to_be_visible()
     expect(shop.page.locator("#order-id")).to_have_text("ORD-1001")
-    shop.settle()
-    assert recorder.requests == [], recorder.describe()
+    recorder.assert_silent(wait_ms=0)  # settled: no vendor request, not even a library
 
 
 def test_add_to_cart_click_before_consent_sends_nothing(shop, recorder):
@@ -29,5 +27,4 @@ def test_add_to_cart_click_before_consent_sends_nothing(shop, recorder):
     shop.page.locator(".add-to-cart").click()
 
     expect(shop.page.locator(".added-message")).to_have_text("Added")
-    shop.settle()
-    assert recorder.requests == [], recorder.describe()
+    recorder.assert_silent(wait_ms=0)  # settled: no vendor request, not even a library

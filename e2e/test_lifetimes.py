@@ -8,23 +8,11 @@ import time
 
 from playwright.sync_api import expect
 
-from gateway.consent import ConsentSigner
+from gateway.testing import accept_all, earlier_choice
 
 from .support import DEFAULT_CONFIG_DIR, Shop
 
 CATEGORIES = ("necessary", "analytics", "marketing")
-
-
-def token_from(server, days_ago: float, categories: tuple[str, ...]) -> str:
-    signer = ConsentSigner(server.secret)
-    real = signer._signer.get_timestamp
-    signer._signer.get_timestamp = lambda: int(real() - days_ago * 86400)
-    return signer.issue(categories, 1, offered=CATEGORIES)[0]
-
-
-def visit_with(context, page, recorder, server, token: str) -> Shop:
-    context.add_cookies([{"name": "tg_consent", "value": token, "url": server.url}])
-    return Shop(page, server.url, recorder).open("/")
 
 
 def test_refusal_and_acceptance_expire_on_their_own_clocks(tmp_path, gateway_factory, browser):
@@ -41,12 +29,13 @@ def test_refusal_and_acceptance_expire_on_their_own_clocks(tmp_path, gateway_fac
     for days, categories, expected in cases:
         context, recorder = new_recorded_context(browser)
         try:
-            shop = visit_with(context, context.new_page(), recorder, server, token_from(server, days, categories))
+            # A choice made `days` ago, signed with the server's secret (the kit's earlier_choice).
+            earlier_choice(context, server.url, categories, secret=server.secret, config=configs, days_ago=days)
+            shop = Shop(context.new_page(), server.url, recorder).open("/")
             assert shop.state() == expected, (days, categories)
             if expected == "undecided":
                 expect(shop.banner).to_be_visible()
-                recorder.wait_past_automatic_hits(shop.page)
-                assert recorder.requests == [], recorder.describe()  # an expired acceptance grants nothing
+                recorder.assert_silent(page=shop.page)  # an expired acceptance grants nothing
         finally:
             context.close()
 
@@ -56,7 +45,7 @@ def test_a_category_added_later_asks_again(tmp_path, gateway_factory, context, p
     shutil.copytree(DEFAULT_CONFIG_DIR, configs)
     server = gateway_factory(configs)
     shop = Shop(page, server.url, recorder).open("/")
-    shop.accept_all()
+    accept_all(page)
     shop.reload()
     assert shop.state() == "decided"
 

@@ -2,24 +2,20 @@
 
 from playwright.sync_api import expect
 
+from gateway.testing import accept_all, choose
+
 from .support import Shop
 
 
 def _expect_page_view_everywhere(shop, recorder):
-    recorder.wait_for(shop.page, lambda: recorder.ga4("page_view"))
-    recorder.wait_for(shop.page, lambda: recorder.meta("PageView"))
-    recorder.wait_for(shop.page, lambda: recorder.tiktok("Pageview"))
-    shop.settle()
-    assert len(recorder.ga4("page_view")) == 1, recorder.describe()
-    assert len(recorder.meta("PageView")) == 1, recorder.describe()
-    assert len(recorder.tiktok("Pageview")) == 1, recorder.describe()
+    for tag in ("ga4", "meta-pageview", "tiktok-pageview"):  # each page view exactly once, on this tab
+        recorder.assert_fired(tag, once=True, page=shop.page)
 
 
 def test_accept_all_persists_across_pages_reloads_and_tabs(shop, recorder, context):
     shop.open("/")
-    shop.accept_all()
-    recorder.wait_for(shop.page, lambda: recorder.ga4("page_view"))
-    shop.settle()
+    accept_all(shop.page)
+    recorder.assert_fired("ga4", once=True)
 
     recorder.clear()
     shop.open("/product.html")
@@ -40,19 +36,18 @@ def test_accept_all_persists_across_pages_reloads_and_tabs(shop, recorder, conte
 
 def test_analytics_only_choice_persists(shop, recorder):
     shop.open("/")
-    shop.customize(analytics=True, marketing=False)
-    recorder.wait_for(shop.page, lambda: recorder.ga4("page_view"))
-    shop.settle()
+    choose(shop.page, ["analytics"])
+    recorder.assert_fired("ga4", once=True)
 
     recorder.clear()
     shop.open("/product.html")
     expect(shop.banner).to_be_hidden()
-    recorder.wait_for(shop.page, lambda: recorder.ga4("page_view"))
+    recorder.assert_fired("ga4")
     shop.page.locator(".add-to-cart").click()
     shop.settle()
 
-    assert recorder.meta() == [] and recorder.tiktok() == [], recorder.describe()
+    assert {e.vendor for e in recorder.events()} == {"ga4"}, recorder.report()  # no Meta, no TikTok
     assert {r.host for r in recorder.requests} == {
         "www.googletagmanager.com",
         "region1.google-analytics.com",
-    }, recorder.describe()
+    }, recorder.report()
