@@ -77,6 +77,7 @@ class ConsentLog:
         self.url = url           # without the password
         # A caller may wait for the batch ahead of its own, then its own: each bounded by the
         # database's lock/busy and connect timeouts. Past that it gets a 503, never a hang.
+        self._turns = database.WriterTurns(engine.url, busy_timeout)
         self._committer = GroupCommitter(self._append, what="record the decision",
                                          wait_timeout=2 * busy_timeout + database.CONNECT_TIMEOUT)
         # A forked worker must not use the parent's connections (a shared socket or SQLite file
@@ -116,6 +117,7 @@ class ConsentLog:
 
     def close(self) -> None:
         self._committer.close()  # what is queued is committed first
+        self._turns.close()
         self._engine.dispose()
 
     def __enter__(self) -> ConsentLog:
@@ -150,7 +152,7 @@ class ConsentLog:
 
     def _append(self, batch: list[tuple[dict[str, Any], str]]) -> list[None]:
         """Append a batch of (row, banner texts) after the chain head in one transaction (the committer's thread)."""
-        with self._writing("record the decision") as connection:
+        with self._turns.turn(), self._writing("record the decision") as connection:
             head = _lock_head(connection)  # read under the lock: no other writer appends meanwhile
             texts = {row["banner_texts_hash"]: text for row, text in batch}
             stored = set(connection.execute(select(banner_texts.c.hash)
