@@ -1,6 +1,6 @@
 """The benchmark harness (issue 8): every figure in one run, one table, JSON, and bench/RESULTS.md.
 
-    .venv/bin/python -m bench            # full: 3 rounds of 5 s loads, 3 browser visits (~3-4 minutes)
+    .venv/bin/python -m bench            # full: 3 rounds of 5 s loads, 3 browser visits (about 3 minutes)
     .venv/bin/python -m bench --quick    # 1 round of 2 s loads, 1 visit: keeps the harness working in CI
     .venv/bin/python -m bench --markdown # also rewrite bench/RESULTS.md
 
@@ -12,6 +12,8 @@ a throwaway server), and nginx serving the gateway's container bytes. Everything
 from __future__ import annotations
 
 import json
+import os
+import re
 import shlex
 import subprocess
 import sys
@@ -181,8 +183,7 @@ def _record_loads(figures: Figures, comparisons: list[Comparison]) -> None:
             continue
         s = c.summary()
         figures.raw[c.key] = s
-        per_round = ", ".join(f"{a.requests_per_s / b.requests_per_s:.2f}"
-                              for a, b in zip(c.runs["subject"], c.runs["baseline"]))
+        per_round = ", ".join(f"{ratio:.2f}" for ratio in s["round_ratios"])
         errors = f"; {s['socket_errors']} socket errors" if s["socket_errors"] else ""
         figures.set(f"{c.key}.ratio", s["ratio"],
                     f"{s['subject_requests_per_s']:,.0f} vs {s['baseline_requests_per_s']:,.0f} req/s "
@@ -225,7 +226,8 @@ def _postgres():
     except PostgresUnavailable as error:
         raise BenchError(f"PostgreSQL: {error}") from None
     done = subprocess.run([str(server.bindir / "postgres"), "--version"], capture_output=True, text=True)
-    return server, done.stdout.strip().split()[-1] if done.returncode == 0 else "?"
+    found = re.search(r"\d+(\.\d+)+", done.stdout) if done.returncode == 0 else None
+    return server, found.group(0) if found else "?"
 
 
 def _stop_postgres(starting: Future) -> None:
@@ -241,6 +243,7 @@ def _stop_postgres(starting: Future) -> None:
 
 def run(settings: Settings, progress: Callable[[str], None]) -> tuple[list[report.Row], dict]:
     figures = Figures()
+    load_before = os.getloadavg()[0]  # how busy the shared machine was: read the figures with it
     versions = {"nginx": "nginx: not installed", "wrk": "wrk: not installed", "postgresql": "not available"}
     # Exits in reverse: servers stop (ExitStack) before the temp dir that holds their files goes.
     with tempfile.TemporaryDirectory(prefix="tag-gateway-bench-") as scratch_name, \
@@ -295,7 +298,7 @@ def run(settings: Settings, progress: Callable[[str], None]) -> tuple[list[repor
                 progress("browser")
                 figures.part(_keys("browser"), lambda: _browser(figures, main, settings.visits))
         if paths:
-            versions["nginx"] = tools.version([paths["nginx"], "-v"])
+            versions["nginx"] = tools.version([paths["nginx"], "-v"]).replace("nginx version: ", "")
             versions["wrk"] = tools.version([paths["wrk"], "--version"]).split(" Copyright")[0]
 
     skipped = {} if settings.browser else {key: "skipped (--no-browser)" for key in _keys("browser")}
@@ -305,7 +308,7 @@ def run(settings: Settings, progress: Callable[[str], None]) -> tuple[list[repor
             row.status = "skipped"
     header = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
-        "machine": machine.summary(versions),
+        "machine": {**machine.summary(versions), "load_average_before": round(load_before, 2)},
         "settings": {"command": settings.command, "rounds": settings.rounds, "seconds": settings.seconds,
                      "wrk_threads": wrk.THREADS, "wrk_connections": wrk.CONNECTIONS, "workers": worker_count(),
                      "workers_note": "gateway serve --workers" if workers_flag() else "gateway serve has no --workers: one process",

@@ -2,7 +2,8 @@
 
 Per round, each comparison runs both sides back to back; the order flips every round (subject first in
 round 1, baseline first in round 2, ...) so a slow patch of the shared machine falls on both. The
-figure is the ratio of the medians of requests/s over the rounds; p99 is the median of the rounds' p99.
+figure is the median of the rounds' ratios (each taken between two loads run back to back, so under the
+same conditions); p99 is the median of the rounds' p99.
 A side can check its own load (`after`): the consent servers count the records that load left.
 """
 
@@ -48,12 +49,12 @@ class Comparison:
 
     def summary(self) -> dict:
         subject, baseline = self.runs["subject"], self.runs["baseline"]
-        rate = statistics.median(r.requests_per_s for r in subject)
-        base = statistics.median(r.requests_per_s for r in baseline)
+        ratios = [s.requests_per_s / b.requests_per_s for s, b in zip(subject, baseline)]
         return {
             "subject": self.subject.name, "baseline": self.baseline.name,
-            "ratio": rate / base,
-            "subject_requests_per_s": rate, "baseline_requests_per_s": base,
+            "ratio": statistics.median(ratios), "round_ratios": ratios,
+            "subject_requests_per_s": statistics.median(r.requests_per_s for r in subject),
+            "baseline_requests_per_s": statistics.median(r.requests_per_s for r in baseline),
             "subject_p99_ms": statistics.median(r.p99_ms for r in subject),
             "baseline_p99_ms": statistics.median(r.p99_ms for r in baseline),
             "socket_errors": sum(r.socket_errors for r in subject + baseline),

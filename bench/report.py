@@ -91,12 +91,13 @@ def markdown(rows: list[Row], header: dict) -> str:
         "",
         f"* Machine: {machine['cpu_model']}, {machine['cores']} cores, {machine['memory_gib']:.1f} GiB RAM, "
         f"{machine['os']}; Python {machine['python']}; {machine['nginx']}; {machine['wrk']}; "
-        f"PostgreSQL {machine['postgresql']}.",
+        f"PostgreSQL {machine['postgresql']}. Load average (1 min) when the run began: "
+        f"{machine['load_average_before']:.2f}.",
         f"* Gateway: {settings['workers']} worker(s) ({settings['workers_note']}); nginx with the same number of "
         "worker processes.",
         f"* Loads: `wrk -t{settings['wrk_threads']} -c{settings['wrk_connections']} -d{settings['seconds']:g}s` on "
         f"loopback, {settings['rounds']} interleaved round(s) (subject and baseline back to back, order flipped each "
-        "round), ratio of the medians. Shared machine: read the ratios, not the absolute requests/s.",
+        "round), the median of the rounds' ratios. Shared machine: read the ratios, not the absolute requests/s.",
         f"* Browser: {settings['browser']}.",
         "",
         "| figure | value | target | status | detail |",
