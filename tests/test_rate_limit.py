@@ -1,0 +1,157 @@
+"""POST /consent is limited per client address, with one budget shared by every worker process."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from conftest import SECRET, STORE_ORIGIN
+from gateway.app import create_app
+from gateway.rate_limit import RateLimiter, client_key, default_path
+
+CHOICE = b'{"categories": ["analytics"]}'
+HEADERS = {"Content-Type": "application/json", "Origin": STORE_ORIGIN}
+
+
+def limit(config_dir: Path, setting: str) -> None:
+    site = config_dir / "site.yaml"
+    site.write_text(site.read_text().replace("  consent_max_age_days: 180\n",
+                                             f"  consent_max_age_days: 180\n  consent_rate_limit: {setting}\n"))
+
+
+def client_for(config_dir: Path, consent_log, peer: str = "203.0.113.7", **kwargs) -> TestClient:
+    from gateway.live_config import LiveConfig
+
+    app = create_app(LiveConfig.load(config_dir), SECRET, consent_log, watch=False)
+    return TestClient(app, base_url="http://gateway.test", client=(peer, 50000), **kwargs)
+
+
+def test_over_the_limit_gets_429_with_retry_after_and_nothing_is_recorded(config_dir, consent_log) -> None:
+    limit(config_dir, "{requests: 3, per_seconds: 60}")
+    with client_for(config_dir, consent_log) as client:
+        answers = [client.post("/consent", content=CHOICE, headers=HEADERS) for _ in range(5)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
+    refused = answers[3]
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert refused.headers["retry-after"] == "20"  # one request back every 60/3 s
+    assert refused.headers["access-control-allow-origin"] == STORE_ORIGIN  # the container can read why
+    assert refused.headers["cache-control"] == "no-store" and "set-cookie" not in refused.headers
+    assert len(list(consent_log.records())) == 3
+
+
+def test_other_clients_have_their_own_budget(config_dir, consent_log) -> None:
+    limit(config_dir, "{requests: 1, per_seconds: 60}")
+    with client_for(config_dir, consent_log, peer="203.0.113.7") as first:
+        assert first.post("/consent", content=CHOICE, headers=HEADERS).status_code == 200
+        assert first.post("/consent", content=CHOICE, headers=HEADERS).status_code == 429
+    with client_for(config_dir, consent_log, peer="203.0.113.8") as second:
+        assert second.post("/consent", content=CHOICE, headers=HEADERS).status_code == 200
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_is_limited(config_dir, consent_log) -> None:
+    # The example config trusts loopback proxies: each X-Forwarded-For client has its own budget,
+    # and a client cannot escape its budget by adding hops of its own in front.
+    limit(config_dir, "{requests: 1, per_seconds: 60}")
+    with client_for(config_dir, consent_log, peer="127.0.0.1") as proxy:
+        def post(forwarded: str) -> int:
+            return proxy.post("/consent", content=CHOICE, headers={**HEADERS, "X-Forwarded-For": forwarded}).status_code
+
+        assert post("198.51.100.1") == 200
+        assert post("198.51.100.1") == 429
+        assert post("10.9.9.9, 198.51.100.1") == 429
+        assert post("198.51.100.2") == 200
+
+
+def test_the_limit_can_be_turned_off(config_dir, consent_log) -> None:
+    limit(config_dir, "false")
+    with client_for(config_dir, consent_log) as client:
+        assert {client.post("/consent", content=CHOICE, headers=HEADERS).status_code for _ in range(4)} == {200}
+
+
+def test_refused_origins_and_reads_do_not_use_the_budget(config_dir, consent_log) -> None:
+    limit(config_dir, "{requests: 1, per_seconds: 60}")
+    with client_for(config_dir, consent_log) as client:
+        for _ in range(3):
+            client.post("/consent", content=CHOICE, headers={**HEADERS, "Origin": "https://evil.example"})
+            client.get("/consent")
+            client.get("/container.js")
+        assert client.post("/consent", content=CHOICE, headers=HEADERS).status_code == 200
+
+
+def test_the_bucket_refills_evenly(tmp_path) -> None:
+    limiter = RateLimiter(tmp_path / "private" / "buckets.sqlite3")
+    start = 1_000_000.0
+    assert [limiter.wait("a", 2, 10, now=start) for _ in range(2)] == [0, 0]
+    assert limiter.wait("a", 2, 10, now=start) == 5          # one token per 5 s
+    assert limiter.wait("a", 2, 10, now=start + 4.9) == 1    # refused requests take nothing
+    assert limiter.wait("a", 2, 10, now=start + 5) == 0
+    assert limiter.wait("a", 2, 10, now=start - 100) == 5    # a clock stepping back refills nothing
+    assert limiter.wait("a", 2, 10, now=start + 1000) == 0   # never more than the budget
+    assert limiter.wait("a", 2, 10, now=start + 1000) == 0
+    assert limiter.wait("a", 2, 10, now=start + 1000) == 5
+    limiter.close()
+
+
+def _take_many(path: str, count: int, results) -> None:
+    limiter = RateLimiter(Path(path))
+    results.put(sum(limiter.wait("203.0.113.7", 20, 3600) == 0 for _ in range(count)))
+
+
+def test_worker_processes_share_one_budget(tmp_path) -> None:
+    # Four processes (as `gateway serve --workers 4` would run) each try 20 requests of one client
+    # at once: together they get the budget of 20, not 4 x 20.
+    path = str(tmp_path / "private" / "buckets.sqlite3")
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    workers = [context.Process(target=_take_many, args=(path, 20, results)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    allowed = [results.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=10)
+    assert sum(allowed) == 20, allowed
+
+
+def test_clients_are_keyed_by_address_and_ipv6_by_its_64() -> None:
+    assert client_key("203.0.113.7") == "203.0.113.7"
+    assert client_key("::ffff:203.0.113.7") == "203.0.113.7"
+    assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:bbbb::2") == "2001:db8:1:2::/64"
+    assert client_key("2001:db8:1:3::1") != client_key("2001:db8:1:2::1")
+    assert client_key(None) == "unknown"
+
+
+def test_the_shared_file_is_private_to_this_user(tmp_path) -> None:
+    path = default_path(tmp_path, "sqlite:///log.sqlite3")
+    assert path.parent.name == f"tag-gateway-{os.getuid()}"
+    assert default_path(tmp_path, "sqlite:///other.sqlite3") != path  # another gateway, another budget
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    limiter = RateLimiter(shared / "buckets.sqlite3")
+    assert limiter.wait("a", 1, 60) == 0 and limiter.wait("a", 1, 60) == 0  # not used, so not applied
+    assert not (shared / "buckets.sqlite3").exists()
+
+
+def test_an_unusable_limiter_lets_choices_through_and_says_so(config_dir, consent_log, caplog, monkeypatch) -> None:
+    limit(config_dir, "{requests: 1, per_seconds: 60}")
+    monkeypatch.setattr("gateway.app.default_path", lambda *_: Path("/proc/no-such-dir/buckets.sqlite3"))
+    with client_for(config_dir, consent_log) as client:
+        assert [client.post("/consent", content=CHOICE, headers=HEADERS).status_code for _ in range(3)] == [200] * 3
+    assert caplog.text.count("rate limit of POST /consent not applied") == 1
+
+
+@pytest.mark.parametrize("requests_per_check", [200])
+def test_a_check_is_cheap(tmp_path, requests_per_check) -> None:
+    limiter = RateLimiter(tmp_path / "private" / "buckets.sqlite3")
+    limiter.wait("warm-up", 10, 60)
+    started = time.perf_counter()
+    for n in range(requests_per_check):
+        limiter.wait(f"198.51.100.{n % 250}", 10, 60)
+    per_check = (time.perf_counter() - started) / requests_per_check
+    limiter.close()
+    assert per_check < 0.002, f"{per_check * 1e6:.0f} µs per check"
