@@ -100,3 +100,22 @@ def test_decode_reads_every_vendor_format(page, gateway, tag_recorder):
     [hit] = tag_recorder.assert_fired("meta-add-to-cart", once=True, currency="EUR")
     assert hit.params["content_ids"] and isinstance(hit.params["value"], float), hit.params
     assert {e.vendor for e in decode(tag_recorder.requests)} >= {"ga4", "meta_pixel", "tiktok_pixel"}
+
+
+def test_withdraw_can_keep_a_category_and_assert_silent_can_count_only_some(page, gateway, tag_recorder):
+    page.goto(gateway.url + "/")
+    accept_all(page)
+    tag_recorder.assert_fired("meta-pageview")
+    with pytest.raises(AssertionError) as failed:
+        tag_recorder.assert_silent(wait_ms=0, categories=["marketing"])
+    assert "of ['marketing']" in str(failed.value) and "meta-pageview" in str(failed.value)
+
+    consent = withdraw(page, keep=["analytics"])
+    assert consent["categories"] == ["necessary", "analytics"], consent
+    tag_recorder.clear()
+    page.reload()
+    wait_ready(page)
+    tag_recorder.assert_fired("ga4", once=True)
+    tag_recorder.assert_silent(categories=["marketing"])  # analytics fired, marketing did not
+    assert {r.host for r in tag_recorder.requests_of(["analytics"])} == {
+        "www.googletagmanager.com", "region1.google-analytics.com"}, tag_recorder.report()

@@ -1,9 +1,10 @@
 """The store's `purchase` data-layer push reaches every vendor in its own format."""
 
-import json
 from urllib.parse import quote, quote_plus
 
 from playwright.sync_api import expect
+
+from gateway.testing import accept_all
 
 from .support import ADS_CONVERSION_LABEL, ADS_CONVERSION_PATH, GA4_ID, META_PIXEL_ID, TIKTOK_PIXEL_ID
 
@@ -11,71 +12,49 @@ from .support import ADS_CONVERSION_LABEL, ADS_CONVERSION_PATH, GA4_ID, META_PIX
 AWKWARD_ORDER_ID = "ORD 7/ü&x"
 
 
-def _wait_for_purchase_pixels(shop, recorder):
-    page = shop.page
-    recorder.wait_for(page, recorder.ads_conversions)
-    recorder.wait_for(page, lambda: recorder.meta("Purchase"))
-    recorder.wait_for(page, lambda: recorder.ga4("purchase"))
-    recorder.wait_for(page, lambda: recorder.tiktok("CompletePayment"))
-    shop.settle()
-
-
 def test_purchase_pixels_carry_the_order_exactly(shop, recorder):
     shop.open("/")
-    shop.accept_all()
+    accept_all(shop.page)
     shop.settle()
     recorder.clear()
 
     shop.open("/thank-you.html?order=" + quote(AWKWARD_ORDER_ID, safe=""))
     expect(shop.page.locator("#order-id")).to_have_text(AWKWARD_ORDER_ID)
-    _wait_for_purchase_pixels(shop, recorder)
 
-    [ads] = recorder.ads_conversions()
-    assert ads.path == ADS_CONVERSION_PATH
-    assert ads.params["label"] == ADS_CONVERSION_LABEL
-    assert ads.params["value"] == "59.9"
-    assert ads.params["currency_code"] == "EUR"
-    assert ads.params["oid"] == AWKWARD_ORDER_ID
-    # The id was percent-encoded as one value, not pasted raw into the URL.
-    assert quote(AWKWARD_ORDER_ID, safe="") in ads.url or quote_plus(AWKWARD_ORDER_ID) in ads.url, ads.url
-    assert "x" not in ads.query, "the '&' in the order id split the query string"
+    [ads] = recorder.assert_fired("google-ads-conversion", once=True, value=59.9, currency="EUR",
+                                  transaction_id=AWKWARD_ORDER_ID)
+    assert (ads.account, ads.label, ads.hit.path) == ("AW-987654321", ADS_CONVERSION_LABEL, ADS_CONVERSION_PATH)
+    # The wire format itself: the value exactly as pushed, and the id percent-encoded as one value, not
+    # pasted raw into the URL (a decoded event cannot show how its URL was built).
+    assert ads.hit.params["value"] == "59.9"
+    assert quote(AWKWARD_ORDER_ID, safe="") in ads.hit.url or quote_plus(AWKWARD_ORDER_ID) in ads.hit.url, ads.hit.url
+    assert "x" not in ads.hit.query, "the '&' in the order id split the query string"
 
-    [meta] = recorder.meta("Purchase")
-    assert meta.params["id"] == META_PIXEL_ID
-    assert float(meta.params["cd[value]"]) == 59.9
-    assert meta.params["cd[currency]"] == "EUR"
-    assert "SKU-42" in json.loads(meta.params["cd[content_ids]"])
-    assert meta.params.get("eid"), "Purchase should carry an event id for deduplication"
+    [meta] = recorder.assert_fired("meta-purchase", once=True, value=59.9, currency="EUR")
+    assert (meta.account, meta.event) == (META_PIXEL_ID, "Purchase")
+    assert "SKU-42" in meta.params["content_ids"]
+    assert meta.params.get("event_id"), "Purchase should carry an event id for deduplication"
 
-    [ga4] = recorder.ga4("purchase")
-    assert ga4.params["tid"] == GA4_ID
-    assert ga4.params["ep.transaction_id"] == AWKWARD_ORDER_ID
-    assert float(ga4.params["epn.value"]) == 59.9
-    assert ga4.params["cu"] == "EUR"
-    assert ga4.params["pr1"].startswith("idSKU-42~nmCanvas Tote")
+    [ga4] = recorder.assert_fired("ga4-purchase", once=True, transaction_id=AWKWARD_ORDER_ID, value=59.9,
+                                  currency="EUR")
+    assert (ga4.account, ga4.event) == (GA4_ID, "purchase")
+    assert ga4.params["items"][0].startswith("idSKU-42~nmCanvas Tote"), ga4.params
 
-    [tiktok] = recorder.tiktok("CompletePayment")
-    body = tiktok.json()
-    assert body["context"]["pixel"]["code"] == TIKTOK_PIXEL_ID
-    assert float(body["properties"]["value"]) == 59.9
-    assert body["properties"]["currency"] == "EUR"
+    [tiktok] = recorder.assert_fired("tiktok-purchase", once=True, value=59.9, currency="EUR")
+    assert (tiktok.account, tiktok.event) == (TIKTOK_PIXEL_ID, "CompletePayment")
 
 
 def test_purchase_pushed_before_consent_fires_once_after_accept(shop, recorder):
     shop.open("/thank-you.html")
     expect(shop.banner).to_be_visible()
-    shop.settle()
-    assert recorder.requests == [], recorder.describe()
+    recorder.assert_silent(wait_ms=0)
 
-    shop.accept_all()
-    _wait_for_purchase_pixels(shop, recorder)
+    accept_all(shop.page)
 
-    assert len(recorder.ads_conversions()) == 1, recorder.describe()
-    assert recorder.ads_conversions()[0].params["oid"] == "ORD-1001"
-    assert len(recorder.meta("Purchase")) == 1, recorder.describe()
-    assert len(recorder.ga4("purchase")) == 1, recorder.describe()
-    assert recorder.ga4("purchase")[0].params["ep.transaction_id"] == "ORD-1001"
-    assert len(recorder.tiktok("CompletePayment")) == 1, recorder.describe()
+    recorder.assert_fired("google-ads-conversion", once=True, transaction_id="ORD-1001")
+    recorder.assert_fired("meta-purchase", once=True)
+    recorder.assert_fired("ga4-purchase", once=True, transaction_id="ORD-1001")
+    recorder.assert_fired("tiktok-purchase", once=True)
     # The page view of this page also fires once, after the choice.
-    assert len(recorder.ga4("page_view")) == 1, recorder.describe()
-    assert len(recorder.meta("PageView")) == 1, recorder.describe()
+    recorder.assert_fired("ga4", once=True)
+    recorder.assert_fired("meta-pageview", once=True)

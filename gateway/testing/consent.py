@@ -141,14 +141,15 @@ def choose(page: Page, categories: Iterable[str], config: str | Path | Config | 
     return _choose_with(page, act)
 
 
-def withdraw(page: Page, config: str | Path | Config | None = None) -> dict:
-    """Withdraw every optional category on a page where a choice was made: open the preferences
-    (as the "Privacy settings" button does), switch everything off, save."""
+def withdraw(page: Page, config: str | Path | Config | None = None, keep: Iterable[str] | None = None) -> dict:
+    """Withdraw every optional category (but those in `keep`, e.g. ["analytics"]) on a page where a choice
+    was made: open the preferences (as the "Privacy settings" button does), switch them off, save."""
     texts = Texts(config)
+    kept = None if keep is None else list(keep)
 
     def act() -> None:
         page.evaluate("() => window.tagGateway.showPreferences()")
-        _save_preferences(page, texts, None)
+        _save_preferences(page, texts, kept)
 
     return _choose_with(page, act)
 

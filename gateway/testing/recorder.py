@@ -15,7 +15,7 @@ import mimetypes
 import time
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser, BrowserContext, Page, Route
@@ -345,6 +345,20 @@ class VendorRecorder:
             event.tag_id = tag_map.tag_for(event)
         return [e for e in found if tag_id is None or e.tag_id == tag_id]
 
+    def requests_of(self, categories: Iterable[str]) -> list[RecordedRequest]:
+        """Requests that only tags of these consent categories use (libraries, config scripts and beacons,
+        by the tags' hosts as the consent firewall matches them). Needs the store's configuration."""
+        if self.tag_map.config is None:
+            raise ValueError("requests_of() needs the store's configuration (config=..., tag_gateway_configs)")
+        wanted = set(categories)
+        category = {t.id: t.category for t in self.tag_map.tags}
+        found = []
+        for request in self.requests:
+            owners = self.tag_map.owners(request.url)
+            if owners and all(category[o] in wanted for o in owners):
+                found.append(request)
+        return found
+
     def unexplained(self) -> list[RecordedRequest]:
         """Requests that are neither a vendor library (or Meta config script) nor a decoded vendor event:
         what a test cannot account for (an undecodable beacon, a host no decoder knows)."""
@@ -413,16 +427,24 @@ class VendorRecorder:
         return found
 
     def assert_silent(self, *, page: Page | None = None, wait_ms: int = AUTOMATIC_HITS_WAIT_MS,
-                      allow_hosts: tuple[str, ...] = ()) -> None:
+                      allow_hosts: tuple[str, ...] = (), categories: Iterable[str] | None = None) -> None:
         """Wait past the vendors' automatic hits, then fail unless no request left for a third party
-        (vendor or unknown; `allow_hosts` exempts e.g. a font CDN and its subdomains)."""
+        (vendor or unknown; `allow_hosts` exempts e.g. a font CDN and its subdomains). With `categories`
+        (e.g. ["marketing"] after withdrawing it) only requests of those categories' tags and unknown
+        third parties count: the other categories' tags may fire."""
         target = self._page(page)
         if target is not None:
             self.wait_past_automatic_hits(target, wait_ms)
-        left = [r for r in self.requests
+        candidates = self.requests
+        if categories is not None:
+            counted = {id(r) for r in self.requests_of(categories) + self.unknown_third_parties()}
+            candidates = [r for r in self.requests if id(r) in counted]
+        left = [r for r in candidates
                 if not any(r.host == h or r.host.endswith("." + h) for h in allow_hosts)]
         if left:
-            raise AssertionError(f"expected no third-party request; {len(left)} left the page.\n{self.report()}")
+            which = "" if categories is None else f" of {sorted(categories)} (or to an unknown host)"
+            raise AssertionError(f"expected no third-party request{which}; {len(left)} left the page.\n"
+                                 f"{self.report()}")
 
 
 def _times(n: int) -> str:

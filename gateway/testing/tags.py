@@ -26,11 +26,15 @@ def _rules(hosts) -> list[tuple[str, str]]:
     return [split_rule(h) for h in hosts if h]
 
 
-def _matches(url: str, rules: list[tuple[str, str]]) -> bool:
+def _best_match(url: str, rules: list[tuple[str, str]]) -> tuple[int, int] | None:
+    """How specific the most specific of `rules` matching `url` is (path length, host length), as the
+    consent firewall ranks them; None when none matches."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     target = parts.path + ("?" + parts.query if parts.query else "")
-    return any((host == h or host.endswith("." + h)) and target.startswith(path) for h, path in rules)
+    found = [(len(path), len(h)) for h, path in rules
+             if (host == h or host.endswith("." + h)) and target.startswith(path)]
+    return max(found) if found else None
 
 
 def _tag_event(tag: Tag) -> str | None:
@@ -72,8 +76,12 @@ class TagMap:
         return None
 
     def owners(self, url: str) -> list[str]:
-        """Tag ids (or, without a configuration, vendor kinds) whose hosts cover this URL."""
-        return [owner for owner, rules in self._host_rules.items() if _matches(url, rules)]
+        """Tag ids (or, without a configuration, vendor kinds) whose hosts cover this URL. As in the consent
+        firewall the most specific rule decides: gtag.js?id=G-... belongs to the GA4 tags alone, although
+        the Google Ads tags declare gtag.js too."""
+        matches = {owner: _best_match(url, rules) for owner, rules in self._host_rules.items()}
+        best = max((m for m in matches.values() if m is not None), default=None)
+        return [owner for owner, match in matches.items() if best is not None and match == best]
 
     def is_declared(self, url: str) -> bool:
         return bool(self.owners(url))
