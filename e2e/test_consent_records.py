@@ -7,23 +7,26 @@ import csv
 import io
 import json
 
-from .support import Shop, http_request, new_recorded_context
+from gateway.testing import accept_all, opt_out, visit_as
 
-CALIFORNIA = {"CF-IPCountry": "US", "CF-Region-Code": "CA"}
-GPC_ON = "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: function () { return true; }});"
+from .support import Shop, http_request, new_recorded_context
 
 
 def decide_three_ways(browser, gateway) -> list[str]:
     """A German visitor accepts all; a Californian follows the link; a Californian sends GPC."""
     ids = []
-    for headers, init, act in (
-        ({"CF-IPCountry": "DE"}, None, lambda shop: shop.accept_all()),
-        (CALIFORNIA, None, lambda shop: shop.page.get_by_role("button", name="Do Not Sell or Share My Personal Information").click()),
-        ({**CALIFORNIA, "Sec-GPC": "1"}, GPC_ON, lambda shop: None),
+
+    def follow_the_link(shop: Shop) -> None:
+        _, how = opt_out(shop.page)
+        assert how == 'the notice\'s "Do Not Sell or Share" link', how
+
+    for region, gpc, act in (
+        ("DE", False, lambda shop: accept_all(shop.page)),
+        ("US-CA", False, follow_the_link),
+        ("US-CA", True, lambda shop: None),
     ):
-        context, recorder = new_recorded_context(browser, extra_http_headers=headers)
-        if init:
-            context.add_init_script(init)
+        context, recorder = new_recorded_context(browser)
+        visit_as(context, region=region, gpc=gpc)
         try:
             shop = Shop(context.new_page(), gateway.url, recorder)
             shop.open("/")

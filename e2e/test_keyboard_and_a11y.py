@@ -4,6 +4,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
+from gateway.testing import reject_all
+
 # Describes document's focused element, looking through (open) shadow roots.
 FOCUS_INFO = """() => {
   let el = document.activeElement;
@@ -57,9 +59,9 @@ def test_keyboard_only_accept_all(shop, recorder):
     shop.wait_for_new_choice(before)
 
     expect(shop.banner).to_be_hidden()
-    recorder.wait_for(page, lambda: recorder.ga4("page_view"))
-    recorder.wait_for(page, lambda: recorder.meta("PageView"))
-    recorder.wait_for(page, lambda: recorder.tiktok("Pageview"))
+    recorder.assert_fired("ga4")
+    recorder.assert_fired("meta-pageview")
+    recorder.assert_fired("tiktok-pageview")
 
     focus = page.evaluate(FOCUS_INFO)
     assert not focus["inDialog"], f"focus stayed in the closed banner: {focus}"
@@ -101,6 +103,6 @@ def test_banner_has_no_axe_violations(shop):
 @pytest.mark.parametrize("path", ["/", "/product.html", "/cart.html", "/thank-you.html", "/privacy.html"])
 def test_example_store_pages_have_no_axe_violations(shop, path):
     shop.open(path)
-    shop.reject_all()
+    reject_all(shop.page)
     expect(shop.banner).to_be_hidden()
     _assert_no_axe_violations(shop.page, f"page {path}")

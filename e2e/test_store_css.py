@@ -3,6 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
+from gateway.testing import accept_all
+
 HIDE_EVERYTHING = """
 *:not(html):not(body) { display: none !important; visibility: hidden !important; opacity: 0 !important; }
 """
@@ -64,5 +66,5 @@ def test_hostile_store_css_cannot_break_the_banner(shop, page, hostile_css):
         assert looks["visibility"] == "visible", (name, looks)
         assert looks["onTop"], (name, looks)
 
-    shop.accept_all()  # a normal click: Playwright checks it is visible, stable and hit-testable
+    accept_all(shop.page)  # a normal click: Playwright checks it is visible, stable and hit-testable
     expect(shop.banner).to_be_hidden()
