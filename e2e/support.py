@@ -118,6 +118,10 @@ class GatewayServer:
             "--store", str(self.store_dir),
             "--host", "127.0.0.1",
             "--port", str(self.port),
+            # One worker unless a test asks for more: workers pick up config edits independently,
+            # up to a second apart, which tests that edit the config and then reload a page would
+            # race. Several workers are tested in tests/test_serving.py and tests/test_reliability.py.
+            *(() if "--workers" in self.extra_args else ("--workers", "1")),
             *self.extra_args,
         ]
         env = dict(os.environ, TAG_GATEWAY_SECRET=self.secret, PYTHONUNBUFFERED="1", DATABASE_URL=self.database_url)

@@ -32,9 +32,11 @@ from gateway.consent import ACTIONS, COOKIE_NAME, ConsentSigner
 from gateway.live_config import LiveConfig, Snapshot
 from gateway.origins import normalize_origin
 from gateway.rate_limit import RateLimiter, client_key, default_path
+from gateway.serving import telemetry
+from gateway.serving.container_answers import answers_for
 from gateway.static_files import StoreFiles
 from gateway.store import ConsentLog, Decision, LogUnavailable
-from gateway.visitor import client_ip, gpc_header, place_of, texts_shown, what_applies
+from gateway.visitor import client_ip, gpc_header, place_of, served_over_https, texts_shown, what_applies
 
 MAX_CONSENT_BODY = 2048  # bytes; a real choice is well under 200
 CONSENT_HEADER = "X-Tag-Gateway-Consent"
@@ -132,17 +134,13 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
     admin_token = _admin_token()
 
     async def container(request: Request) -> Response:
-        built = live.current.container
-        use_gzip = "gzip" in request.headers.get("accept-encoding", "").lower()
-        etag = built.gzip_etag if use_gzip else built.etag
-        headers = {"ETag": etag, "Cache-Control": CONTAINER_CACHE, "Vary": "Accept-Encoding",
-                   "Cross-Origin-Resource-Policy": "cross-origin", "X-Content-Type-Options": "nosniff"}
-        candidates = [t.strip() for t in request.headers.get("if-none-match", "").split(",")]
-        if etag in candidates or "*" in candidates:
-            return Response(status_code=304, headers=headers)
-        if use_gzip:
-            headers["Content-Encoding"] = "gzip"
-        return Response(built.gzipped if use_gzip else built.body, media_type="text/javascript", headers=headers)
+        # The same precomputed answers the granian front end serves (gateway/serving/front.py).
+        headers = request.headers
+        answer = answers_for(live.current.container).answer(
+            request.method, headers.get("accept-encoding"), headers.get("if-none-match"))
+        response = Response(answer.body, status_code=answer.status)
+        response.raw_headers = answer.raw_headers
+        return response
 
     async def consent_preflight(request: Request) -> Response:
         # Only an allowed origin's preflight passes: a refused one would fail in the browser anyway
@@ -163,7 +161,8 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
         site = config.site
         token = request.headers.get(CONSENT_HEADER) or request.cookies.get(COOKIE_NAME)
         reading = signer.read(token, policy_version=site.policy_version, known_categories=config.category_keys,
-                              max_age=site.acceptance_max_age_seconds, refusal_max_age=site.refusal_max_age_seconds)
+                              max_age=site.acceptance_max_age_seconds, refusal_max_age=site.refusal_max_age_seconds,
+                              site=site, policy_since=snapshot.policy_since)
         body = what_applies(request, snapshot, reading.consent, reading.reason)
         return answer(body, headers={**cors, "Cache-Control": "no-store"})
 
@@ -203,7 +202,8 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
         site = config.site
         place = place_of(request, snapshot)
         token, consent = signer.issue(choice.categories, site.policy_version, offered=config.category_keys,
-                                      rule=place.rule, gpc=choice.gpc or gpc_header(request), action=choice.action)
+                                      rule=place.rule, gpc=choice.gpc or gpc_header(request), action=choice.action,
+                                      site=site)
         decision = Decision(
             consent_id=consent.consent_id, decided_at=datetime.fromtimestamp(consent.timestamp, timezone.utc),
             action=consent.action, categories=consent.categories, offered=consent.offered, region=place.code,
@@ -215,11 +215,13 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
             # Written before it is acknowledged: no token, no cookie, nothing fires without the record.
             await run_in_threadpool(consent_log.record, decision)
         except LogUnavailable as exc:
+            telemetry.LOG_FAILURES.inc()
             log.error("consent log unavailable, choice not stored: %s", exc)
             return error(503, "log_unavailable", "the choice could not be recorded; it will be asked again",
                          {**cors, "Retry-After": "5"})
+        telemetry.DECISIONS.labels(consent.action).inc()
         response = answer({"token": token, "consent": consent.as_json()}, headers={**cors, "Cache-Control": "no-store"})
-        secure = request.url.scheme == "https"
+        secure = served_over_https(request, snapshot)
         response.set_cookie(COOKIE_NAME, token, max_age=site.consent_max_age_seconds, path="/",
                             domain=site.cookie_domain, secure=secure, httponly=False,
                             samesite="none" if secure and cors else "lax")

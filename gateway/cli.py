@@ -32,6 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
     serve.add_argument("--store", metavar="DIR", help="also serve these static store pages at / (e.g. example_store)")
     serve.add_argument("--no-watch", action="store_true", help="do not reload the config when its files change")
+    serve.add_argument("--workers", type=_whole_number("worker processes", 1), default=None, metavar="N",
+                       help="worker processes (default: the number of CPUs this process may use)")
+    serve.add_argument("--header-timeout", type=_whole_number("seconds", 1), default=10, metavar="S",
+                       help="close a connection whose request headers take longer than this (default: 10)")
+    serve.add_argument("--no-access-log", action="store_true",
+                       help="do not write one line per request to stderr (the access log)")
 
     validate = commands.add_parser("validate", help="check a config folder and print every problem",
                                    description="Check every *.yaml file in DIR; print FILE:LINE: key: problem for each "
@@ -69,6 +75,9 @@ def _add_audit(commands) -> None:
                             "(default: classify by the known vendor hosts)")
     audit.add_argument("--wait", type=_non_negative_ms, default=3200, metavar="MS",
                        help="wait this long on every page for timed hits (default: 3200)")
+    audit.add_argument("--allow-host", action="append", metavar="HOST", default=[],
+                       help="a harmless third party (e.g. a font CDN): requests to it and its subdomains are "
+                            "never a violation; repeatable")
 
 
 def _whole_number(unit: str, minimum: int):
@@ -172,9 +181,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    # Before anything imports prometheus_client: its multi-process mode is chosen at import.
+    from gateway.serving import server
 
-    from gateway.app import create_app
+    metrics_dir = server.prepare_metrics_dir()
     from gateway.live_config import LiveConfig
 
     try:
@@ -184,7 +194,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _report(error)
         return 1
     try:
-        secret = load_secret()
+        load_secret()  # created here, once, before any worker exists: workers only read it
     except SecretError as error:
         print(f"tag-gateway: {error}", file=sys.stderr)
         return 1
@@ -202,16 +212,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except LogUnavailable as error:
         print(f"tag-gateway: not starting, the consent log is unavailable: {error}", file=sys.stderr)
         return 1
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    app = create_app(live, secret, consent_log, store_dir=store, watch=not args.no_watch)
+    log_url = consent_log.url
+    consent_log.close()  # each worker opens its own: connections must not cross a fork
+    if args.header_timeout > server.MAX_HEADER_TIMEOUT_SECONDS:
+        print(f"tag-gateway: --header-timeout is at most {server.MAX_HEADER_TIMEOUT_SECONDS} seconds", file=sys.stderr)
+        return 2
+    workers = args.workers or server.default_workers()
     base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
     size = len(live.current.container.gzipped)
     print(f"tag-gateway: {len(live.current.config.tags)} tags, container {size / 1024:.1f} KB gzipped", file=sys.stderr)
     print(f"tag-gateway: add to your store: <script src=\"{base}/container.js\" async></script>", file=sys.stderr)
-    print(f"tag-gateway: consent log: {consent_log.url}", file=sys.stderr)
+    print(f"tag-gateway: consent log: {log_url}", file=sys.stderr)
     if store is not None:
         print(f"tag-gateway: example store at {base}/", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    print(f"tag-gateway: {workers} worker{'s' if workers != 1 else ''} on {base}", file=sys.stderr)
+    settings = server.ServeSettings(config=str(Path(args.config).resolve()), store=str(store.resolve()) if store else None,
+                                    watch=not args.no_watch, access_log=not args.no_access_log)
+    server.run(settings, args.host, args.port, workers, metrics_dir, header_timeout=args.header_timeout)
     return 0
 
 
@@ -259,7 +276,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     try:
         result = audit.run_audit(args.url, pages=args.pages, regions=args.region, gpc=args.gpc,
-                                 config=args.config, wait_ms=args.wait)
+                                 config=args.config, wait_ms=args.wait, allow_hosts=args.allow_host)
     except audit.AuditError as error:
         print(f"gateway audit: {error.message}", file=sys.stderr)
         return error.code

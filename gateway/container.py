@@ -15,6 +15,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+import brotli
 import jinja2
 import rcssmin
 
@@ -31,11 +32,16 @@ _UI = resources.files("consent_ui")
 class Container:
     body: bytes
     gzipped: bytes
-    etag: str  # strong ETag of the uncompressed body; the gzip variant gets a suffix
+    etag: str  # strong ETag of the uncompressed body; each compressed variant gets a suffix
+    brotli: bytes = b""  # empty when not built (tests that build many containers skip it)
 
     @property
     def gzip_etag(self) -> str:
         return self.etag[:-1] + '-gzip"'
+
+    @property
+    def brotli_etag(self) -> str:
+        return self.etag[:-1] + '-br"'
 
 
 def _read(name: str) -> str:
@@ -151,4 +157,6 @@ def build_container(config: Config) -> Container:
             + head + script_safe_json(runtime_config(config, render_fab(config))) + tail + ";")
     body = text.encode("utf-8")
     digest = hashlib.sha256(body).hexdigest()[:32]
-    return Container(body=body, gzipped=js_minify.gzip_best(body), etag=f'"{digest}"')
+    # Both compressions are paid once per build; serving picks one by Accept-Encoding (gateway/serving/).
+    return Container(body=body, gzipped=js_minify.gzip_best(body), etag=f'"{digest}"',
+                     brotli=brotli.compress(body, quality=11, mode=brotli.MODE_TEXT))

@@ -77,3 +77,18 @@ def texts_shown(snapshot: Snapshot, rule: str) -> dict[str, str]:
     for category in config.categories:
         texts[f"category.{category.key}"] = f"{category.label}: {category.description}"
     return texts
+
+
+def served_over_https(request: Request, snapshot: Snapshot) -> bool:
+    """Did the visitor's browser use HTTPS? Behind a TLS-terminating proxy the gateway itself speaks
+    plain HTTP, so the proxy's X-Forwarded-Proto counts, but only from a configured proxy address
+    (site.trusted_proxies): anyone else could claim https and nothing would be gained, or claim http
+    and get a consent cookie without Secure."""
+    if request.url.scheme == "https":
+        return True
+    peer = request.client.host if request.client else None
+    if peer not in snapshot.proxies:
+        return False
+    forwarded = request.headers.get("x-forwarded-proto", "")
+    return forwarded.split(",")[0].strip().lower() == "https"  # the proxy nearest the visitor comes first
+

@@ -1,0 +1,86 @@
+"""Every answer to GET/HEAD /container.js, computed once per container build.
+
+A request then only matches two headers: Accept-Encoding picks a variant (identity, gzip or
+brotli, see negotiation.py) and If-None-Match is compared with that variant's strong ETag.
+Both the Starlette route (tests, `create_app`) and the granian front end (front.py) answer from
+here, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.container import Container
+from gateway.serving.negotiation import choose_coding
+
+CACHE_CONTROL = "public, max-age=300"  # config edits reach visitors within five minutes
+Headers = list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: Headers  # str pairs (RSGI); `raw_headers` are the same as bytes (ASGI)
+    raw_headers: list[tuple[bytes, bytes]]
+    body: bytes  # empty for 304 and HEAD
+
+
+def _answer(status: int, headers: Headers, body: bytes) -> Answer:
+    return Answer(status, headers, [(k.lower().encode(), v.encode("latin-1")) for k, v in headers], body)
+
+
+@dataclass(frozen=True)
+class _Variant:
+    etag: str
+    ok: Answer
+    head: Answer
+    not_modified: Answer
+
+
+def _variant(body: bytes, etag: str, coding: str) -> _Variant:
+    common = [("ETag", etag), ("Cache-Control", CACHE_CONTROL), ("Vary", "Accept-Encoding"),
+              ("Cross-Origin-Resource-Policy", "cross-origin"), ("X-Content-Type-Options", "nosniff")]
+    full = [("Content-Type", "text/javascript; charset=utf-8"), *common]
+    if coding != "identity":
+        full.append(("Content-Encoding", coding))
+    full.append(("Content-Length", str(len(body))))
+    return _Variant(etag, _answer(200, full, body), _answer(200, full, b""), _answer(304, common, b""))
+
+
+class ContainerAnswers:
+    def __init__(self, container: Container) -> None:
+        self.variants = {"identity": _variant(container.body, container.etag, "identity"),
+                         "gzip": _variant(container.gzipped, container.gzip_etag, "gzip")}
+        if container.brotli:
+            self.variants["br"] = _variant(container.brotli, container.brotli_etag, "br")
+        else:
+            self.variants["br"] = self.variants["gzip"]
+
+    def answer(self, method: str, accept_encoding: str | None, if_none_match: str | None) -> Answer:
+        variant = self.variants[choose_coding(accept_encoding)]
+        if if_none_match and _matches(if_none_match, variant.etag):
+            return variant.not_modified
+        return variant.head if method == "HEAD" else variant.ok
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    """RFC 9110 13.1.2: If-None-Match uses the weak comparison, so W/"x" matches "x"."""
+    if if_none_match == etag:
+        return True  # the common case: the browser echoes the one ETag it has
+    for candidate in if_none_match.split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate.removeprefix("W/") == etag:
+            return True
+    return False
+
+
+_latest: tuple[Container, ContainerAnswers] | None = None
+
+
+def answers_for(container: Container) -> ContainerAnswers:
+    """The answers for the container being served; rebuilt only when a reload replaced it."""
+    global _latest
+    latest = _latest
+    if latest is None or latest[0] is not container:
+        latest = _latest = (container, ContainerAnswers(container))
+    return latest[1]

@@ -1,0 +1,160 @@
+"""What the server tells its operator: an access log and Prometheus metrics, both off the hot path.
+
+A request only appends one tuple to a deque (thread-safe, no lock, no formatting). Once a second
+a background thread drains it: it writes the access log lines and folds the requests into the
+Prometheus metrics. Metrics use prometheus_client's multi-process mode (PROMETHEUS_MULTIPROC_DIR,
+set by `gateway serve`), so /metrics answered by any worker covers all of them.
+
+Access log lines carry the client's network prefix (/24, /48: the same truncation as the consent
+log), never a full address, and the path without its query string (store URLs can carry e-mail
+addresses or order numbers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import json
+import logging
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from gateway.store.ip import truncate_ip
+
+access_log = logging.getLogger("tag_gateway.access")
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, float("inf"))
+# Label values for routes: a fixed set, so a crawler requesting random paths cannot grow the series.
+ROUTES = frozenset({"/container.js", "/consent", "/ui", "/healthz", "/metrics"})
+
+REQUESTS = Counter("tag_gateway_http_requests", "HTTP requests answered", ["route", "status"])
+LATENCY = Histogram("tag_gateway_http_request_duration_seconds", "Time from request to answer inside the worker",
+                    ["route"], buckets=LATENCY_BUCKETS)
+DECISIONS = Counter("tag_gateway_consent_decisions", "Consent decisions recorded and acknowledged", ["action"])
+LOG_FAILURES = Counter("tag_gateway_consent_log_write_failures", "Consent decisions refused because the log could not store them")
+RELOADS = Counter("tag_gateway_config_reloads", "Config reloads seen, by result", ["result"])
+CONFIG_DEGRADED = Gauge("tag_gateway_config_degraded", "1 while the last config edit is invalid (the previous config is served)",
+                        multiprocess_mode="max")
+
+
+def route_label(path: str) -> str:
+    return path if path in ROUTES else "other"
+
+
+class Telemetry:
+    def __init__(self, live: Any = None, access_log_enabled: bool = True, interval: float = 1.0) -> None:
+        self.live = live
+        self.access_log_enabled = access_log_enabled
+        self.interval = interval
+        self.pending: deque[tuple] = deque()
+        self._flush_lock = threading.Lock()
+        self._seen_snapshot = live.current if live is not None else None
+        self._seen_error = live.last_error if live is not None else None
+
+    def request(self, scope: Any, route: str, status: int, seconds: float) -> None:
+        """The only call on the request path."""
+        self.pending.append((time.time(), scope.client, scope.method, scope.path, scope.http_version,
+                             status, seconds, route))
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await asyncio.to_thread(self.flush)
+
+    def flush(self) -> None:
+        with self._flush_lock:
+            self._watch_config()
+            if not self.pending:
+                return
+            counts: dict[tuple[str, int], int] = {}
+            buckets: dict[str, list[float]] = {}
+            lines = []
+            prefixes: dict[str, str] = {}
+            while self.pending:
+                at, client, method, path, version, status, seconds, route = self.pending.popleft()
+                counts[(route, status)] = counts.get((route, status), 0) + 1
+                sample = buckets.setdefault(route, [0.0] * (len(LATENCY_BUCKETS) + 1))
+                sample[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+                sample[-1] += seconds
+                if self.access_log_enabled:
+                    host = client.rpartition(":")[0]
+                    prefix = prefixes.get(host) or prefixes.setdefault(host, truncate_ip(host) or "-")
+                    stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(at))
+                    lines.append(f'{prefix} [{stamp}] "{method} {_printable(path)} HTTP/{version}" {status} {seconds * 1000:.2f}ms')
+            for (route, status), count in counts.items():
+                REQUESTS.labels(route, str(status)).inc(count)
+            for route, sample in buckets.items():
+                _observe_many(LATENCY.labels(route), sample)
+            if lines:
+                access_log.info("\n".join(lines))
+
+    def _watch_config(self) -> None:
+        live = self.live
+        if live is None:
+            return
+        if live.current is not self._seen_snapshot:
+            self._seen_snapshot = live.current
+            RELOADS.labels("ok").inc()
+        if live.last_error is not self._seen_error:
+            self._seen_error = live.last_error
+            if live.last_error is not None:
+                RELOADS.labels("error").inc()
+        CONFIG_DEGRADED.set(1 if live.last_error is not None else 0)
+
+
+def _observe_many(child: Any, sample: list[float]) -> None:
+    """Add pre-bucketed observations to a histogram child in one step per bucket.
+
+    prometheus_client has no bulk observe; calling observe() per request would put its per-call
+    cost (a lock and an mmap write per bucket in multi-process mode) back on every request. The
+    child's bucket values are non-cumulative, one per upper bound, and tests/test_serving.py reads
+    /metrics to check the result, so a library change that breaks this fails there.
+    """
+    for index, count in enumerate(sample[:-1]):
+        if count:
+            child._buckets[index].inc(count)
+    child._sum.inc(sample[-1])
+
+
+def _printable(path: str) -> str:
+    # A path is decoded text from the client: keep the log one line per request, quotes balanced.
+    return path.encode("unicode_escape").decode("ascii").replace('"', '\\"')[:300]
+
+
+METRICS_TOKEN_ENV = "TAG_GATEWAY_METRICS_TOKEN"
+
+
+def metrics_endpoint(scope: Any, protocol: Any) -> int:
+    """GET /metrics: the Prometheus text format for all workers, for a scraper holding the token.
+
+    Counts of visitors' decisions are business data, so the endpoint is closed unless the operator
+    sets TAG_GATEWAY_METRICS_TOKEN; Prometheus sends it as `authorization: Bearer <token>`.
+    """
+    import hmac
+    import os
+
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+
+    def refuse(status: int, code: str, message: str) -> int:
+        body = json.dumps({"error": {"code": code, "message": message}})
+        protocol.response_str(status, [("content-type", "application/json"), ("cache-control", "no-store"),
+                                       ("x-content-type-options", "nosniff")], body)
+        return status
+
+    if scope.method not in ("GET", "HEAD"):
+        return refuse(405, "method_not_allowed", "use GET")
+    token = os.environ.get(METRICS_TOKEN_ENV, "")
+    if not token:
+        return refuse(404, "metrics_disabled", f"set {METRICS_TOKEN_ENV} on the gateway to enable /metrics")
+    given = scope.headers.get("authorization") or ""
+    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return refuse(401, "unauthorized", "send the metrics token as: Authorization: Bearer <token>")
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    protocol.response_bytes(200, [("content-type", CONTENT_TYPE_LATEST), ("cache-control", "no-store")],
+                            generate_latest(registry))
+    return 200
