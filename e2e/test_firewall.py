@@ -12,6 +12,8 @@ import shutil
 
 from playwright.sync_api import expect
 
+from gateway.testing import accept_all, choose, reject_all, withdraw
+
 from .support import DEFAULT_CONFIG_DIR, Shop
 
 # What a store's own script might do: a hard-coded pixel in every way a browser can send one.
@@ -37,6 +39,11 @@ STORE_SCRIPT_TRIES_EVERYTHING = """() => {
 TRIES = 7  # requests STORE_SCRIPT_TRIES_EVERYTHING attempts
 
 
+def store_events(recorder, name: str) -> list:
+    """The decoded events the store's own hard-coded pixels sent (no tag sends these names)."""
+    return [e for e in recorder.events() if e.event == name]
+
+
 def stopped_lines(console: list[str]) -> list[str]:
     return [line for line in console if line.startswith("[tag-gateway] stopped")]
 
@@ -51,10 +58,8 @@ def test_nothing_leaves_before_a_choice_whatever_the_page_tries(shop: Shop, reco
     console = debug_console(shop.page)
     shop.open("/product.html?tg_debug=1")
     shop.page.evaluate(STORE_SCRIPT_TRIES_EVERYTHING)
-    recorder.settle(shop.page)
     shop.page.wait_for_timeout(500)
-
-    assert recorder.requests == [], recorder.describe()
+    recorder.assert_silent(wait_ms=0)
     stopped = stopped_lines(console)
     assert len(stopped) == TRIES, "\n".join(console)
     for how in ("img", "fetch", "sendBeacon", "XMLHttpRequest", "script", "iframe"):
@@ -67,12 +72,10 @@ def test_nothing_leaves_before_a_choice_whatever_the_page_tries(shop: Shop, reco
 def test_nothing_leaves_after_reject_all(shop: Shop, recorder):
     console = debug_console(shop.page)
     shop.open("/product.html?tg_debug=1")
-    shop.reject_all()
+    reject_all(shop.page)
     shop.page.evaluate(STORE_SCRIPT_TRIES_EVERYTHING)
     shop.page.locator(".add-to-cart").click()
-    recorder.settle(shop.page)
-
-    assert recorder.requests == [], recorder.describe()
+    recorder.assert_silent(wait_ms=0)
     assert len(stopped_lines(console)) == TRIES
 
 
@@ -83,42 +86,36 @@ def test_a_store_pixel_waits_for_marketing_and_then_goes_once(shop: Shop, record
       img.src = 'https://www.facebook.com/tr/?id=1234567890&ev=StorePixel';
       document.body.appendChild(img);
     }""")
-    shop.customize(analytics=True, marketing=False)
-    recorder.wait_for(shop.page, lambda: recorder.ga4("page_view"))
-    recorder.settle(shop.page)
-    assert [r for r in recorder.requests if "StorePixel" in r.url] == []
-    assert [r for r in recorder.requests if r.host.endswith("facebook.com") or r.host.endswith("facebook.net")] == []
+    choose(shop.page, ["analytics"])
+    recorder.assert_fired("ga4")
+    recorder.assert_silent(wait_ms=0, categories=["marketing"])  # neither the store's pixel nor Meta's library
+    assert store_events(recorder, "StorePixel") == []
 
-    shop.page.evaluate("() => tagGateway.showPreferences()")
-    shop.save_preferences(analytics=True, marketing=True)
-    store_pixel = recorder.wait_for(shop.page, lambda: [r for r in recorder.requests if "StorePixel" in r.url])
-    recorder.settle(shop.page)
-    assert len([r for r in recorder.requests if "StorePixel" in r.url]) == 1, recorder.describe()
-    assert store_pixel[0].resource_type == "image"
+    choose(shop.page, ["analytics", "marketing"])
+    recorder.wait_for(shop.page, lambda: store_events(recorder, "StorePixel"))
+    shop.settle()
+    [store_pixel] = store_events(recorder, "StorePixel")
+    assert store_pixel.vendor == "meta_pixel" and store_pixel.tag_id is None  # the store's, not a tag's
+    assert store_pixel.hit.resource_type == "image"
 
 
 def test_withdrawal_stops_what_the_vendor_libraries_do_on_their_own(shop: Shop, recorder):
     console = debug_console(shop.page)
     shop.open("/product.html?tg_debug=1")
-    shop.accept_all()
+    accept_all(shop.page)
     # Every vendor is on the page and has sent its page view.
-    recorder.wait_for(shop.page, lambda: recorder.ga4("page_view"))
-    recorder.wait_for(shop.page, lambda: recorder.meta("PageView"))
-    recorder.wait_for(shop.page, lambda: recorder.tiktok())
+    recorder.assert_fired("ga4")
+    recorder.assert_fired("meta-pageview")
+    recorder.assert_fired("tiktok-pageview")
 
     # Withdraw everything before GA4's automatic scroll event goes out (it is queued at load).
-    shop.page.evaluate("() => tagGateway.showPreferences()")
-    shop.save_preferences(analytics=False, marketing=False)
-    before = len(recorder.requests)
+    withdraw(shop.page)
+    recorder.clear()
     shop.page.evaluate("() => { if (window.fbq) window.fbq.disablePushState = false; }")  # the worst case
     shop.page.locator(".add-to-cart").click()                      # TikTok's automatic Click
     shop.page.evaluate("() => history.pushState({}, '', '/product.html?variant=red&tg_debug=1')")  # Meta's PageView
     shop.page.evaluate(STORE_SCRIPT_TRIES_EVERYTHING)
-    shop.page.wait_for_timeout(3500)                               # past GA4's automatic scroll
-    recorder.settle(shop.page)
-
-    leaked = recorder.requests[before:]
-    assert leaked == [], "\n".join(repr(r) for r in leaked)
+    recorder.assert_silent(wait_ms=3500)                           # past GA4's automatic scroll
     stopped = stopped_lines(console)
     assert any("google-analytics.com" in line for line in stopped if "store_fetch" not in line), stopped
     assert any("analytics.tiktok.com" in line for line in stopped if "StoreBeacon" not in line), stopped
@@ -126,19 +123,19 @@ def test_withdrawal_stops_what_the_vendor_libraries_do_on_their_own(shop: Shop, 
 
 def test_analytics_only_never_reaches_a_marketing_host(shop: Shop, recorder):
     shop.open("/product.html")
-    shop.customize(analytics=True, marketing=False)
+    choose(shop.page, ["analytics"])
     shop.page.evaluate(STORE_SCRIPT_TRIES_EVERYTHING)
     shop.page.locator(".add-to-cart").click()
     shop.page.evaluate("() => dataLayer.push({event: 'purchase', ecommerce: {transaction_id: 'T-1', value: 1, currency: 'EUR'}})")
-    recorder.wait_for(shop.page, lambda: recorder.ga4("purchase"))
-    recorder.settle(shop.page)
-
+    recorder.assert_fired("ga4-purchase", transaction_id="T-1")
+    # Nothing of marketing: gtag.js was loaded for GA4 only, never for the Google Ads id (its own rule).
+    recorder.assert_silent(wait_ms=0, categories=["marketing"])
+    # Which hosts were contacted is what the firewall decides: only GA4's two.
     hosts = {r.host for r in recorder.requests}
-    assert hosts <= {"www.googletagmanager.com", "region1.google-analytics.com"}, recorder.describe()
-    # gtag.js was loaded for GA4 only, never for the Google Ads id.
-    assert all("AW-" not in r.url for r in recorder.requests), recorder.describe()
+    assert hosts <= {"www.googletagmanager.com", "region1.google-analytics.com"}, recorder.report()
+    assert all("AW-" not in r.url for r in recorder.requests), recorder.report()
     # The store's own fetch to GA4's host is analytics, so it went through too.
-    assert any("store_fetch" in r.url for r in recorder.requests), recorder.describe()
+    assert store_events(recorder, "store_fetch"), recorder.report()
 
 
 def test_the_firewall_can_be_switched_off_per_site(gateway_factory, tmp_path, page, recorder):
@@ -151,20 +148,19 @@ def test_the_firewall_can_be_switched_off_per_site(gateway_factory, tmp_path, pa
     shop.open("/product.html")
     expect(shop.banner).to_be_visible()
     shop.page.evaluate(STORE_SCRIPT_TRIES_EVERYTHING)
-    recorder.wait_for(shop.page, lambda: [r for r in recorder.requests if "ImageProperty" in r.url])
+    recorder.wait_for(shop.page, lambda: store_events(recorder, "ImageProperty"))
     # Only the firewall was off: the container itself still fired nothing before the choice.
-    recorder.settle(shop.page)
-    assert recorder.ga4("page_view") == [] and recorder.meta("PageView") == [], recorder.describe()
+    shop.settle()
+    assert recorder.events("ga4") == [] and recorder.events("meta-pageview") == [], recorder.report()
     assert recorder.library("www.googletagmanager.com") == [] and recorder.library("analytics.tiktok.com") == []
 
 
 def test_a_vendor_cookie_written_again_after_a_withdrawal_is_gone_on_the_next_page(shop: Shop, recorder, context):
     shop.open("/product.html")
-    shop.accept_all()
-    recorder.wait_for(shop.page, lambda: recorder.tiktok())
-    recorder.wait_for(shop.page, lambda: recorder.ga4("page_view"))
-    shop.page.evaluate("() => tagGateway.showPreferences()")
-    shop.save_preferences(analytics=True, marketing=False)
+    accept_all(shop.page)
+    recorder.assert_fired("tiktok-pageview")
+    recorder.assert_fired("ga4")
+    withdraw(shop.page, keep=["analytics"])
     assert "_ttp=" not in shop.page.evaluate("() => document.cookie")
     # TikTok's SDK (2.1.33, no revokeConsent) is still on the page: building its automatic Click event
     # it writes _ttp again. The firewall stops the request, but cannot stop that cookie write.

@@ -129,13 +129,17 @@ def _save_preferences(page: Page, texts: Texts, categories: Iterable[str] | None
 
 
 def choose(page: Page, categories: Iterable[str], config: str | Path | Config | None = None) -> dict:
-    """Allow exactly these categories (keys, e.g. ["analytics"]) through the banner's "Customize"."""
+    """Allow exactly these categories (keys, e.g. ["analytics"]) through the banner's "Customize"; on a
+    page where a choice was already made, through the preferences (as "Privacy settings" opens them)."""
     texts = Texts(config)
     wanted = list(categories)
 
     def act() -> None:
-        banner = page.get_by_role("dialog", name=texts.banner["title"])
-        _button(banner, texts.banner["customize"]).click()
+        if page.evaluate("() => window.tagGateway.state") == "decided":
+            page.evaluate("() => window.tagGateway.showPreferences()")
+        else:
+            banner = page.get_by_role("dialog", name=texts.banner["title"])
+            _button(banner, texts.banner["customize"]).click()
         _save_preferences(page, texts, wanted)
 
     return _choose_with(page, act)
