@@ -10,10 +10,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
 
 import pytest
 
-from conftest import STORE_ORIGIN
+from conftest import ROOT, STORE_ORIGIN
 
 JSON = {"Content-Type": "application/json"}
 CHOICE = b'{"categories": ["analytics"]}'
@@ -163,26 +170,16 @@ def test_the_real_server_never_answers_a_request_smuggled_behind_an_ambiguous_le
     # Whatever server `gateway serve` runs on: h11 accepts both headers (the ASGI check above
     # refuses them), granian follows Transfer-Encoding, drops Content-Length and closes the
     # connection (RFC 9112 6.3). Either way, bytes after the body are never read as a request.
-    import os
-    import socket
-    import subprocess
-    import sys
-    import time
-
-    from conftest import ROOT
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    import secrets
-
     env = {**os.environ, "TAG_GATEWAY_SECRET": secrets.token_hex(32),
            "DATABASE_URL": f"sqlite:///{tmp_path / 'log.sqlite3'}"}
     output = tmp_path / "server.log"
     with output.open("wb") as sink:
         server = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--config", str(ROOT / "tag_configs"),
                                    "--port", str(port), "--no-watch"], cwd=tmp_path, env=env, stdout=sink,
-                                  stderr=subprocess.STDOUT)
+                                  stderr=subprocess.STDOUT, start_new_session=True)  # its workers in its group
     try:
         deadline = time.monotonic() + 40
         while True:
@@ -205,8 +202,12 @@ def test_the_real_server_never_answers_a_request_smuggled_behind_an_ambiguous_le
             received = b""
             while chunk := conn.recv(65536):  # the server must close: a timeout here fails the test
                 received += chunk
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    finally:  # the server and its worker processes, whatever happened above
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=5)
     assert received.count(b"HTTP/1.1 ") == 1, received
     assert b'"status"' not in received, received  # /healthz's answer: the smuggled request ran
