@@ -78,12 +78,29 @@ def _cors_headers(request: Request, snapshot: Snapshot) -> dict[str, str] | None
     return {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true", "Vary": "Origin"}
 
 
+_refused_logged: set[str] = set()
+REFUSED_LOG_LIMIT = 200  # distinct origins logged per worker: anyone can send any Origin
+
+
+def _log_refused_once(origin: str) -> None:
+    """A store owner who forgot an origin learns it from the log, once, not once per visitor."""
+    if origin in _refused_logged or len(_refused_logged) > REFUSED_LOG_LIMIT:
+        return
+    _refused_logged.add(origin)
+    if len(_refused_logged) > REFUSED_LOG_LIMIT:
+        log.warning("more than %d distinct origins refused; not logging further ones", REFUSED_LOG_LIMIT)
+        return
+    log.warning("refused a consent request from origin %s: if that is the store, add \"%s\" to "
+                "site.allowed_origins", origin[:200], origin[:200])
+
+
 def _origin_refused(request: Request) -> JSONResponse:
     raw = request.headers.get("origin")
     origin = normalize_origin(raw)
     if raw is not None and origin is None and raw != "null":
         log.info("refused a request whose Origin header is not an origin: %r", raw[:200])
         return error(400, "invalid_origin", "the Origin header must be an origin: scheme://host[:port]")
+    _log_refused_once(origin or raw or "(none)")
     # The origin (normalised) may read the refusal with a plain fetch, but a refused origin never
     # gets Access-Control-Allow-Credentials: nothing it sends with cookies is readable.
     cors = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin else {}

@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-watch", action="store_true", help="do not reload the config when its files change")
     serve.add_argument("--workers", type=_whole_number("worker processes", 1), default=None, metavar="N",
                        help="worker processes (default: the number of CPUs this process may use)")
+    serve.add_argument("--store-url", action="append", default=[], metavar="URL",
+                       help="a page of the store using this gateway: warn at start if site.allowed_origins "
+                            "would refuse its visitors' choices (repeatable)")
     serve.add_argument("--header-timeout", type=_whole_number("seconds", 1), default=10, metavar="S",
                        help="close a connection whose request headers take longer than this (default: 10)")
     serve.add_argument("--no-access-log", action="store_true",
@@ -225,6 +228,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"tag-gateway: consent log: {log_url}", file=sys.stderr)
     if store is not None:
         print(f"tag-gateway: example store at {base}/", file=sys.stderr)
+    from gateway.serving.origin_check import origin_warnings
+
+    for warning in origin_warnings(live.current.config.site.allowed_origins, args.store_url, args.host):
+        print(f"tag-gateway: WARNING: {warning}", file=sys.stderr)
     print(f"tag-gateway: {workers} worker{'s' if workers != 1 else ''} on {base}", file=sys.stderr)
     settings = server.ServeSettings(config=str(Path(args.config).resolve()), store=str(store.resolve()) if store else None,
                                     watch=not args.no_watch, access_log=not args.no_access_log)

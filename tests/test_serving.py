@@ -176,3 +176,36 @@ def test_the_consent_cookie_is_secure_behind_a_trusted_tls_proxy(live, consent_l
     cookie = answer.headers["set-cookie"].lower()
     assert ("; secure" in cookie) is secure
     assert ("samesite=none" in cookie) is secure  # cross-site use of the cookie needs Secure
+
+
+def test_start_up_warns_when_allowed_origins_would_refuse_the_store() -> None:
+    with ServedGateway("--workers", "1", "--store-url", "https://shop.example/checkout",
+                       "--store-url", "http://localhost:3000/") as served:
+        log = served.log()
+        assert ('WARNING: site.allowed_origins does not allow the store at https://shop.example: '
+                'its visitors\' choices would be refused (403)') in log
+        assert 'Add "https://shop.example" to site.allowed_origins.' in log
+        assert "http://localhost:3000" not in log  # allowed by http://localhost:*
+
+
+def test_all_interfaces_with_only_local_origins_is_warned_about() -> None:
+    from gateway.serving.origin_check import origin_warnings
+
+    local = ("http://127.0.0.1:*", "http://localhost:8000")
+    [warning] = origin_warnings(local, [], "0.0.0.0")
+    assert "lists only local origins" in warning
+    assert origin_warnings(local, [], "127.0.0.1") == []
+    assert origin_warnings(local + ("https://shop.example",), [], "0.0.0.0") == []
+    assert "not a URL" in origin_warnings(local, ["shop.example"], "127.0.0.1")[0]
+
+
+def test_a_refused_origin_is_logged_once_with_the_fix(gateway) -> None:
+    choice = json.dumps({"categories": []}).encode()
+    for _ in range(6):
+        answer = gateway.request("POST", "/consent", {"Origin": "https://forgotten.example",
+                                                      "Content-Type": "application/json"}, choice)
+        assert answer.status == 403
+    time.sleep(0.5)
+    hints = [l for l in gateway.log().splitlines() if "refused a consent request from origin https://forgotten.example" in l]
+    assert 1 <= len(hints) <= 2, hints  # once per worker at most
+    assert 'add "https://forgotten.example" to site.allowed_origins' in hints[0]
