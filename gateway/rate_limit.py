@@ -83,6 +83,19 @@ def _private_dir(directory: Path) -> None:
         raise RateLimitUnavailable(f"{directory} is not a private directory of this user (mode 0700); remove it")
 
 
+def _remove_stale(directory: Path) -> None:
+    """Delete other gateways' files untouched for a day (every bucket in them is full again: the
+    same as no file) that no process has open (an open WAL database always has its -shm file)."""
+    cutoff = time.time() - 86400
+    for path in directory.glob("rate-limit-*.sqlite3"):
+        try:
+            if path.stat().st_mtime < cutoff and not Path(f"{path}-shm").exists():
+                path.unlink()
+                Path(f"{path}-wal").unlink(missing_ok=True)
+        except OSError:
+            pass  # another process got there first, or it is not ours to remove
+
+
 class RateLimiter:
     def __init__(self, path: Path):
         self.path = path
@@ -93,9 +106,13 @@ class RateLimiter:
 
     def _connect(self) -> sqlite3.Connection:
         _private_dir(self.path.parent)
+        _remove_stale(self.path.parent)
         db = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=OFF")
+        # Keep the WAL small: a busy gateway otherwise leaves a 4 MB file behind in /tmp.
+        db.execute("PRAGMA wal_autocheckpoint=64")
+        db.execute("PRAGMA journal_size_limit=262144")
         db.execute(_SCHEMA)
         return db
 

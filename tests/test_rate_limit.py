@@ -155,3 +155,22 @@ def test_a_check_is_cheap(tmp_path, requests_per_check) -> None:
     per_check = (time.perf_counter() - started) / requests_per_check
     limiter.close()
     assert per_check < 0.002, f"{per_check * 1e6:.0f} µs per check"
+
+
+def test_files_of_gateways_idle_for_a_day_are_removed_unless_open(tmp_path) -> None:
+    directory = tmp_path / "private"
+    old, in_use = directory / "rate-limit-old.sqlite3", directory / "rate-limit-in-use.sqlite3"
+    closed = RateLimiter(old)
+    closed.wait("a", 1, 60)
+    closed.close()  # its -wal and -shm go with the last connection
+    other = RateLimiter(in_use)
+    other.wait("a", 1, 60)  # stays open: its -shm file exists
+    day_ago = time.time() - 90000
+    for path in (old, in_use):
+        os.utime(path, (day_ago, day_ago))
+    fresh = RateLimiter(directory / "rate-limit-new.sqlite3")
+    fresh.wait("a", 1, 60)
+    assert not old.exists() and in_use.exists()
+    assert other.wait("a", 1, 60) > 0  # the open one still counts
+    other.close()
+    fresh.close()
