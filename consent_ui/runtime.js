@@ -190,9 +190,13 @@ function request(method, path, body, token) {
   if (token) headers['X-Tag-Gateway-Consent'] = token;
   return fetch(BASE + path, {method: method, credentials: 'include', headers: headers,
                              body: body ? JSON.stringify(body) : undefined})
-    .then(function (r) { return r.json().then(function (j) { if (!r.ok) throw new Error((j.error && j.error.message) || r.status); return j; }); });
+    .then(function (r) { return r.json().then(function (j) {
+      if (!r.ok) { var e = new Error((j.error && j.error.message) || r.status); e.retry = r.status == 503 && (+r.headers.get('Retry-After') || 5); throw e; }
+      return j;
+    }); });
 }
 
+var sent = 0; // choices sent: a retry of an older one is dropped
 function choose(categories, action) {
   ui.close();
   // A withdrawal takes effect now, not after the round trip; new grants wait for the signed record.
@@ -202,14 +206,21 @@ function choose(categories, action) {
   var refused = sale.some(function (c) { return categories.indexOf(c) < 0; });
   if (optOutRegion && refused) writeCookie(OPTED_OUT, '1', 395 * 86400);
   else if (!refused) writeCookie(OPTED_OUT);
-  return request('POST', '/consent', {categories: categories, action: action, gpc: gpc}).then(function (res) {
-    writeCookie(COOKIE.name, res.token, COOKIE.max_age);
-    apply(res.consent);
-  }, function (err) {
-    // No stored record means no provable consent: fire nothing optional, ask again next page.
-    warn('could not store the choice', err);
-    if (state !== 'decided') { state = 'undecided'; }
-  });
+  var mine = ++sent, tries = 0;
+  function post() {
+    return request('POST', '/consent', {categories: categories, action: action, gpc: gpc}).then(function (res) {
+      writeCookie(COOKIE.name, res.token, COOKIE.max_age);
+      apply(res.consent);
+    }, function (err) {
+      // The log could not take it just now (503): keep the choice and send it again, a few times,
+      // unless the visitor chose again meanwhile. Nothing optional fires until it is stored.
+      if (err.retry && tries++ < 3) return new Promise(function (ok) { setTimeout(ok, err.retry * 1e3); }).then(function () { if (mine == sent) return post(); });
+      // No stored record means no provable consent: fire nothing optional, ask again next page.
+      warn('could not store the choice', err);
+      if (state !== 'decided') { state = 'undecided'; }
+    });
+  }
+  return post();
 }
 
 function categoriesExcept(fn) {
