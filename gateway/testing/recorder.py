@@ -338,11 +338,14 @@ class VendorRecorder:
         self._tag_map = None
 
     def events(self, tag_id: str | None = None) -> list[Event]:
-        """Every decoded vendor event so far, each with the id of the tag that sent it (or None)."""
+        """Every decoded vendor event (and `image` tag request) so far, in the order they were sent, each
+        with the id of the tag that sent it (or None)."""
         tag_map = self.tag_map
-        found = decode(self.requests)
-        for event in found:
-            event.tag_id = tag_map.tag_for(event)
+        found = []
+        for request in self.requests:
+            for event in decode([request]) or tag_map.image_events(request):
+                event.tag_id = tag_map.tag_for(event)
+                found.append(event)
         return [e for e in found if tag_id is None or e.tag_id == tag_id]
 
     def requests_of(self, categories: Iterable[str]) -> list[RecordedRequest]:
@@ -362,7 +365,7 @@ class VendorRecorder:
     def unexplained(self) -> list[RecordedRequest]:
         """Requests that are neither a vendor library (or Meta config script) nor a decoded vendor event:
         what a test cannot account for (an undecodable beacon, a host no decoder knows)."""
-        decoded = {id(e.hit.request) for e in decode(self.requests)}
+        decoded = {id(e.hit.request) for e in self.events()}
         return [r for r in self.requests if id(r) not in decoded and not self._is_library(r)]
 
     def unknown_third_parties(self) -> list[RecordedRequest]:

@@ -2,7 +2,8 @@
 
 Matching is by vendor + account id + event name, as the container compiles each tag: GA4 measurement id
 and `en`; Meta pixel id and `ev`; TikTok pixel code and event (`Pageview` for a page-view tag); Google Ads
-conversion id and label (conversions) or event (remarketing). Hosts come from the same rules as the
+conversion id and label (conversions) or event (remarketing). An `image` tag's request is recognised by
+its URL (host and path): an event of vendor `image` whose params are the query string. Hosts come from the same rules as the
 consent firewall (gateway.firewall.tag_hosts: each tag kind's HOSTS, image/script URLs, `hosts:`).
 """
 
@@ -15,7 +16,7 @@ from gateway.config import Config, Tag, load_config
 from gateway.firewall import split_rule, tag_hosts
 from gateway.tags import KINDS
 
-from gateway.testing.decode import Event
+from gateway.testing.decode import Event, Hit, RecordedRequest
 
 VENDOR_KINDS = ("ga4", "google_ads", "meta_pixel", "tiktok_pixel")
 _ACCOUNT_KEY = {"ga4": "measurement_id", "google_ads": "conversion_id", "meta_pixel": "pixel_id",
@@ -62,8 +63,8 @@ class TagMap:
         return cls(load_config(Path(config)))
 
     def tag_for(self, event: Event) -> str | None:
-        if event.automatic:
-            return None
+        if event.automatic or event.vendor not in _ACCOUNT_KEY:
+            return event.tag_id
         for tag in self.tags:
             if tag.kind != event.vendor or str(tag.compiled.get(_ACCOUNT_KEY[tag.kind], "")) != event.account:
                 continue
@@ -74,6 +75,18 @@ class TagMap:
             if _tag_event(tag) == event.event:
                 return tag.id
         return None
+
+    def image_events(self, request: RecordedRequest) -> list[Event]:
+        """The request as an event of the `image` tag whose URL (host and path) it was sent to, if any."""
+        for tag in self.tags:
+            if tag.kind != "image":
+                continue
+            url = urlsplit(tag.compiled["url"])
+            if (url.hostname or "").lower() == request.host and url.path == request.path:
+                account = f"{request.host}{request.path}"
+                return [Event("image", account, "image", dict(request.params), Hit(request, request.params),
+                              tag_id=tag.id)]
+        return []
 
     def owners(self, url: str) -> list[str]:
         """Tag ids (or, without a configuration, vendor kinds) whose hosts cover this URL. As in the consent
