@@ -51,6 +51,8 @@ def limits(gateway_factory, tmp_path: Path, page, recorder) -> Shop:
 
 
 def reached(recorder, event: str) -> list:
+    # Raw requests on purpose: these tests are about what reaches the vendor's host on the wire, by paths
+    # (markup, CSS, workers, preloads) the kit's decoders need not know, whatever their format.
     return [r for r in recorder.requests if r.host == "www.facebook.com" and f"ev={event}" in r.url]
 
 

@@ -2,6 +2,10 @@
 
 The page is served by a page-level route at http://127.0.0.1:<free port>/ (nothing listens there); the
 vendor libraries come from the context's VendorRecorder as in every other e2e test.
+
+These tests read the recorded requests raw (query strings, body lines, batches, beacon bodies) on purpose:
+they pin down the wire format the stand-ins send, which is what the kit's decoders are built on; asserting
+through the decoders would only test the decoders against themselves.
 """
 
 import json
