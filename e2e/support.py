@@ -7,11 +7,12 @@ subprocess on the example store (GatewayServer), the Shop page object and the ex
 
 Nothing leaves the machine: every request to a host other than 127.0.0.1/localhost is answered by the
 kit's :class:`VendorRecorder` on each browser context, which records it and serves the stand-ins from
-``gateway/testing/stubs/``. Hits are decoded per vendor event (``recorder.ga4()``, ``meta()``, ``tiktok()``,
-``tiktok_act()``, ``ads_conversions()``, ``ads_remarketing()``); ``vendor_requests()`` is everything sent to
-a vendor host. Before asserting that nothing (more) left the page, call
-``recorder.wait_past_automatic_hits(page)``. As a second safety net Chromium resolves every other host
-name to NOTFOUND.
+``gateway/testing/stubs/``. Tests assert as a store's tests do, through the kit: ``recorder.assert_fired(
+"meta-purchase", once=True, value=59.9)``, ``recorder.assert_silent()`` (``categories=["marketing"]``),
+``recorder.events()``, and make choices with ``gateway.testing.accept_all/reject_all/choose/withdraw/
+opt_out/visit_as``. The per-vendor raw views (``recorder.ga4()``, ``meta()``, ``tiktok()``...) are for the
+tests of the wire format itself (test_vendor_stubs.py). As a second safety net Chromium resolves every
+other host name to NOTFOUND.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from gateway.testing.decode import Hit, RecordedRequest  # noqa: F401  (re-expor
 from gateway.testing.recorder import (  # noqa: F401  (re-exported)
     AUTOMATIC_HITS_WAIT_MS, GA4_HOST_SUFFIX, LOCAL_HOSTS, PIXEL_GIF, STUBS_DIR, VENDOR_HOST_SUFFIXES, VendorRecorder,
 )
-from gateway.testing import consent as kit_consent
 from gateway.testing import recorder as _kit_recorder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -241,14 +241,9 @@ class Shop:
             "n => window.__e2eConsentEvents > n && window.tagGateway.state === 'decided'", arg=events_before
         )
 
-    def accept_all(self) -> None:
-        kit_consent.accept_all(self.page)  # the banner's "Accept all", as a store's tests click it
-
-    def reject_all(self) -> None:
-        kit_consent.reject_all(self.page)
-
     def save_preferences(self, **categories: bool) -> None:
-        """Set the preference checkboxes by label (analytics=True, marketing=False) and save."""
+        """Set the preference checkboxes by label (analytics=True, marketing=False) and save: for the tests
+        about the preferences dialog itself (others choose with the kit's choose()/withdraw())."""
         dialog = self.preferences
         dialog.wait_for(state="visible")
         for name, wanted in categories.items():
@@ -257,10 +252,6 @@ class Shop:
         self.button(dialog, "Save choices").click()
         self.wait_for_new_choice(before)
         dialog.wait_for(state="hidden")
-
-    def customize(self, **categories: bool) -> None:
-        self.button(self.banner, "Customize").click()
-        self.save_preferences(**categories)
 
     def settle(self) -> None:
         self.recorder.settle(self.page)
