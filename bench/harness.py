@@ -218,7 +218,9 @@ def _browser(figures: Figures, gateway: Gateway, visits: int) -> None:
     of = f"median of {visits} visits" if visits > 1 else "1 visit"
     figures.set("browser.banner", seen["banner_ms"], f"{of}; includes GET /consent, which brings the dialogs")
     figures.set("browser.first_pixel", seen["first_pixel_ms"], f"{of}; first: {seen['first_pixel_url'][:80]}")
-    figures.set("browser.longest_task", seen["longest_task_ms"], f"longest over {visits} visit(s), from the trace")
+    figures.set("browser.longest_task", seen["longest_task_ms"],
+                f"{of} (per visit: {', '.join(f'{ms:.1f}' for ms in seen['longest_task_ms_per_visit'])} ms), "
+                "from Chromium's trace")
     figures.set("browser.layout_shift", seen["layout_shift"],
                 f"shift sum {seen['layout_shift_with_container']:.4f} with the container, "
                 f"{seen['layout_shift_without_container']:.4f} with an empty one")
@@ -320,6 +322,8 @@ def run(settings: Settings, progress: Callable[[str], None]) -> tuple[list[repor
         "settings": {"command": settings.command, "rounds": settings.rounds, "seconds": settings.seconds,
                      "wrk_threads": wrk.THREADS, "wrk_connections": wrk.CONNECTIONS, "workers": worker_count(),
                      "workers_note": "gateway serve --workers" if workers_flag() else "gateway serve has no --workers: one process",
+                     "gateway_command": "gateway serve --config COPY_OF_tag_configs --no-watch"
+                                        + (f" --workers {workers_flag()}" if workers_flag() else ""),
                      "browser": (f"Debian/Playwright Chromium, {settings.visits} fresh visit(s) of the example store's home "
                                  "page" if settings.browser else "skipped")},
     }

@@ -93,12 +93,15 @@ def markdown(rows: list[Row], header: dict) -> str:
         f"{machine['os']}; Python {machine['python']}; {machine['nginx']}; {machine['wrk']}; "
         f"PostgreSQL {machine['postgresql']}. Load average (1 min) when the run began: "
         f"{machine['load_average_before']:.2f}.",
-        f"* Gateway: {settings['workers']} worker(s) ({settings['workers_note']}); nginx with the same number of "
-        "worker processes.",
+        f"* Gateway: `{settings['gateway_command']}` (every other option at its default), {settings['workers']} "
+        f"worker process(es) ({settings['workers_note']}); nginx with the same number of worker processes.",
         f"* Loads: `wrk -t{settings['wrk_threads']} -c{settings['wrk_connections']} -d{settings['seconds']:g}s` on "
         f"loopback, {settings['rounds']} interleaved round(s) (subject and baseline back to back, order flipped each "
         "round), the median of the rounds' ratios. Shared machine: read the ratios, not the absolute requests/s.",
         f"* Browser: {settings['browser']}.",
+        "* Checked in every POST load: the durable server had every decision it acknowledged (2xx) in its log, the "
+        "write-off server none (else the row is ERROR). The POST rate limit stays on, raised in the harness's copy "
+        "of the config.",
         "",
         "| figure | value | target | status | detail |",
         "| --- | --- | --- | --- | --- |",
