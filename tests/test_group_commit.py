@@ -194,3 +194,40 @@ def test_two_processes_writing_at_once_keep_one_valid_chain(database_url) -> Non
     switches = sum(1 for a, b in zip(owners, owners[1:]) if a != b)
     assert switches >= 1, "the two processes did not write at the same time"
     assert f"OK: the chain is intact ({total} records" in verify_with_cli(database_url)
+
+
+def test_a_caller_waits_a_bounded_time_and_a_decision_not_yet_taken_is_never_written() -> None:
+    # A database that hangs inside a commit (no error, no answer): callers get LogUnavailable after the
+    # wait bound instead of hanging the request; one still queued behind the hung commit is dropped.
+    from gateway.store.group_commit import GroupCommitter
+
+    release, taken = threading.Event(), threading.Event()
+    committed: list[list[str]] = []
+
+    def hung_commit(items: list[str]) -> list[str]:
+        taken.set()
+        release.wait(30)
+        committed.append(items)
+        return items
+
+    committer = GroupCommitter(hung_commit, wait_timeout=0.5)
+    outcomes: dict[str, object] = {}
+
+    def submit(item: str) -> None:
+        started = time.monotonic()
+        try:
+            outcomes[item] = committer.submit(item)
+        except LogUnavailable as error:
+            outcomes[item] = (str(error), time.monotonic() - started)
+
+    first = threading.Thread(target=submit, args=("in-the-hung-commit",))
+    first.start()
+    assert taken.wait(5)
+    submit("queued-behind-it")
+    first.join(5)
+    for item in ("in-the-hung-commit", "queued-behind-it"):
+        message, waited = outcomes[item]
+        assert message == "cannot commit: no commit within 0.5 s" and waited < 2, outcomes
+    release.set()
+    committer.close()
+    assert committed == [["in-the-hung-commit"]]  # what was never taken was never written
