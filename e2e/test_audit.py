@@ -189,3 +189,11 @@ def test_the_readme_documents_every_audit_option():
     assert "--allow-host" in options
     for code in range(5):
         assert f"`{code}`" in section
+
+
+def test_allow_host_takes_host_names_only():
+    done = run_audit("http://127.0.0.1:9/", "--allow-host", "https://fonts.example.com/css")
+    assert done.returncode == audit.EXIT_ERROR == 2, done.stdout + done.stderr
+    assert "--allow-host takes a host name (e.g. fonts.example.com), not 'https://fonts.example.com/css'" in done.stderr
+    assert audit.allowed_host("cdn.fonts.example.com", ["fonts.example.com"])
+    assert not audit.allowed_host("evilfonts.example.com", ["fonts.example.com"])
