@@ -10,6 +10,9 @@ Chromium resolves to nothing: no stand-in is slipped in, so no pixel fires.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -131,3 +134,38 @@ def test_library_files_are_checked_when_the_recorder_is_made(tmp_path: Path):
     with pytest.raises(FileNotFoundError, match="gtag.js"):
         VendorRecorder(libraries="real", library_files={GTAG: tmp_path / "gtag.js"})
 
+
+
+STORE_PROJECT_TEST = '''
+import os
+
+from gateway.testing import accept_all
+
+
+def test_checkout_with_the_real_libraries(page, tag_recorder):
+    page.goto(os.environ["STORE_URL"] + "/thank-you.html?order=ORD-PLUGIN")
+    tag_recorder.assert_silent(wait_ms=0)
+    accept_all(page)
+    tag_recorder.assert_fired("meta-purchase", once=True, value=59.9, event_id="ORD-PLUGIN")
+    tag_recorder.assert_fired("ga4-purchase", once=True, transaction_id="ORD-PLUGIN")
+    assert tag_recorder.libraries_mode == "real"
+    assert page.evaluate("() => window.__tgServedLocally") >= 3  # the local copies, not the stand-ins
+'''
+
+
+def test_the_plugin_takes_library_files_from_a_fixture(tmp_path: Path, gateway, vendor_files):
+    """A store's project as the README describes it: the plugin's own fixtures, real libraries chosen in
+    pytest.ini, the local copies given by overriding `tag_gateway_library_files` in its conftest.py."""
+    project = tmp_path / "store_project"
+    project.mkdir()
+    (project / "pytest.ini").write_text(
+        f"[pytest]\ntag_gateway_configs = {DEFAULT_CONFIG_DIR}\ntag_gateway_libraries = real\n")
+    files = {pattern: str(path) for pattern, path in vendor_files.items()}
+    (project / "conftest.py").write_text(
+        "import pytest\n\n\n@pytest.fixture(scope='session')\ndef tag_gateway_library_files():\n"
+        f"    return {files!r}\n")
+    (project / "test_tags.py").write_text(STORE_PROJECT_TEST)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_tags.py"],
+                          cwd=project, env=dict(os.environ, STORE_URL=gateway.url), capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout[-4000:] + done.stderr[-2000:]

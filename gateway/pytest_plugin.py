@@ -11,7 +11,8 @@ Options (pytest.ini / pyproject `[tool.pytest.ini_options]`):
                          a missing folder means events are decoded but not named after tags)
   tag_gateway_libraries  stubs (default: the offline stand-ins) or real (the vendors' own libraries;
                          beacons are still recorded and answered locally); also --tag-gateway-libraries
-Override the `tag_gateway_configs` fixture to choose the folder per test module.
+Override the `tag_gateway_configs` fixture to choose the folder per test module, and
+`tag_gateway_library_files` ({url_pattern: path}) to answer the real libraries from local copies.
 """
 
 from __future__ import annotations
@@ -62,8 +63,16 @@ def tag_gateway_libraries(pytestconfig: pytest.Config) -> str:
     return mode
 
 
+@pytest.fixture(scope="session")
+def tag_gateway_library_files() -> dict[str, str | Path]:
+    """With `real` libraries: {url_pattern: path} of local copies to serve instead (e.g. pinned for an
+    offline CI; see VendorRecorder). Override it in conftest.py; empty: every library goes to its vendor."""
+    return {}
+
+
 @pytest.fixture
-def tag_recorder(request: pytest.FixtureRequest, tag_gateway_configs, tag_gateway_libraries) -> VendorRecorder:
+def tag_recorder(request: pytest.FixtureRequest, tag_gateway_configs, tag_gateway_libraries,
+                 tag_gateway_library_files) -> VendorRecorder:
     """Every third-party request of the test's `context`, recorded, answered offline, decoded and named."""
     if VendorRecorder is None:
         pytest.fail(f'tag_recorder needs the testing extra: pip install "tag-gateway[testing]" ({_MISSING})',
@@ -71,7 +80,8 @@ def tag_recorder(request: pytest.FixtureRequest, tag_gateway_configs, tag_gatewa
     context = request.getfixturevalue("context")
     recorder = attached_recorder(context)
     if recorder is None:
-        recorder = VendorRecorder(config=tag_gateway_configs, libraries=tag_gateway_libraries).attach(context)
+        recorder = VendorRecorder(config=tag_gateway_configs, libraries=tag_gateway_libraries,
+                                  library_files=tag_gateway_library_files or None).attach(context)
     elif recorder.config is None:
         recorder.use_config(tag_gateway_configs)
     return recorder
