@@ -18,7 +18,6 @@ Override the `tag_gateway_configs` fixture to choose the folder per test module,
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
