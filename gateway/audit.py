@@ -2,7 +2,8 @@
 
 For every region asked for (none: whatever the gateway decides for this machine) the audit crawls the same
 same-site pages three times, each in a fresh browser context: without a choice, after a refusal ("Reject
-all" in opt-in regions; the "Do Not Sell or Share" link, else `tagGateway.optOut()`, in opt-out regions) and
+all" in opt-in regions; in opt-out regions the kit's opt_out(): the store's own "Do Not Sell or Share" /
+"Your Privacy Choices" link, else the notice's link, else `tagGateway.optOut()`, noted in the report) and
 after "Accept all". It uses the testing kit: the kit's Chromium (every host but the store's and the
 gateway's resolves to NOTFOUND), the kit's recorder (every third-party request is intercepted, answered
 locally by the vendor stand-ins and decoded; nothing leaves the machine) and the kit's consent helpers.
