@@ -330,15 +330,15 @@ def test_config_edits_under_load_fail_no_request(serve, load_config, tmp_path) -
             site.write_text(edited if n % 2 == 0 else good + "\n  broken: [unclosed\n")
         time.sleep(0.4)
         site.write_text(good)
-        time.sleep(1.0)
+        # The last edit restored a valid config: every worker says so (several answers in a row).
+        wait_until(lambda: all(request(server.port, "GET", "/healthz").json()["status"] == "ok" for _ in range(6)),
+                   "/healthz to say ok again", timeout=15)
     finally:
         load.stop()
     assert load.failures == [], load.failures[:5]
     statuses = dict(load.statuses)
     assert set(statuses) == {("GET", "/container.js", 200), ("POST", "/consent", 200)}, statuses
     assert sum(statuses.values()) > 100
-    health = request(server.port, "GET", "/healthz").json()
-    assert health["status"] == "ok", health  # the last edit restored a valid config
 
 
 # -- sustained load ----------------------------------------------------------------------------------------
@@ -370,6 +370,7 @@ def test_sustained_load_gives_no_5xx_and_flat_memory(serve, load_config, tmp_pat
     assert load.failures == [], load.failures[:5]
     assert load.count(500, 600) == 0, dict(load.statuses)
     assert load.count(200, 300) > 500, dict(load.statuses)
-    # Generous: a leak of a few hundred bytes per request would still show over thousands of requests.
-    assert end <= warm * 1.25 + 16 * 1024, f"RSS grew from {warm} kB after warm-up to {end} kB"
+    # Generous (measured here: +2 MB over ~15,000 requests after warm-up), yet a leak of a kilobyte or
+    # two per request would cross it.
+    assert end - warm <= 16 * 1024, f"RSS grew from {warm} kB after warm-up to {end} kB"
     assert len(stored_ids(database_url)) == sum(n for (m, _, s), n in load.statuses.items() if m == "POST" and s == 200)
