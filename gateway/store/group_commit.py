@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import weakref
 from collections import deque
@@ -27,6 +28,22 @@ from gateway.store.errors import LogUnavailable, one_line
 log = logging.getLogger("gateway.store")
 
 MAX_BATCH = 256  # bounds one transaction's size (and a batch's time) when a crowd queues behind a slow commit
+
+
+SWITCH_INTERVAL = 0.001  # seconds
+
+
+def _prompt_gil_handoff() -> None:
+    """Let the committer get the GIL back within 1 ms instead of Python's default 5 ms.
+
+    Every database call of a batch lets go of the GIL (SQLite: each statement, fetch, flush; ~14 per
+    batch) and, while the event loop serves requests, getting it back waits for the interval: with
+    5 ms a batch took ~35 ms under load and POST /consent waited for that. Measured with a thread
+    busy in Python beside 32 writers on SQLite: 400 decisions/s at 5 ms, 1,100 at 1 ms. Process-wide,
+    so only ever lowered; switching threads every millisecond costs the event loop very little.
+    """
+    if sys.getswitchinterval() > SWITCH_INTERVAL:
+        sys.setswitchinterval(SWITCH_INTERVAL)
 
 
 class _Waiter:
@@ -68,6 +85,7 @@ class GroupCommitter:
             if self._closed:
                 raise LogUnavailable("the consent log is closed")
             if self._thread is None:
+                _prompt_gil_handoff()
                 self._thread = threading.Thread(target=self._run, name="consent-log-committer", daemon=True)
                 self._thread.start()
             self._queue.append(waiter)

@@ -166,7 +166,11 @@ class ConsentLog:
                 seq += 1
                 row["seq"], row["prev_hash"] = seq, prev_hash
                 row["record_hash"] = prev_hash = chain.record_hash(prev_hash, row)
-            connection.execute(insert(consent_records), [row for row, _ in batch])
+            # RETURNING makes SQLAlchemy send the batch as one multi-row INSERT ("insertmanyvalues") rather
+            # than one statement per row, each of which lets go of the GIL (see group_commit.py): with a
+            # thread busy beside 32 writers on SQLite, 240 decisions/s became 400.
+            connection.execute(insert(consent_records).returning(consent_records.c.seq),
+                               [row for row, _ in batch]).all()
             connection.execute(update(chain_state).where(chain_state.c.id == 1)
                                .values(head_seq=seq, head_hash=prev_hash))
         return [None] * len(batch)
