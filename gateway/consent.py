@@ -122,7 +122,9 @@ class ConsentSigner:
             return Reading(None, "other_site")
         # Lowering policy_version must not revive tokens signed for a later one, nor for the same one
         # before it last took effect.
-        if version != policy_version or signed_at.timestamp() < policy_since:
+        # Timestamps are whole seconds: a token from the very second the version took effect may
+        # predate it, so it does not count either (at worst a visitor is asked once more).
+        if version != policy_version or (policy_since and signed_at.timestamp() <= policy_since):
             return Reading(None, "outdated_policy")
         # Categories removed from the config since the choice simply drop out; new ones were never granted.
         kept = tuple(c for c in known_categories if c in categories)
