@@ -78,6 +78,10 @@ def _cors_headers(request: Request, snapshot: Snapshot) -> dict[str, str] | None
     return {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true", "Vary": "Origin"}
 
 
+# The container waits as long as Retry-After says before sending the choice again; a page on another
+# origin can read that header only when it is exposed.
+_EXPOSE_RETRY = {"Access-Control-Expose-Headers": "Retry-After"}
+
 _refused_logged: set[str] = set()
 REFUSED_LOG_LIMIT = 200  # distinct origins logged per worker: anyone can send any Origin
 
@@ -205,7 +209,7 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
             wait = await run_in_threadpool(limiter.wait, client_key(ip), *limit)
             if wait:
                 return error(429, "rate_limited", f"too many choices sent from this address; try again in {wait:.0f} s",
-                             {**cors, "Retry-After": f"{wait:.0f}"})
+                             {**cors, **_EXPOSE_RETRY, "Retry-After": f"{wait:.0f}"})
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/json":
             return error(415, "unsupported_media_type", "send the choice as application/json", cors)
@@ -235,7 +239,7 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
             telemetry.LOG_FAILURES.inc()
             log.error("consent log unavailable, choice not stored: %s", exc)
             return error(503, "log_unavailable", "the choice could not be recorded; it will be asked again",
-                         {**cors, "Retry-After": "5"})
+                         {**cors, **_EXPOSE_RETRY, "Retry-After": "5"})
         telemetry.DECISIONS.labels(consent.action).inc()
         response = answer({"token": token, "consent": consent.as_json()}, headers={**cors, "Cache-Control": "no-store"})
         secure = served_over_https(request, snapshot)

@@ -62,6 +62,7 @@ def test_a_database_that_cannot_write_gets_503_and_nothing_is_acknowledged(live:
             assert response.json()["error"]["code"] == "log_unavailable"
             assert "set-cookie" not in response.headers and "token" not in response.json()
             assert response.headers["retry-after"] == "5"
+            assert response.headers["access-control-expose-headers"] == "Retry-After"  # the container reads it
         finally:
             postgres_server.start()
         assert choose() == 200  # back without a restart of the gateway

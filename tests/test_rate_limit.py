@@ -40,6 +40,7 @@ def test_over_the_limit_gets_429_with_retry_after_and_nothing_is_recorded(config
     assert refused.json()["error"]["code"] == "rate_limited"
     assert refused.headers["retry-after"] == "20"  # one request back every 60/3 s
     assert refused.headers["access-control-allow-origin"] == STORE_ORIGIN  # the container can read why
+    assert refused.headers["access-control-expose-headers"] == "Retry-After"  # ... and when to try again
     assert refused.headers["cache-control"] == "no-store" and "set-cookie" not in refused.headers
     assert len(list(consent_log.records())) == 3
 
