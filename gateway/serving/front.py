@@ -15,6 +15,7 @@ for static files, disconnect) is small and is exercised end to end by the e2e su
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -41,6 +42,11 @@ class Front:
 
     # -- granian's hooks, once per worker ---------------------------------------------------------
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Everything built so far (modules, config, container, SQLAlchemy metadata) lives as long as
+        # the worker: keep it out of the cyclic collector, whose full passes over it showed up as
+        # tens of milliseconds of p99 latency under load.
+        gc.collect()
+        gc.freeze()
         if self.watch:
             self._tasks.append(loop.create_task(self.live.watch()))
         self._tasks.append(loop.create_task(self.telemetry.run()))
@@ -69,7 +75,7 @@ class Front:
             status, route = metrics_endpoint(scope, protocol), METRICS_PATH
         else:
             status, route = await _bridge(self.app, scope, protocol), route_label(scope.path)
-        self.telemetry.request(scope, route, status, time.perf_counter() - started)
+        self.telemetry.request(scope, route, status, started, time.perf_counter())
 
 
 async def _bridge(app: ASGI, scope: Any, protocol: Any) -> int:
