@@ -1,7 +1,8 @@
 """What the server tells its operator: an access log and Prometheus metrics, both off the hot path.
 
-A request only appends one tuple to a deque (thread-safe, no lock, no formatting). Four times a
-second a background thread drains it (small batches: the thread holds the GIL only briefly): it writes the access log lines and folds the requests into the
+A request only bumps a few local counters and, with the access log on, appends one tuple (no lock,
+no formatting, no I/O). Four times a second the event loop swaps those out, folds them into the
+metrics, formats the log lines in slices between requests, and hands the text to a thread to write: it writes the access log lines and folds the requests into the
 Prometheus metrics. Metrics use prometheus_client's multi-process mode (PROMETHEUS_MULTIPROC_DIR,
 set by `gateway serve`), so /metrics answered by any worker covers all of them.
 
@@ -18,7 +19,6 @@ import json
 import logging
 import threading
 import time
-from collections import deque
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -41,6 +41,9 @@ CONFIG_DEGRADED = Gauge("tag_gateway_config_degraded", "1 while the last config 
                         multiprocess_mode="max")
 
 
+LOG_SLICE = 128  # access-log lines formatted between two turns of the event loop
+
+
 def route_label(path: str) -> str:
     return path if path in ROUTES else "other"
 
@@ -50,61 +53,83 @@ class Telemetry:
         self.live = live
         self.access_log_enabled = access_log_enabled
         self.interval = interval
-        self.pending: deque[tuple] = deque()
+        # Both are only touched by the event loop's thread, except in take(), which swaps them out.
+        self.stats: dict[tuple[str, int], list[float]] = {}  # (route, status) -> [count, *buckets, sum]
+        self.lines: list[tuple] = []
         self._flush_lock = threading.Lock()
         self._prefixes: dict[str, str] = {}  # client address -> network prefix, across flushes
         self._seen_snapshot = live.current if live is not None else None
         self._seen_error = live.last_error if live is not None else None
 
     def request(self, scope: Any, route: str, status: int, started: float, ended: float) -> None:
-        """The only call on the request path: one append. Everything else is read from `scope` later."""
-        self.pending.append((scope, route, status, started, ended))
+        """The only call on the request path: a few counter updates and, with the access log, one append.
+
+        Nothing of `scope` is kept (holding granian's request objects until a flush cost a quarter of
+        the throughput and 150 MB of RSS under load); the four strings the log needs are copied out."""
+        seconds = ended - started
+        entry = self.stats.get((route, status))
+        if entry is None:
+            entry = self.stats[(route, status)] = [0.0] * (len(LATENCY_BUCKETS) + 2)
+        entry[0] += 1
+        entry[1 + bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        entry[-1] += seconds
+        if self.access_log_enabled:
+            self.lines.append((scope.client, scope.method, scope.path, scope.http_version, status, started, seconds))
+
+    def take(self) -> tuple[dict, list]:
+        """Swap out what was gathered; called on the event loop's thread, so no request is mid-update."""
+        stats, lines = self.stats, self.lines
+        self.stats, self.lines = {}, []
+        return stats, lines
 
     async def run(self) -> None:
+        # Formatting runs on the event loop in slices, not in a thread: a CPU-bound thread beside
+        # the loop makes the two hand the GIL back and forth every switch interval, which cost
+        # a third of the throughput and tripled p99 in measurements. Only the write is a thread's.
         while True:
             await asyncio.sleep(self.interval)
-            await asyncio.to_thread(self.flush)
+            stats, lines = self.take()
+            self.fold(stats)
+            if lines:
+                text = []
+                for start in range(0, len(lines), LOG_SLICE):
+                    text.append("\n".join(self._format(lines[start:start + LOG_SLICE])))
+                    await asyncio.sleep(0)  # let requests in between slices
+                await asyncio.to_thread(access_log.info, "\n".join(text))
 
     def flush(self) -> None:
+        """Everything gathered so far, at once (at shutdown)."""
+        stats, lines = self.take()
+        self.fold(stats)
+        if lines:
+            access_log.info("\n".join(self._format(lines)))
+
+    def fold(self, stats: dict) -> None:
+        """Add gathered requests to the metrics: a few updates per route and status, not per request."""
         with self._flush_lock:
             self._watch_config()
-            if not self.pending:
-                return
-            counts: dict[tuple[str, int], int] = {}
-            buckets: dict[str, list[float]] = {}
-            lines = []
-            wall_offset = time.time() - time.perf_counter()  # turns perf_counter readings into wall time
-            stamps: dict[int, str] = {}
-            prefixes = self._prefixes
-            if len(prefixes) > 4096:
-                prefixes.clear()
-            pending = self.pending
-            while pending:
-                scope, route, status, started, ended = pending.popleft()
-                seconds = ended - started
-                counts[(route, status)] = counts.get((route, status), 0) + 1
-                sample = buckets.get(route)
-                if sample is None:
-                    sample = buckets[route] = [0.0] * (len(LATENCY_BUCKETS) + 1)
-                sample[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
-                sample[-1] += seconds
-                if self.access_log_enabled:
-                    host = scope.client.rpartition(":")[0]
-                    prefix = prefixes.get(host)
-                    if prefix is None:
-                        prefix = prefixes[host] = truncate_ip(host) or "-"
-                    second = int(wall_offset + started)
-                    stamp = stamps.get(second)
-                    if stamp is None:
-                        stamp = stamps[second] = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(second))
-                    lines.append(f'{prefix} [{stamp}] "{scope.method} {_printable(scope.path)} '
-                                 f'HTTP/{scope.http_version}" {status} {seconds * 1000:.2f}ms')
-            for (route, status), count in counts.items():
-                REQUESTS.labels(route, str(status)).inc(count)
-            for route, sample in buckets.items():
-                _observe_many(LATENCY.labels(route), sample)
-            if lines:
-                access_log.info("\n".join(lines))
+            for (route, status), entry in stats.items():
+                REQUESTS.labels(route, str(status)).inc(entry[0])
+                _observe_many(LATENCY.labels(route), entry[1:])
+
+    def _format(self, lines: list[tuple]) -> list[str]:
+        wall_offset = time.time() - time.perf_counter()  # turns perf_counter readings into wall time
+        stamps: dict[int, str] = {}
+        prefixes = self._prefixes
+        if len(prefixes) > 4096:
+            prefixes.clear()
+        out = []
+        for client, method, path, version, status, started, seconds in lines:
+            host = client.rpartition(":")[0]
+            prefix = prefixes.get(host)
+            if prefix is None:
+                prefix = prefixes[host] = truncate_ip(host) or "-"
+            second = int(wall_offset + started)
+            stamp = stamps.get(second)
+            if stamp is None:
+                stamp = stamps[second] = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(second))
+            out.append(f'{prefix} [{stamp}] "{method} {_printable(path)} HTTP/{version}" {status} {seconds * 1000:.2f}ms')
+        return out
 
     def _watch_config(self) -> None:
         live = self.live
