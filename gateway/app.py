@@ -33,14 +33,13 @@ from gateway.live_config import LiveConfig, Snapshot
 from gateway.origins import normalize_origin
 from gateway.rate_limit import RateLimiter, client_key, default_path
 from gateway.serving import telemetry
-from gateway.serving.container_answers import answers_for
+from gateway.serving.container_answers import CACHE_CONTROL, answers_for
 from gateway.static_files import StoreFiles
 from gateway.store import ConsentLog, Decision, LogUnavailable
 from gateway.visitor import client_ip, gpc_header, place_of, served_over_https, texts_shown, what_applies
 
 MAX_CONSENT_BODY = 2048  # bytes; a real choice is well under 200
 CONSENT_HEADER = "X-Tag-Gateway-Consent"
-CONTAINER_CACHE = "public, max-age=300"  # config edits reach visitors within five minutes
 
 GZIP = Middleware(GZipMiddleware, minimum_size=1000)
 ADMIN_TOKEN_ENV = "TAG_GATEWAY_ADMIN_TOKEN"
@@ -88,14 +87,13 @@ REFUSED_LOG_LIMIT = 200  # distinct origins logged per worker: anyone can send a
 
 def _log_refused_once(origin: str) -> None:
     """A store owner who forgot an origin learns it from the log, once, not once per visitor."""
-    if origin in _refused_logged or len(_refused_logged) > REFUSED_LOG_LIMIT:
+    if origin in _refused_logged or len(_refused_logged) >= REFUSED_LOG_LIMIT:
         return
     _refused_logged.add(origin)
-    if len(_refused_logged) > REFUSED_LOG_LIMIT:
-        log.warning("more than %d distinct origins refused; not logging further ones", REFUSED_LOG_LIMIT)
-        return
     log.warning("refused a consent request from origin %s: if that is the store, add \"%s\" to "
                 "site.allowed_origins", origin[:200], origin[:200])
+    if len(_refused_logged) == REFUSED_LOG_LIMIT:
+        log.warning("%d distinct origins refused; not logging further ones", REFUSED_LOG_LIMIT)
 
 
 def _origin_refused(request: Request) -> JSONResponse:
@@ -192,7 +190,7 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
         # choice opens the preferences; cached like the container.
         snapshot = live.current
         etag = f'"{hashlib.sha256(snapshot.dialogs.encode()).hexdigest()[:32]}"'
-        headers = {"ETag": etag, "Cache-Control": CONTAINER_CACHE, "Access-Control-Allow-Origin": "*",
+        headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Access-Control-Allow-Origin": "*",
                    "Cross-Origin-Resource-Policy": "cross-origin", "X-Content-Type-Options": "nosniff"}
         if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
             return Response(status_code=304, headers=headers)

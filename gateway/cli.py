@@ -4,7 +4,6 @@ consent log error becomes an exit code."""
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from datetime import datetime, time, timezone
@@ -37,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--store-url", action="append", default=[], metavar="URL",
                        help="a page of the store using this gateway: warn at start if site.allowed_origins "
                             "would refuse its visitors' choices (repeatable)")
-    serve.add_argument("--header-timeout", type=_whole_number("seconds", 1), default=10, metavar="S",
+    serve.add_argument("--header-timeout", type=_whole_number("seconds", 1, 60), default=10, metavar="S",
                        help="close a connection whose request headers take longer than this (default: 10)")
     serve.add_argument("--no-access-log", action="store_true",
                        help="do not write one line per request to stderr (the access log)")
@@ -83,12 +82,12 @@ def _add_audit(commands) -> None:
                             "never a violation; repeatable")
 
 
-def _whole_number(unit: str, minimum: int):
-    """An argparse type: a whole number of `unit`, at least `minimum`, or a one-line usage error."""
+def _whole_number(unit: str, minimum: int, maximum: int | None = None):
+    """An argparse type: a whole number of `unit` in [minimum, maximum], or a one-line usage error."""
     def parse(text: str) -> int:
-        if not text.isdigit() or int(text) < minimum:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of {unit}"
-                                             + (f", {minimum} or more" if minimum else ""))
+        if not text.isdigit() or int(text) < minimum or (maximum is not None and int(text) > maximum):
+            bounds = f", {minimum} to {maximum}" if maximum is not None else f", {minimum} or more" if minimum else ""
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of {unit}{bounds}")
         return int(text)
     return parse
 
@@ -184,11 +183,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    # Before anything imports prometheus_client: its multi-process mode is chosen at import.
-    from gateway.serving import server
-
-    metrics_dir = server.prepare_metrics_dir()
     from gateway.live_config import LiveConfig
+    from gateway.serving import server
 
     try:
         live = LiveConfig.load(args.config)
@@ -217,9 +213,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 1
     log_url = consent_log.url
     consent_log.close()  # each worker opens its own: connections must not cross a fork
-    if args.header_timeout > server.MAX_HEADER_TIMEOUT_SECONDS:
-        print(f"tag-gateway: --header-timeout is at most {server.MAX_HEADER_TIMEOUT_SECONDS} seconds", file=sys.stderr)
-        return 2
     workers = args.workers or server.default_workers()
     base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
     size = len(live.current.container.gzipped)
@@ -235,7 +228,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"tag-gateway: {workers} worker{'s' if workers != 1 else ''} on {base}", file=sys.stderr)
     settings = server.ServeSettings(config=str(Path(args.config).resolve()), store=str(store.resolve()) if store else None,
                                     watch=not args.no_watch, access_log=not args.no_access_log)
-    server.run(settings, args.host, args.port, workers, metrics_dir, header_timeout=args.header_timeout)
+    server.run(settings, live, args.host, args.port, workers, header_timeout=args.header_timeout)
     return 0
 
 

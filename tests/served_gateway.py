@@ -30,39 +30,65 @@ class Answer:
 
 
 class ServedGateway:
-    def __init__(self, *args: str, config: Path = REPO / "tag_configs", env: dict[str, str] | None = None) -> None:
+    """`gateway serve ARGS` in a session (process group) of its own, so a signal reaches the master and its
+    workers together. Use as a context manager, or start() and stop()."""
+
+    def __init__(self, *args: str, config: Path = REPO / "tag_configs", database_url: str | None = None,
+                 workdir: Path | None = None, watch: bool = False, env: dict[str, str] | None = None) -> None:
         self.scratch = tempfile.TemporaryDirectory(prefix="tag-gateway-serve-")
+        self.workdir = Path(workdir or self.scratch.name)
         self.port = free_port()
-        self.args = ["--config", str(config), "--port", str(self.port), "--no-watch", *args]
-        self.env = {**os.environ, "TAG_GATEWAY_SECRET": os.urandom(24).hex(),
-                    "DATABASE_URL": f"sqlite:///{self.scratch.name}/consents.sqlite3", **(env or {})}
+        self.database_url = database_url or f"sqlite:///{self.scratch.name}/consents.sqlite3"
+        self.args = ["--config", str(config), "--port", str(self.port), *(() if watch else ("--no-watch",)), *args]
+        self.env = {**os.environ, "TAG_GATEWAY_SECRET": os.urandom(24).hex(), "PYTHONUNBUFFERED": "1",
+                    "DATABASE_URL": self.database_url, **(env or {})}
         self.output = Path(self.scratch.name) / "output.log"
         self.proc: subprocess.Popen | None = None
 
-    def __enter__(self) -> "ServedGateway":
+    def start(self, timeout: float = 30) -> "ServedGateway":
         with self.output.open("wb") as sink:
-            # A session of its own, so a test can signal the master and its workers together.
-            self.proc = subprocess.Popen([sys.executable, "-m", "gateway", "serve", *self.args], cwd=self.scratch.name,
+            self.proc = subprocess.Popen([sys.executable, "-m", "gateway", "serve", *self.args], cwd=self.workdir,
                                          env=self.env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"gateway serve exited:\n{self.log()}"
+            if self.proc.poll() is not None:
+                raise AssertionError(f"gateway serve exited with {self.proc.returncode}:\n{self.log()}")
             try:
                 if self.request("GET", "/healthz", timeout=1).status == 200:
                     return self
             except OSError:
                 time.sleep(0.1)
-        raise AssertionError(f"gateway serve not healthy in 30 s:\n{self.log()}")
+        self.stop()
+        raise AssertionError(f"gateway serve not healthy in {timeout:g} s:\n{self.log()}")
+
+    __enter__ = start
 
     def __exit__(self, *exc: object) -> None:
+        self.stop()
+        self.scratch.cleanup()
+
+    def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
-                self.proc.wait(10)
+                self.proc.wait(15)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self.scratch.cleanup()
+                self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL to every process of the server at once, as a crash or the OOM killer would."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+        deadline = time.monotonic() + 10
+        while self.pids() and time.monotonic() < deadline:  # workers are reaped by init a moment later
+            time.sleep(0.05)
+
+    def pids(self) -> list[int]:
+        """Every live process of the server's group (the master and its workers)."""
+        assert self.proc is not None
+        found = subprocess.run(["pgrep", "-g", str(self.proc.pid)], capture_output=True, text=True).stdout.split()
+        return [int(pid) for pid in found]
 
     def log(self) -> str:
         return self.output.read_text("utf-8", "replace")

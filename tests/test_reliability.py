@@ -9,7 +9,6 @@ import http.client
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
@@ -19,19 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from served_gateway import ServedGateway
 
 ROOT = Path(__file__).resolve().parent.parent
 GATEWAY = ROOT / ".venv" / "bin" / "gateway"
 ORIGIN = "http://127.0.0.1:5173"  # allowed by the example config (http://127.0.0.1:*)
 CHOICE = json.dumps({"categories": ["analytics"], "action": "custom"}).encode()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -42,68 +34,12 @@ def load_config(config_dir: Path) -> Path:
     return config_dir
 
 
-class Server:
-    """`gateway serve` in a process group of its own (the workers too), so a kill reaches every process."""
-
-    def __init__(self, config: Path, database_url: str, workdir: Path, watch: bool = False):
-        self.config, self.database_url, self.workdir, self.watch = config, database_url, workdir, watch
-        self.port = free_port()
-        self.secret = os.urandom(32).hex()
-        self.proc: subprocess.Popen | None = None
-        self.output = tempfile.TemporaryFile(mode="w+")
-
-    def start(self, timeout: float = 30.0) -> Server:
-        args = [str(GATEWAY), "serve", "--config", str(self.config), "--port", str(self.port)]
-        if not self.watch:
-            args.append("--no-watch")
-        env = dict(os.environ, DATABASE_URL=self.database_url, TAG_GATEWAY_SECRET=self.secret, PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(args, cwd=self.workdir, env=env, stdout=self.output, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"gateway serve exited with {self.proc.returncode}:\n{self.log()}", pytrace=False)
-            try:
-                if request(self.port, "GET", "/healthz", timeout=1).status == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        pytest.fail(f"gateway serve not healthy after {timeout:g} s:\n{self.log()}", pytrace=False)
-
-    def pids(self) -> list[int]:
-        """Every process of the server's group (the main one and its workers)."""
-        found = subprocess.run(["pgrep", "-g", str(self.proc.pid)], capture_output=True, text=True).stdout.split()
-        return [int(pid) for pid in found]
-
-    def kill(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-        deadline = time.monotonic() + 10
-        while self.pids() and time.monotonic() < deadline:  # workers are reaped by init, a moment later
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-    def log(self) -> str:
-        self.output.seek(0)
-        return self.output.read()[-4000:]
-
-
 @pytest.fixture
 def serve(tmp_path: Path):
-    servers: list[Server] = []
+    servers: list[ServedGateway] = []
 
-    def start(config: Path, database_url: str, watch: bool = False) -> Server:
-        server = Server(config, database_url, tmp_path, watch).start()
+    def start(config: Path, database_url: str, watch: bool = False) -> ServedGateway:
+        server = ServedGateway(config=config, database_url=database_url, workdir=tmp_path, watch=watch).start()
         servers.append(server)
         return server
 

@@ -219,3 +219,12 @@ def test_hostile_paths_stay_on_one_log_line(gateway) -> None:
     time.sleep(1)
     [line] = [l for l in gateway.log().splitlines() if "forged" in l]
     assert '"GET /a\\"b\\nforged line HTTP/1.1" 404' in line
+
+
+def test_header_timeout_is_bounded_by_what_granian_accepts(capsys) -> None:
+    from gateway.cli import build_parser
+
+    assert build_parser().parse_args(["serve", "--header-timeout", "60"]).header_timeout == 60
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--header-timeout", "61"])
+    assert "'61' is not a whole number of seconds, 1 to 60" in capsys.readouterr().err

@@ -7,9 +7,10 @@ headers in Rust with a deadline (slow clients cannot hold a worker) and limits t
 worker takes at once.
 
 The master process validates the config, makes sure the signing secret exists (so workers never
-race to create it) and migrates the consent log, then granian starts the workers. Each worker
-builds its own application from the settings passed in the environment: nothing is shared between
-workers but the files (config, secret, database) and the metrics directory.
+race to create it) and migrates the consent log, then granian starts the workers. Forked workers start from the
+configuration the master built (no second container build); each opens its own consent log and runs
+its own config watcher. Nothing else is shared between workers but the files (config, secret,
+database, rate-limit buckets) and the metrics directory.
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ from pathlib import Path
 SETTINGS_ENV = "TAG_GATEWAY_SERVE_SETTINGS"
 MASTER_PID_ENV = "TAG_GATEWAY_MASTER_PID"
 PR_SET_PDEATHSIG = 1
-HEADER_TIMEOUT_SECONDS = 10  # a client has this long to send its request headers (slowloris)
-MAX_HEADER_TIMEOUT_SECONDS = 60  # granian's own upper bound
+HEADER_TIMEOUT_SECONDS = 10  # a client has this long to send its request headers (slowloris); granian allows <= 60
 MAX_CONCURRENT_REQUESTS = 1024   # per worker; beyond it granian waits before reading more requests
 
 
@@ -36,6 +36,11 @@ class ServeSettings:
     store: str | None
     watch: bool
     access_log: bool
+
+
+# The master's configuration, inherited by workers that granian forks (Linux): they start serving
+# without building the container again. A worker started any other way loads it itself.
+_prebuilt = None
 
 
 def worker_app():
@@ -49,7 +54,7 @@ def worker_app():
 
     _die_with_master()
     settings = ServeSettings(**json.loads(os.environ[SETTINGS_ENV]))
-    live = LiveConfig.load(settings.config)
+    live = _prebuilt if _prebuilt is not None else LiveConfig.load(settings.config)
     app = create_app(live, load_secret(), ConsentLog.open(), store_dir=Path(settings.store) if settings.store else None,
                      watch=False)  # the Front runs the watcher: granian does not send ASGI lifespan events to it
     return Front(live, app, Telemetry(live, settings.access_log), watch=settings.watch)
@@ -87,21 +92,21 @@ def logging_config(access_log: bool) -> dict:
     }
 
 
-def prepare_metrics_dir() -> Path:
-    """A fresh directory for prometheus_client's per-process files; must be set before it is imported."""
-    directory = Path(tempfile.mkdtemp(prefix="tag-gateway-metrics-"))
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
-    return directory
-
-
-def run(settings: ServeSettings, host: str, port: int, workers: int, metrics_dir: Path,
+def run(settings: ServeSettings, live, host: str, port: int, workers: int,
         header_timeout: int = HEADER_TIMEOUT_SECONDS) -> None:
+    """Serve until stopped. `live` is the config the master checked; forked workers start from it."""
+    global _prebuilt
     from granian import Granian
     from granian.constants import Interfaces
     from granian.http import HTTP1Settings
 
+    # prometheus_client picks its multi-process mode when first imported, which happens in the workers.
+    assert "prometheus_client" not in sys.modules, "gateway serve imported prometheus_client too early"
+    metrics_dir = Path(tempfile.mkdtemp(prefix="tag-gateway-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     os.environ[SETTINGS_ENV] = json.dumps(asdict(settings))
     os.environ[MASTER_PID_ENV] = str(os.getpid())
+    _prebuilt = live
     server = Granian(
         "gateway.serving.server:worker_app", factory=True, interface=Interfaces.RSGI,
         address=host, port=port, workers=workers, websockets=False,

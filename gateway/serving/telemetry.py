@@ -17,7 +17,6 @@ import asyncio
 import bisect
 import json
 import logging
-import threading
 import time
 from typing import Any
 
@@ -53,10 +52,9 @@ class Telemetry:
         self.live = live
         self.access_log_enabled = access_log_enabled
         self.interval = interval
-        # Both are only touched by the event loop's thread, except in take(), which swaps them out.
+        # Both are touched only on the event loop's thread (requests, take(), fold()): no lock needed.
         self.stats: dict[tuple[str, int], list[float]] = {}  # (route, status) -> [count, *buckets, sum]
         self.lines: list[tuple] = []
-        self._flush_lock = threading.Lock()
         self._prefixes: dict[str, str] = {}  # client address -> network prefix, across flushes
         self._seen_snapshot = live.current if live is not None else None
         self._seen_error = live.last_error if live is not None else None
@@ -106,11 +104,10 @@ class Telemetry:
 
     def fold(self, stats: dict) -> None:
         """Add gathered requests to the metrics: a few updates per route and status, not per request."""
-        with self._flush_lock:
-            self._watch_config()
-            for (route, status), entry in stats.items():
-                REQUESTS.labels(route, str(status)).inc(entry[0])
-                _observe_many(LATENCY.labels(route), entry[1:])
+        self._watch_config()
+        for (route, status), entry in stats.items():
+            REQUESTS.labels(route, str(status)).inc(entry[0])
+            _observe_many(LATENCY.labels(route), entry[1:])
 
     def _format(self, lines: list[tuple]) -> list[str]:
         wall_offset = time.time() - time.perf_counter()  # turns perf_counter readings into wall time
