@@ -21,6 +21,9 @@ class DiscardingLog:
     def record(self, decision):
         return None  # the app does not read what record() returns; the decision is dropped
 
+    async def record_async(self, decision):
+        return None
+
     def __getattr__(self, name):
         return getattr(self._real, name)
 

@@ -232,7 +232,7 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
             user_agent=request.headers.get("user-agent"))
         try:
             # Written before it is acknowledged: no token, no cookie, nothing fires without the record.
-            await run_in_threadpool(consent_log.record, decision)
+            await consent_log.record_async(decision)
         except LogUnavailable as exc:
             telemetry.LOG_FAILURES.inc()
             log.error("consent log unavailable, choice not stored: %s", exc)

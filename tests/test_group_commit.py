@@ -1,9 +1,11 @@
 """Group commit in the consent log, on SQLite and on a real PostgreSQL server: concurrent decisions share
-transactions, every one is stored and chained, a failed commit fails every caller of its batch (and stores
-none of them), and two processes writing at once keep one valid chain."""
+transactions (from threads and from coroutines on one event loop), every one is stored and chained, a
+failed commit fails every caller of its batch (and stores none of them), a connection the database
+dropped costs no decision, and two processes writing at once keep one valid chain."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import subprocess
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine
 
 from gateway.store import ConsentLog, LogUnavailable, database
 
@@ -49,11 +51,18 @@ def run_threads(count: int, target) -> list[BaseException]:
     return errors
 
 
+def count_batches(log: ConsentLog) -> list[int]:
+    """The size of each transaction the log's committer runs, in order (its commit function, wrapped)."""
+    sizes: list[int] = []
+    commit = log._committer._commit
+    log._committer._commit = lambda items: (sizes.append(len(items)), commit(items))[1]
+    return sizes
+
+
 def test_concurrent_records_share_commits_and_every_one_is_stored(database_url, make_decision) -> None:
     threads, per_thread = 24, 10
     with ConsentLog.open(database_url) as log:
-        commits = []
-        event.listen(log._engine, "commit", lambda connection: commits.append(1))
+        commits = count_batches(log)
         returned = {}
 
         def write(n: int) -> None:
@@ -231,3 +240,70 @@ def test_a_caller_waits_a_bounded_time_and_a_decision_not_yet_taken_is_never_wri
     release.set()
     committer.close()
     assert committed == [["in-the-hung-commit"]]  # what was never taken was never written
+
+
+def test_coroutines_on_one_event_loop_share_commits_and_every_one_is_stored(database_url, make_decision) -> None:
+    # POST /consent awaits record_async on the server's event loop: no thread per request.
+    total = 200
+    with ConsentLog.open(database_url) as log:
+        batches = count_batches(log)
+
+        async def decide_all():
+            return await asyncio.gather(*(log.record_async(make_decision(consent_id=f"c{n}")) for n in range(total)))
+
+        returned = {record.consent_id: record for record in asyncio.run(decide_all())}
+        stored = list(log.records())
+    assert [r.seq for r in stored] == list(range(1, total + 1))
+    assert all(returned[r.consent_id] == r for r in stored)
+    assert sum(batches) == total and len(batches) < total / 4, batches
+    assert f"OK: the chain is intact ({total} records" in verify_with_cli(database_url)
+
+
+def test_an_awaiting_caller_gets_an_answer_in_bounded_time_and_a_withdrawn_decision_is_never_written() -> None:
+    from gateway.store.group_commit import GroupCommitter
+
+    release, taken = threading.Event(), threading.Event()
+    committed: list[list[str]] = []
+
+    def hung_commit(items: list[str]) -> list[str]:
+        taken.set()
+        release.wait(30)
+        committed.append(items)
+        return items
+
+    committer = GroupCommitter(hung_commit, wait_timeout=0.5)
+
+    async def scenario():
+        in_commit = asyncio.ensure_future(committer.submit_async("in-the-hung-commit"))
+        await asyncio.get_running_loop().run_in_executor(None, taken.wait, 5)
+        queued = asyncio.ensure_future(committer.submit_async("queued-behind-it"))
+        cancelled = asyncio.ensure_future(committer.submit_async("request-gone"))
+        await asyncio.sleep(0.05)
+        cancelled.cancel()  # the client went away before its turn came
+        started = time.monotonic()
+        outcomes = await asyncio.gather(in_commit, queued, cancelled, return_exceptions=True)
+        return outcomes, time.monotonic() - started
+
+    (in_commit, queued, cancelled), waited = asyncio.run(scenario())
+    for outcome in (in_commit, queued):
+        assert isinstance(outcome, LogUnavailable) and str(outcome) == "cannot commit: no commit within 0.5 s"
+    assert isinstance(cancelled, asyncio.CancelledError)
+    assert waited < 2
+    release.set()
+    committer.close()
+    assert committed == [["in-the-hung-commit"]]  # neither the timed-out nor the cancelled one was written
+
+
+def test_a_connection_the_database_dropped_costs_no_decision(postgres_url, make_decision) -> None:
+    # The committer keeps one connection between batches. When PostgreSQL drops it (a restart, an idle
+    # timeout, an operator's pg_terminate_backend), the next decision is written on a new connection
+    # instead of failing (a 503) once.
+    with ConsentLog.open(postgres_url) as log:
+        first = log.record(make_decision(consent_id="before"))
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            dropped = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                    "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]
+        assert dropped >= 1
+        after = log.record(make_decision(consent_id="after"))
+        assert (first.seq, after.seq) == (1, 2) and after.prev_hash == first.record_hash
+        assert [r.consent_id for r in log.records()] == ["before", "after"]

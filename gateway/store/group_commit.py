@@ -10,13 +10,17 @@ each caller of that batch with its result, or every caller of the batch with the
 error. So `submit` returns only after its item was committed, and never acknowledges one
 that was not. No delay is added to gather a batch: while one commit is in flight the next
 batch queues up by itself, so a lone caller pays one commit and a crowd shares them.
+
+Callers on an event loop `await submit_async(item)` instead: no thread is parked per request
+(handing each request to a thread pool only to block it there cost the server more CPU than the
+insert itself), and the committer wakes each loop once per batch.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-import sys
 import threading
 import weakref
 from collections import deque
@@ -30,23 +34,9 @@ log = logging.getLogger("gateway.store")
 MAX_BATCH = 256  # bounds one transaction's size (and a batch's time) when a crowd queues behind a slow commit
 
 
-SWITCH_INTERVAL = 0.001  # seconds
-
-
-def _prompt_gil_handoff() -> None:
-    """Let the committer get the GIL back within 1 ms instead of Python's default 5 ms.
-
-    Every database call of a batch lets go of the GIL (SQLite: each statement, fetch, flush; ~14 per
-    batch) and, while the event loop serves requests, getting it back waits for the interval: with
-    5 ms a batch took ~35 ms under load and POST /consent waited for that. Measured with a thread
-    busy in Python beside 32 writers on SQLite: 400 decisions/s at 5 ms, 1,100 at 1 ms. Process-wide,
-    so only ever lowered; switching threads every millisecond costs the event loop very little.
-    """
-    if sys.getswitchinterval() > SWITCH_INTERVAL:
-        sys.setswitchinterval(SWITCH_INTERVAL)
-
-
 class _Waiter:
+    """A thread blocked in `submit`."""
+
     __slots__ = ("item", "done", "result", "error")
 
     def __init__(self, item: Any):
@@ -54,6 +44,31 @@ class _Waiter:
         self.done = threading.Event()
         self.result: Any = None
         self.error: str | None = None
+
+    def settle(self, result: Any, error: str | None) -> None:
+        self.result, self.error = result, error
+        self.done.set()
+
+
+class _AsyncWaiter:
+    """A coroutine awaiting `submit_async`: settled on its own event loop's thread."""
+
+    __slots__ = ("item", "loop", "future")
+
+    def __init__(self, item: Any, loop: asyncio.AbstractEventLoop):
+        self.item = item
+        self.loop = loop
+        self.future: asyncio.Future = loop.create_future()
+
+
+def _settle_on_loop(settled: list[tuple[_AsyncWaiter, Any, str | None]]) -> None:
+    for waiter, result, error in settled:
+        if waiter.future.done():
+            continue  # it gave up waiting (timeout, cancelled request): nobody is told
+        if error is None:
+            waiter.future.set_result(result)
+        else:
+            waiter.future.set_exception(LogUnavailable(error))
 
 
 class GroupCommitter:
@@ -81,25 +96,45 @@ class GroupCommitter:
     def submit(self, item: Any) -> Any:
         """Commit `item` with whatever else is queued; its result once committed. Raises LogUnavailable."""
         waiter = _Waiter(item)
-        with self._cond:
-            if self._closed:
-                raise LogUnavailable("the consent log is closed")
-            if self._thread is None:
-                _prompt_gil_handoff()
-                self._thread = threading.Thread(target=self._run, name="consent-log-committer", daemon=True)
-                self._thread.start()
-            self._queue.append(waiter)
-            self._cond.notify()
+        self._enqueue(waiter)
         if not waiter.done.wait(self._wait_timeout):
-            with self._cond:
-                try:
-                    self._queue.remove(waiter)  # not taken yet: it will never be written
-                except ValueError:
-                    pass  # in a commit still running: it may land, unacknowledged (a 503 only asks again)
+            self._withdraw(waiter)
             raise LogUnavailable(f"cannot {self._what}: no commit within {self._wait_timeout:g} s")
         if waiter.error is not None:
             raise LogUnavailable(waiter.error)
         return waiter.result
+
+    async def submit_async(self, item: Any) -> Any:
+        """`submit` for a caller on an event loop: the loop keeps serving while the batch commits."""
+        waiter = _AsyncWaiter(item, asyncio.get_running_loop())
+        self._enqueue(waiter)
+        try:
+            return await asyncio.wait_for(waiter.future, self._wait_timeout)
+        except asyncio.CancelledError:
+            self._withdraw(waiter)  # the request went away: not written if not yet taken
+            raise
+        except asyncio.TimeoutError:
+            self._withdraw(waiter)  # taken or not, the caller is told the same: no acknowledgement
+            raise LogUnavailable(f"cannot {self._what}: no commit within {self._wait_timeout:g} s") from None
+
+    def _enqueue(self, waiter: _Waiter | _AsyncWaiter) -> None:
+        with self._cond:
+            if self._closed:
+                raise LogUnavailable("the consent log is closed")
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="consent-log-committer", daemon=True)
+                self._thread.start()
+            self._queue.append(waiter)
+            self._cond.notify()
+
+    def _withdraw(self, waiter: _Waiter | _AsyncWaiter) -> bool:
+        """Take a waiter out of the queue if the committer has not taken it yet (then it is never written)."""
+        with self._cond:
+            try:
+                self._queue.remove(waiter)
+                return True
+            except ValueError:
+                return False  # in a commit still running: it may land, unacknowledged (a 503 only asks again)
 
     def close(self) -> None:
         """Commit what is queued, then stop the thread; later submits raise LogUnavailable."""
@@ -120,23 +155,30 @@ class GroupCommitter:
                 batch = [self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))]
             self._commit_batch(batch)
 
-    def _commit_batch(self, batch: list[_Waiter]) -> None:
+    def _commit_batch(self, batch: list[_Waiter | _AsyncWaiter]) -> None:
         try:
             results = list(self._commit([waiter.item for waiter in batch]))
             if len(results) != len(batch):
                 raise RuntimeError(f"{len(results)} results for {len(batch)} items")
         except LogUnavailable as error:
-            self._fail(batch, str(error))
+            _settle(batch, [None] * len(batch), str(error))
         except Exception as error:  # noqa: BLE001 - a bug must not leave callers waiting, nor pass as a commit
             log.exception("consent log: committing a batch of %d failed", len(batch))
-            self._fail(batch, f"cannot {self._what}: {type(error).__name__}: {one_line(error)}")
+            _settle(batch, [None] * len(batch), f"cannot {self._what}: {type(error).__name__}: {one_line(error)}")
         else:
-            for waiter, result in zip(batch, results):
-                waiter.result = result
-                waiter.done.set()
+            _settle(batch, results, None)
 
-    @staticmethod
-    def _fail(batch: list[_Waiter], message: str) -> None:
-        for waiter in batch:
-            waiter.error = message
-            waiter.done.set()
+
+def _settle(batch: list[_Waiter | _AsyncWaiter], results: Sequence[Any], error: str | None) -> None:
+    """Tell every caller of a batch; each event loop is woken once, however many of its requests were in it."""
+    per_loop: dict[asyncio.AbstractEventLoop, list[tuple[_AsyncWaiter, Any, str | None]]] = {}
+    for waiter, result in zip(batch, results):
+        if isinstance(waiter, _AsyncWaiter):
+            per_loop.setdefault(waiter.loop, []).append((waiter, result, error))
+        else:
+            waiter.settle(result, error)
+    for loop, settled in per_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle_on_loop, settled)
+        except RuntimeError:
+            pass  # that loop is closed: its requests are gone

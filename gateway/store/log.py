@@ -29,10 +29,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from alembic.util import CommandError
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.store import chain, database
+from gateway.store.append import Appender
 from gateway.store.group_commit import GroupCommitter
 from gateway.store.decision import MAX_USER_AGENT, Decision, Record
 from gateway.store.errors import LogUnavailable, StoreError, UnknownConsent, one_line
@@ -78,12 +79,15 @@ class ConsentLog:
         # A caller may wait for the batch ahead of its own, then its own: each bounded by the
         # database's lock/busy and connect timeouts. Past that it gets a 503, never a hang.
         self._turns = database.WriterTurns(engine.url, busy_timeout)
+        self._appender = Appender(engine)  # the committer thread's own connection
         self._committer = GroupCommitter(self._append, what="record the decision",
                                          wait_timeout=2 * busy_timeout + database.CONNECT_TIMEOUT)
         # A forked worker must not use the parent's connections (a shared socket or SQLite file
         # lock): it opens its own; the parent keeps its pool.
         ref = weakref.ref(engine)
         os.register_at_fork(after_in_child=lambda: (lambda e: e and e.dispose(close=False))(ref()))
+        appender = weakref.ref(self._appender)
+        os.register_at_fork(after_in_child=lambda: (lambda a: a and a.forget())(appender()))
 
     @classmethod
     def open(cls, url: str | None = None, *, create: bool = True,
@@ -117,6 +121,7 @@ class ConsentLog:
 
     def close(self) -> None:
         self._committer.close()  # what is queued is committed first
+        self._appender.close()
         self._turns.close()
         self._engine.dispose()
 
@@ -130,49 +135,40 @@ class ConsentLog:
 
     def record(self, decision: Decision) -> Record:
         """Append `decision`; returns the stored record once committed. Raises LogUnavailable."""
+        row, texts = self._row(decision)
+        self._committer.submit((row, texts))  # returns once committed (seq and hashes filled in)
+        return _stored(row)
+
+    async def record_async(self, decision: Decision) -> Record:
+        """`record` for a caller on an event loop (POST /consent): awaits the commit without a thread."""
+        row, texts = self._row(decision)
+        await self._committer.submit_async((row, texts))
+        return _stored(row)
+
+    @staticmethod
+    def _row(decision: Decision) -> tuple[dict[str, Any], str]:
         if not isinstance(decision, Decision):
             raise TypeError("record() takes a Decision")
         ip_prefix = truncate_ip(decision.ip)
         user_agent = decision.user_agent[:MAX_USER_AGENT] if decision.user_agent is not None else None
         salt = chain.new_salt()
         texts = chain.texts_json(decision.banner_texts)
-        texts_hash = chain.sha256(texts)
         row: dict[str, Any] = {
             "consent_id": decision.consent_id, "decided_at": decision.decided_at, "action": decision.action,
             "categories": list(decision.categories), "offered": list(decision.offered), "region": decision.region,
             "rule": decision.rule, "gpc": decision.gpc, "policy_version": decision.policy_version,
-            "container_version": decision.container_version, "banner_texts_hash": texts_hash,
+            "container_version": decision.container_version, "banner_texts_hash": chain.sha256(texts),
             "language": decision.language, "ip_prefix": ip_prefix, "user_agent": user_agent,
             "personal_salt": salt, "personal_digest": chain.personal_digest(salt, ip_prefix, user_agent),
             "erased_at": None,
         }
-        self._committer.submit((row, texts))  # returns once committed (seq and hashes filled in)
-        del row["personal_salt"]
-        return Record(**{**row, "categories": tuple(row["categories"]), "offered": tuple(row["offered"])})
+        return row, texts
 
     def _append(self, batch: list[tuple[dict[str, Any], str]]) -> list[None]:
         """Append a batch of (row, banner texts) after the chain head in one transaction (the committer's thread)."""
-        with self._turns.turn(), self._writing("record the decision") as connection:
-            head = _lock_head(connection)  # read under the lock: no other writer appends meanwhile
-            texts = {row["banner_texts_hash"]: text for row, text in batch}
-            stored = set(connection.execute(select(banner_texts.c.hash)
-                                            .where(banner_texts.c.hash.in_(list(texts)))).scalars())
-            now = datetime.now(timezone.utc)
-            new = [{"hash": h, "texts": t, "first_seen": now} for h, t in texts.items() if h not in stored]
-            if new:
-                connection.execute(insert(banner_texts), new)
-            seq, prev_hash = head.head_seq, head.head_hash
-            for row, _ in batch:
-                seq += 1
-                row["seq"], row["prev_hash"] = seq, prev_hash
-                row["record_hash"] = prev_hash = chain.record_hash(prev_hash, row)
-            # RETURNING makes SQLAlchemy send the batch as one multi-row INSERT ("insertmanyvalues") rather
-            # than one statement per row, each of which lets go of the GIL (see group_commit.py): with a
-            # thread busy beside 32 writers on SQLite, 240 decisions/s became 400.
-            connection.execute(insert(consent_records).returning(consent_records.c.seq),
-                               [row for row, _ in batch]).all()
-            connection.execute(update(chain_state).where(chain_state.c.id == 1)
-                               .values(head_seq=seq, head_hash=prev_hash))
+        with self._turns.turn():
+            self._appender.append(batch, datetime.now(timezone.utc), failed=lambda error: LogUnavailable(
+                f"{self.url}: cannot record the decision: {one_line(error)}"))
         return [None] * len(batch)
 
     def erase(self, consent_id: str, now: datetime | None = None) -> int:
@@ -303,6 +299,12 @@ class ConsentLog:
                     yield connection
         except SQLAlchemyError as error:
             raise LogUnavailable(f"{self.url}: cannot {what}: {one_line(error)}") from None
+
+
+def _stored(row: dict[str, Any]) -> Record:
+    """The record as committed (the salt stays in the database: it is erased with the personal fields)."""
+    fields = {key: value for key, value in row.items() if key != "personal_salt"}
+    return Record(**{**fields, "categories": tuple(row["categories"]), "offered": tuple(row["offered"])})
 
 
 def _lock_head(connection: Connection) -> Any:
