@@ -22,8 +22,11 @@ import rcssmin
 from gateway import __version__, js_minify
 from gateway.config import Config
 from gateway.firewall import firewall_rules
+from gateway.tags import kind_js, shared_js
+from gateway.vendors import VENDORS
 
-GOOGLE_KINDS = ("ga4", "google_ads")  # share consent_ui/tags/google.js: one gtag data layer, Consent Mode
+# The vendor units that share consent_ui/tags/google.js (one gtag data layer, Consent Mode): ga4, google_ads.
+GOOGLE_KINDS = tuple(key for key, vendor in VENDORS.items() if "google" in vendor.shared_js)
 
 _UI = resources.files("consent_ui")
 
@@ -141,8 +144,8 @@ def static_source(kinds: tuple[str, ...]) -> str:
         "(function(CONFIG){'use strict';",
         "var KINDS={};",
         _read("tags/ecommerce.js"),
-        *([_read("tags/google.js")] if set(kinds) & set(GOOGLE_KINDS) else []),
-        *(_read(f"tags/{kind}.js") for kind in kinds),
+        *(_read(f"tags/{name}.js") for name in shared_js(kinds)),  # e.g. google.js for ga4 and google_ads
+        *(kind_js(kind) for kind in kinds),  # consent_ui/tags/<kind>.js, or the vendor unit's adapter.js
         _read("banner.js"),
         _read("firewall.js"),
         _read("runtime.js"),

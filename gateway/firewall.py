@@ -1,6 +1,7 @@
 """The consent firewall's rules: which URLs belong to which consent categories.
 
-Every tag kind declares the hosts (and path prefixes) its library and beacons use; `image` and
+Every tag kind declares the hosts (and path prefixes) its library and beacons use (a vendor template
+in its gateway/vendors/<key>/vendor.yaml); `image` and
 `script` tags add their URL's host, and any tag may list more under `hosts`. Here they become
 one list the container checks every outgoing request against (see consent_ui/firewall.js):
 

@@ -18,6 +18,7 @@ import jsonschema
 from jsonschema.exceptions import ValidationError
 
 from gateway.errors import Problem
+from gateway.vendors import schema_fragments
 from gateway.yaml_source import YamlSource, format_path
 
 _TYPE_NAMES = {
@@ -29,7 +30,12 @@ _TYPE_NAMES = {
 @lru_cache(maxsize=1)
 def load_schema() -> dict[str, Any]:
     text = resources.files("gateway").joinpath("schemas/tag_config.schema.json").read_text("utf-8")
-    return json.loads(text)
+    schema = json.loads(text)
+    # Each vendor unit brings its own `$defs/<key>` and `tag` property (gateway/vendors/<key>/vendor.yaml).
+    defs, properties = schema_fragments()
+    schema["$defs"].update(defs)
+    schema["$defs"]["tag"]["properties"].update(properties)
+    return schema
 
 
 @lru_cache(maxsize=1)

@@ -65,10 +65,10 @@ def test_readme_lists_every_tag_kind_and_trigger() -> None:
 
 def test_schema_and_registry_agree_on_tag_kinds() -> None:
     from gateway.schema import load_schema
-    from gateway.tags import KINDS
+    from gateway.tags import KINDS, kind_js
 
     schema = load_schema()
     tag_properties = set(schema["$defs"]["tag"]["properties"])
     assert set(KINDS) <= tag_properties and set(KINDS) <= set(schema["$defs"])
     for kind in KINDS:
-        assert (ROOT / "consent_ui" / "tags" / f"{kind}.js").read_text().count(f"KINDS.{kind} =") == 1
+        assert kind_js(kind).count(f"KINDS.{kind} =") == 1

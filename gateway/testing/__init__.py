@@ -8,7 +8,8 @@ Installed with `pip install "tag-gateway[testing]"`; see the README's "Testing y
   gateway.testing.consent   accept_all, reject_all, choose, withdraw, opt_out, visit_as, context_options
   gateway.testing.browser   find_chromium, launch_chromium, CHROMIUM_ARGS
   gateway.pytest_plugin     the pytest plugin (outside this package, so pytest starts without Playwright)
-  gateway/testing/stubs/    the vendor-library stand-ins (gtag.js, fbevents.js, TikTok events.js)
+  gateway/testing/stubs/    the vendor-library stand-ins (gtag.js, fbevents.js, TikTok events.js,
+                            Pinterest core.js, Snap scevent.min.js)
 """
 
 from gateway.testing.browser import CHROMIUM_ARGS, ChromiumNotFound, find_chromium, launch_chromium

@@ -112,7 +112,8 @@ class Hit:
     def event(self) -> str | None:
         if isinstance(self.data, dict):
             return self.data.get("event")
-        return self.params.get("en") or self.params.get("ev") or self.params.get("label")
+        return (self.params.get("en") or self.params.get("ev") or self.params.get("event")
+                or self.params.get("label"))
 
     def json(self):
         return self.data
@@ -152,10 +153,11 @@ def number(value: Any) -> Any:
 class Event:
     """One vendor event, the same shape for every vendor.
 
-    `vendor` is the tag kind that sends such events (ga4, google_ads, meta_pixel, tiktok_pixel);
-    `account` the measurement id / pixel id / pixel code / AW- conversion id; `params` the event's own
-    parameters with vendor prefixes removed (GA4 `ep.`/`epn.`, Meta `cd[...]`, TikTok `properties`) and
-    common names (value, currency, transaction_id, event_id); `signals` the consent parameters.
+    `vendor` is the tag kind that sends such events (ga4, google_ads, meta_pixel, tiktok_pixel, pinterest,
+    snap_pixel); `account` the measurement id / pixel id / pixel code / AW- conversion id / tag id; `params`
+    the event's own parameters with vendor prefixes removed (GA4 `ep.`/`epn.`, Meta `cd[...]`, TikTok
+    `properties`, Pinterest `ed`, Snap `e_`) and common names (value, currency, transaction_id, event_id,
+    items); `signals` the consent parameters.
     `tag_id` is filled in by the recorder from the configuration (None: no tag sends this).
     """
 
@@ -173,7 +175,7 @@ class Event:
     def page(self) -> str:
         params = self.hit.params
         data = self.hit.data if isinstance(self.hit.data, dict) else {}
-        return (params.get("dl") or params.get("url") or
+        return (params.get("dl") or params.get("url") or params.get("m_pl") or _json_param(params, "ad").get("loc") or
                 ((data.get("context") or {}).get("page") or {}).get("url") or "")
 
     @property
@@ -247,6 +249,46 @@ def _ads_event(hit: Hit, conversion: bool) -> Event:
     return Event("google_ads", account, name, params, hit, signals=signals)
 
 
+def _json_param(params: dict[str, str], key: str) -> dict[str, Any]:
+    try:
+        value = json.loads(params.get(key) or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _pinterest_event(hit: Hit) -> Event:
+    """ct.pinterest.com/v3/?event=checkout&tid=...&ed={JSON event data}&ad={JSON page data}: `init` is
+    what core.js sends by itself on pintrk('load')."""
+    data = _json_param(hit.params, "ed")
+    params: dict[str, Any] = {k: (number(v) if k == "value" else v) for k, v in data.items()}
+    if "order_id" in data:
+        params["transaction_id"] = data["order_id"]
+    if "line_items" in data:
+        params["items"] = data["line_items"]
+    event = hit.params.get("event", "")
+    return Event("pinterest", hit.params.get("tid", ""), event, params, hit, automatic=event == "init")
+
+
+_SNAP_FIELDS = {"e_pr": "value", "e_cur": "currency", "e_tid": "transaction_id", "e_iids": "items",
+                "e_ni": "number_items", "cdid": "event_id"}
+
+
+def _snap_event(hit: Hit) -> Event:
+    """tr.snapchat.com/p, a form: pid, ev and the event's e_* fields (see gateway/testing/stubs/scevent.js)."""
+    params: dict[str, Any] = {}
+    for key, value in hit.params.items():
+        name = _SNAP_FIELDS.get(key)
+        if name == "items":
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass
+        if name:
+            params[name] = number(value) if name in ("value", "number_items") else value
+    return Event("snap_pixel", hit.params.get("pid", ""), hit.params.get("ev", ""), params, hit)
+
+
 def decode(requests: list[RecordedRequest]) -> list[Event]:
     """Every vendor event in these requests, in the order they were sent (libraries are not events)."""
     events: list[Event] = []
@@ -266,6 +308,10 @@ def decode(requests: list[RecordedRequest]) -> list[Event]:
             events.append(_ads_event(Hit(request, request.params), conversion=True))
         elif host.endswith("doubleclick.net") and path.startswith("/pagead/viewthroughconversion/"):
             events.append(_ads_event(Hit(request, request.params), conversion=False))
+        elif host == "ct.pinterest.com" and path.rstrip("/") == "/v3":
+            events.append(_pinterest_event(Hit(request, request.params)))
+        elif host == "tr.snapchat.com" and path == "/p":
+            events.append(_snap_event(Hit(request, {**request.params, **request.form()})))
     return events
 
 

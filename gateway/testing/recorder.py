@@ -37,6 +37,7 @@ PIXEL_GIF = bytes.fromhex(
 VENDOR_HOST_SUFFIXES = (
     "googletagmanager.com", "google-analytics.com", "analytics.google.com", "googleadservices.com",
     "doubleclick.net", "google.com", "facebook.com", "facebook.net", "tiktok.com", "tiktokw.us",
+    "pinterest.com", "pinimg.com", "snapchat.com", "sc-static.net",
 )
 
 GA4_HOST_SUFFIX = "google-analytics.com"
@@ -56,7 +57,7 @@ class VendorRecorder:
 
     It serves the vendor-library stand-ins of gateway/testing/stubs/: gtag.js with the request's `l` data-layer
     name substituted (as Google's server does), fbevents.js and, per pixel, its
-    /signals/config/<ID> script, and TikTok's events.js in the SDK generation chosen by `tiktok_sdk`
+    /signals/config/<ID> script, Pinterest's core.js, Snap's scevent.min.js, and TikTok's events.js in the SDK generation chosen by `tiktok_sdk`
     ("legacy": 2.1.33 without consent methods, "consent": a newer SDK with hold/grant/revokeConsent; may
     be changed before a page loads the SDK).
 
@@ -72,6 +73,8 @@ class VendorRecorder:
         ("connect.facebook.net", "/en_US/fbevents.js"): "fbevents.js",
         ("www.googletagmanager.com", "/gtag/js"): "gtag.js",
         ("analytics.tiktok.com", "/i18n/pixel/events.js"): "tiktok_events.js",
+        ("s.pinimg.com", "/ct/core.js"): "pinterest_core.js",
+        ("sc-static.net", "/scevent.min.js"): "scevent.js",
     }
     META_CONFIG_PREFIX = "/signals/config/"
     TIKTOK_SDKS = ("legacy", "consent")

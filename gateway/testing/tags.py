@@ -2,7 +2,8 @@
 
 Matching is by vendor + account id + event name, as the container compiles each tag: GA4 measurement id
 and `en`; Meta pixel id and `ev`; TikTok pixel code and event (`Pageview` for a page-view tag); Google Ads
-conversion id and label (conversions) or event (remarketing). An `image` tag's request is recognised by
+conversion id and label (conversions) or event (remarketing); Pinterest tag id and `event`; Snap pixel id
+and `ev`. An `image` tag's request is recognised by
 its URL (host and path): an event of vendor `image` whose params are the query string. Hosts come from the same rules as the
 consent firewall (gateway.firewall.tag_hosts: each tag kind's HOSTS, image/script URLs, `hosts:`).
 """
@@ -15,12 +16,12 @@ from urllib.parse import urlsplit
 from gateway.config import Config, Tag, load_config
 from gateway.firewall import split_rule, tag_hosts
 from gateway.tags import KINDS
+from gateway.vendors import VENDORS
 
 from gateway.testing.decode import Event, Hit, RecordedRequest
 
-VENDOR_KINDS = ("ga4", "google_ads", "meta_pixel", "tiktok_pixel")
-_ACCOUNT_KEY = {"ga4": "measurement_id", "google_ads": "conversion_id", "meta_pixel": "pixel_id",
-                "tiktok_pixel": "pixel_id"}
+VENDOR_KINDS = tuple(VENDORS)  # every vendor unit (gateway/vendors/)
+_ACCOUNT_KEY = {key: vendor.account_key for key, vendor in VENDORS.items()}
 
 
 def _rules(hosts) -> list[tuple[str, str]]:

@@ -51,7 +51,6 @@ KINDS.tiktok_pixel = (function () {
       if (tag.page) inst.page();
       else inst.track(tag.event, tag.params ? resolve(tag.params, occ) : defaults(occ), order ? {event_id: order} : undefined);
     },
-    cookies: ['_ttp', '_tt_*', 'ttcsid*'], // first-party cookies its library writes; removed on withdrawal
     revoke: function () { if (w.ttq) { w.ttq.revokeConsent(); revoked = true; } }
   };
 })();

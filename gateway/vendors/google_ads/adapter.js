@@ -17,6 +17,5 @@ KINDS.google_ads = {
     p.send_to = tag.send_to || tag.conversion_id;
     google.gtag('event', tag.event, p);
   },
-  cookies: ['_gcl_*'], // first-party cookies its library writes; removed on withdrawal
   revoke: function () { google.disable('AW-'); }
 };

@@ -17,7 +17,6 @@ KINDS.ga4 = (function () {
       params.send_to = id;
       google.gtag('event', tag.event, params);
     },
-    cookies: ['_ga', '_ga_*', '_gid', '_gat*'], // first-party cookies its library writes; removed on withdrawal
     revoke: function () { google.disable('G-'); }
   };
 })();

@@ -44,7 +44,6 @@ KINDS.meta_pixel = (function () {
       w.fbq(tag.custom ? 'trackSingleCustom' : 'trackSingle', tag.pixel_id, tag.event,
             tag.params ? resolve(tag.params, occ) : defaults(occ), id ? {eventID: id} : undefined);
     },
-    cookies: ['_fbp', '_fbc'], // first-party cookies its library writes; removed on withdrawal
     revoke: function () { if (w.fbq) { w.fbq('consent', 'revoke'); revoked = true; } }
   };
 })();
