@@ -29,7 +29,8 @@ function map() { return Object.create(null); }
 // The executing script element itself (never a look-alike in the page): where the gateway is.
 var me = dget('currentScript');
 if (!(me instanceof HTMLScriptElement)) me = null;
-var BASE = me ? me.src.replace(/\/container\.js(?:[?#].*)?$/, '') : '';
+// .../container.js -> ...; one of several sites, .../c/NAME.js -> .../c/NAME (its /consent and /ui).
+var BASE = me ? me.src.replace(/(\/c\/[^\/?#]+)\.js(?:[?#].*)?$|\/container\.js(?:[?#].*)?$/, '$1') : '';
 var NONCE = me ? me.nonce || me.getAttribute('nonce') : null;
 var COOKIE = CONFIG.cookie;
 var DEBUG = /[?&]tg_debug=1/.test(location.search);

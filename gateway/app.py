@@ -33,7 +33,8 @@ from gateway.live_config import LiveConfig, Snapshot
 from gateway.origins import normalize_origin
 from gateway.rate_limit import RateLimiter, client_key, default_path
 from gateway.serving import telemetry
-from gateway.serving.container_answers import CACHE_CONTROL, answers_for
+from gateway.serving.container_answers import CACHE_CONTROL, AnswersCache, answers_for
+from gateway.sites import SITE_NAME, LiveSites
 from gateway.static_files import StoreFiles
 from gateway.store import ConsentLog, Decision, LogUnavailable
 from gateway.visitor import client_ip, gpc_header, place_of, served_over_https, texts_shown, what_applies
@@ -85,30 +86,31 @@ _refused_logged: set[str] = set()
 REFUSED_LOG_LIMIT = 200  # distinct origins logged per worker: anyone can send any Origin
 
 
-def _log_refused_once(origin: str) -> None:
+def _log_refused_once(origin: str, site: str | None = None) -> None:
     """A store owner who forgot an origin learns it from the log, once, not once per visitor."""
-    if origin in _refused_logged or len(_refused_logged) >= REFUSED_LOG_LIMIT:
+    key = origin if site is None else f"{site} {origin}"
+    if key in _refused_logged or len(_refused_logged) >= REFUSED_LOG_LIMIT:
         return
-    _refused_logged.add(origin)
+    _refused_logged.add(key)
     log.warning("refused a consent request from origin %s: if that is the store, add \"%s\" to "
-                "site.allowed_origins", origin[:200], origin[:200])
+                "site.allowed_origins%s", origin[:200], origin[:200], f" of site {site}" if site else "")
     if len(_refused_logged) == REFUSED_LOG_LIMIT:
         log.warning("%d distinct origins refused; not logging further ones", REFUSED_LOG_LIMIT)
 
 
-def _origin_refused(request: Request) -> JSONResponse:
+def _origin_refused(request: Request, site: str | None = None) -> JSONResponse:
     raw = request.headers.get("origin")
     origin = normalize_origin(raw)
     if raw is not None and origin is None and raw != "null":
         log.info("refused a request whose Origin header is not an origin: %r", raw[:200])
         return error(400, "invalid_origin", "the Origin header must be an origin: scheme://host[:port]")
-    _log_refused_once(origin or raw or "(none)")
+    _log_refused_once(origin or raw or "(none)", site)
     # The origin (normalised) may read the refusal with a plain fetch, but a refused origin never
     # gets Access-Control-Allow-Credentials: nothing it sends with cookies is readable.
     cors = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin else {}
+    owner = f"site {site}" if site else "the gateway's configuration"
     return error(403, "origin_not_allowed",
-                 f"origin {origin or raw or '(none)'} is not in site.allowed_origins of the gateway's configuration",
-                 cors)
+                 f"origin {origin or raw or '(none)'} is not in site.allowed_origins of {owner}", cors)
 
 
 def _allowed_methods(request: Request) -> str | None:
@@ -145,17 +147,51 @@ def _admin_token() -> str | None:
     return token if len(token) >= MIN_ADMIN_TOKEN else None
 
 
-def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir: Path | None = None,
+@dataclass
+class _Site:
+    """One site's live config and what is its own: rate-limit buckets, container answers, cookie path."""
+    name: str | None  # None: the one-site layout (/container.js, /consent, /ui)
+    live: LiveConfig
+    limiter: RateLimiter
+    answers: AnswersCache | None  # None: the module-wide cache of the one-site layout
+    cookie_path: str
+
+
+def _unknown_site(request: Request) -> JSONResponse:
+    name = request.path_params.get("site")
+    if name is None:  # /container.js, /consent, /ui of a gateway that serves several sites
+        return error(404, "unknown_site", "this gateway serves several sites: use /c/<site>.js, /c/<site>/consent "
+                                          "and /c/<site>/ui")
+    shown = f" '{name}'" if SITE_NAME.fullmatch(name) else ""  # never echo arbitrary text
+    return error(404, "unknown_site", f"this gateway serves no site{shown}")
+
+
+def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLog, store_dir: Path | None = None,
                watch: bool = True) -> Starlette:
-    """`consent_log` receives every decision before POST /consent acknowledges it."""
+    """`consent_log` receives every decision before POST /consent acknowledges it. `live` is one site's
+    config, or every site of a root (gateway.sites): each site is served under /c/<name>."""
     signer = ConsentSigner(secret)
-    limiter = RateLimiter(default_path(live.directory, consent_log.url))
+    sites = LiveSites.of(live)
+    default = None if sites.default is None else _Site(
+        None, sites.default, RateLimiter(default_path(sites.default.directory, consent_log.url)), None, "/")
+    by_name = {name: _Site(name, site, RateLimiter(default_path(site.directory, consent_log.url)),
+                           sites.answers.setdefault(name, AnswersCache()), f"/c/{name}")
+               for name, site in sites.sites.items()}
+    limiters = [s.limiter for s in (default, *by_name.values()) if s is not None]
     admin_token = _admin_token()
+
+    def site_of(request: Request) -> _Site | None:
+        name = request.path_params.get("site")
+        return default if name is None else by_name.get(name)
 
     async def container(request: Request) -> Response:
         # The same precomputed answers the granian front end serves (gateway/serving/front.py).
+        site = site_of(request)
+        if site is None:
+            return _unknown_site(request)
         headers = request.headers
-        answer = answers_for(live.current.container).answer(
+        answers = answers_for if site.answers is None else site.answers
+        answer = answers(site.live.current.container).answer(
             request.method, headers.get("accept-encoding"), headers.get("if-none-match"))
         response = Response(answer.body, status_code=answer.status)
         response.raw_headers = answer.raw_headers
@@ -164,18 +200,24 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
     async def consent_preflight(request: Request) -> Response:
         # Only an allowed origin's preflight passes: a refused one would fail in the browser anyway
         # (no Access-Control-Allow-Credentials), so it gets the refusal at once and sends nothing.
-        cors = _cors_headers(request, live.current)
+        site = site_of(request)
+        if site is None:
+            return _unknown_site(request)
+        cors = _cors_headers(request, site.live.current)
         if cors is None:
-            return _origin_refused(request)
+            return _origin_refused(request, site.name)
         cors.update({"Access-Control-Allow-Methods": "GET, POST", "Access-Control-Max-Age": "600",
                      "Access-Control-Allow-Headers": f"Content-Type, {CONSENT_HEADER}", "Allow": "GET, HEAD, OPTIONS, POST"})
         return Response(status_code=204, headers=cors)
 
     async def read_consent(request: Request) -> Response:
-        snapshot = live.current
+        site = site_of(request)
+        if site is None:
+            return _unknown_site(request)
+        snapshot = site.live.current
         cors = _cors_headers(request, snapshot)
         if cors is None:
-            return _origin_refused(request)
+            return _origin_refused(request, site.name)
         config = snapshot.config
         site = config.site
         token = request.headers.get(CONSENT_HEADER) or request.cookies.get(COOKIE_NAME)
@@ -188,7 +230,10 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
     async def dialogs(request: Request) -> Response:
         # Public markup (the owner's texts), fetched by the container when a visitor with a stored
         # choice opens the preferences; cached like the container.
-        snapshot = live.current
+        site = site_of(request)
+        if site is None:
+            return _unknown_site(request)
+        snapshot = site.live.current
         etag = f'"{hashlib.sha256(snapshot.dialogs.encode()).hexdigest()[:32]}"'
         headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Access-Control-Allow-Origin": "*",
                    "Cross-Origin-Resource-Policy": "cross-origin", "X-Content-Type-Options": "nosniff"}
@@ -197,14 +242,17 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
         return Response(snapshot.dialogs, media_type="text/html; charset=utf-8", headers=headers)
 
     async def store_consent(request: Request) -> Response:
-        snapshot = live.current
+        site_now = site_of(request)
+        if site_now is None:
+            return _unknown_site(request)
+        snapshot = site_now.live.current
         cors = _cors_headers(request, snapshot)
         if cors is None or request.headers.get("origin") is None:
-            return _origin_refused(request)
+            return _origin_refused(request, site_now.name)
         ip = client_ip(request, snapshot)
         limit = snapshot.config.site.consent_rate_limit
         if limit:
-            wait = await run_in_threadpool(limiter.wait, client_key(ip), *limit)
+            wait = await run_in_threadpool(site_now.limiter.wait, client_key(ip), *limit)
             if wait:
                 return error(429, "rate_limited", f"too many choices sent from this address; try again in {wait:.0f} s",
                              {**cors, **_EXPOSE_RETRY, "Retry-After": f"{wait:.0f}"})
@@ -241,17 +289,25 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
         telemetry.DECISIONS.labels(consent.action).inc()
         response = answer({"token": token, "consent": consent.as_json()}, headers={**cors, "Cache-Control": "no-store"})
         secure = served_over_https(request, snapshot)
-        response.set_cookie(COOKIE_NAME, token, max_age=site.consent_max_age_seconds, path="/",
+        response.set_cookie(COOKIE_NAME, token, max_age=site.consent_max_age_seconds, path=site_now.cookie_path,
                             domain=site.cookie_domain, secure=secure, httponly=False,
                             samesite="none" if secure and cors else "lax")
         return response
 
-    def health_body() -> dict[str, Any]:
+    def site_health(live: LiveConfig) -> dict[str, Any]:
         # Public: counts only. Problem texts quote config files and name paths (a symlinked
         # /etc/passwd once showed up here), so they go to the log and to the admin view.
         current, problems = live.current, live.last_error.problems if live.last_error else []
         return {"status": "degraded" if problems else "ok", "tags": len(current.config.tags),
                 "config_problems": len(problems), "container_etag": current.container.etag}
+
+    def health_body() -> dict[str, Any]:
+        if sites.default is not None:
+            return site_health(sites.default)
+        each = {name: site_health(site) for name, site in sites.sites.items()}
+        problems = sum(h["config_problems"] for h in each.values())
+        return {"status": "degraded" if problems else "ok", "tags": sum(h["tags"] for h in each.values()),
+                "config_problems": problems, "sites": each}
 
     async def health(request: Request) -> Response:
         return answer(health_body(), headers={"Cache-Control": "no-store"})
@@ -266,8 +322,16 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), admin_token.encode()):
             return error(401, "unauthorized", f"send Authorization: Bearer <{ADMIN_TOKEN_ENV}>",
                          {"WWW-Authenticate": 'Bearer realm="tag-gateway"'})
-        problems = live.last_error.problems if live.last_error else []
-        body = {**health_body(), "config_dir": str(live.directory), "config_errors": [str(p) for p in problems]}
+        def errors(live: LiveConfig) -> list[str]:
+            return [str(p) for p in live.last_error.problems] if live.last_error else []
+
+        body = health_body()
+        if sites.default is not None:
+            body.update(config_dir=str(sites.default.directory), config_errors=errors(sites.default))
+        else:
+            body["config_dir"] = str(sites.root)
+            for name, site in sites.sites.items():
+                body["sites"][name].update(config_dir=str(site.directory), config_errors=errors(site))
         return answer(body, headers={"Cache-Control": "no-store"})
 
     async def http_error(request: Request, exc: Exception) -> Response:
@@ -288,6 +352,12 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
         Route("/consent", read_consent, methods=["GET"], middleware=[GZIP]),
         Route("/consent", consent_preflight, methods=["OPTIONS"]),
         Route("/ui", dialogs, methods=["GET"], middleware=[GZIP]),
+        # Several sites from one config root (gateway/sites.py): the same endpoints per site.
+        Route("/c/{site}.js", container, methods=["GET", "HEAD"]),
+        Route("/c/{site}/consent", store_consent, methods=["POST"]),
+        Route("/c/{site}/consent", read_consent, methods=["GET"], middleware=[GZIP]),
+        Route("/c/{site}/consent", consent_preflight, methods=["OPTIONS"]),
+        Route("/c/{site}/ui", dialogs, methods=["GET"], middleware=[GZIP]),
         Route("/healthz", health, methods=["GET"]),
         Route("/healthz/details", health_details, methods=["GET"]),
     ]
@@ -296,11 +366,12 @@ def create_app(live: LiveConfig, secret: str, consent_log: ConsentLog, store_dir
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        task = asyncio.create_task(live.watch()) if watch else None
+        task = asyncio.create_task(sites.watch()) if watch else None
         yield
         if task:
             task.cancel()
-        limiter.close()
+        for limiter in limiters:
+            limiter.close()
 
     return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(refuse_ambiguous_length)],
                      exception_handlers={HTTPException: http_error, Exception: server_error})

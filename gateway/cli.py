@@ -26,7 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Serve /container.js, POST/GET /consent and /healthz. Refuses to start on an "
                                             "invalid config; while running, edits are picked up and a broken edit keeps "
                                             "the last good config live.")
-    serve.add_argument("--config", default=DEFAULT_CONFIG, metavar="DIR", help=f"folder of *.yaml tag files (default: {DEFAULT_CONFIG})")
+    serve.add_argument("--config", default=DEFAULT_CONFIG, metavar="DIR",
+                       help=f"folder of *.yaml tag files (default: {DEFAULT_CONFIG}), or a root of several sites: one "
+                            "sub-folder of *.yaml per site, each served at /c/<folder>.js")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
     serve.add_argument("--store", metavar="DIR", help="also serve these static store pages at / (e.g. example_store)")
@@ -42,8 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="do not write one line per request to stderr (the access log)")
 
     validate = commands.add_parser("validate", help="check a config folder and print every problem",
-                                   description="Check every *.yaml file in DIR; print FILE:LINE: key: problem for each "
-                                               "mistake and exit 1, or print a summary and exit 0.")
+                                   description="Check every *.yaml file in DIR (or, for a root of several sites, in "
+                                               "each site's sub-folder); print FILE:LINE: key: problem for each "
+                                               "mistake and exit 1, or print a summary (per site) and exit 0.")
     validate.add_argument("config", nargs="?", default=DEFAULT_CONFIG, metavar="DIR", help=f"default: {DEFAULT_CONFIG}")
 
     _add_consents(commands)
@@ -171,23 +174,53 @@ def _report(error: ConfigError) -> None:
     print(f"{count} problem{'s' if count != 1 else ''} found; nothing was changed.", file=sys.stderr)
 
 
+def _summary(config) -> str:
+    return (f"OK ({len(config.files)} files, {len(config.tags)} tags, "
+            f"categories: {', '.join(config.category_keys)})")
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
+    from gateway.sites import check_sites, detect_layout
+
     try:
-        config = load_config(args.config)
+        layout = detect_layout(args.config)
+        if layout.single:
+            config = load_config(args.config)
     except ConfigError as error:
         _report(error)
         return 1
-    print(f"{args.config}: OK ({len(config.files)} files, {len(config.tags)} tags, "
-          f"categories: {', '.join(config.category_keys)})")
-    return 0
+    if layout.single:
+        print(f"{args.config}: {_summary(config)}")
+        return 0
+    return _validate_sites(layout, check_sites(layout))
+
+
+def _validate_sites(layout, results: dict) -> int:
+    """Every site of a root: its OK line on stdout or its problems on stderr (paths name the site)."""
+    from gateway.errors import display_path
+
+    broken = {name: result for name, result in results.items() if isinstance(result, ConfigError)}
+    for name, result in results.items():
+        if name in broken:
+            for problem in result.problems:
+                print(problem, file=sys.stderr)
+        else:
+            print(f"{display_path(layout.sites[name])}: {_summary(result)}")
+    if not broken:
+        print(f"{display_path(layout.root)}: {len(results)} site{'s' if len(results) != 1 else ''} OK")
+        return 0
+    count = sum(len(error.problems) for error in broken.values())
+    print(f"{count} problem{'s' if count != 1 else ''} found in {len(broken)} of {len(results)} sites "
+          f"({', '.join(broken)}); nothing was changed.", file=sys.stderr)
+    return 1
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from gateway.live_config import LiveConfig
     from gateway.serving import server
+    from gateway.sites import LiveSites
 
     try:
-        live = LiveConfig.load(args.config)
+        live = LiveSites.load(args.config)  # one site, or a root of several (gateway/sites.py)
     except ConfigError as error:
         print("tag-gateway: not starting, the config has problems:", file=sys.stderr)
         _report(error)
@@ -215,15 +248,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     consent_log.close()  # each worker opens its own: connections must not cross a fork
     workers = args.workers or server.default_workers()
     base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
-    size = len(live.current.container.gzipped)
-    print(f"tag-gateway: {len(live.current.config.tags)} tags, container {size / 1024:.1f} KB gzipped", file=sys.stderr)
-    print(f"tag-gateway: add to your store: <script src=\"{base}/container.js\" async></script>", file=sys.stderr)
+    for name, site in live.all():
+        size = len(site.current.container.gzipped)
+        label, path = ("", "/container.js") if name is None else (f"site {name}: ", f"/c/{name}.js")
+        print(f"tag-gateway: {label}{len(site.current.config.tags)} tags, container {size / 1024:.1f} KB gzipped",
+              file=sys.stderr)
+        print(f"tag-gateway: {label}add to your store: <script src=\"{base}{path}\" async></script>", file=sys.stderr)
     print(f"tag-gateway: consent log: {log_url}", file=sys.stderr)
     if store is not None:
         print(f"tag-gateway: example store at {base}/", file=sys.stderr)
-    from gateway.serving.origin_check import origin_warnings
+    from gateway.serving.origin_check import origin_warnings, sites_origin_warnings
 
-    for warning in origin_warnings(live.current.config.site.allowed_origins, args.store_url, args.host):
+    warnings = origin_warnings(live.default.current.config.site.allowed_origins, args.store_url, args.host) \
+        if live.default is not None else \
+        sites_origin_warnings({n: s.current.config.site.allowed_origins for n, s in live.sites.items()},
+                              args.store_url, args.host)
+    for warning in warnings:
         print(f"tag-gateway: WARNING: {warning}", file=sys.stderr)
     print(f"tag-gateway: {workers} worker{'s' if workers != 1 else ''} on {base}", file=sys.stderr)
     settings = server.ServeSettings(config=str(Path(args.config).resolve()), store=str(store.resolve()) if store else None,

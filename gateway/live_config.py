@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,6 +82,9 @@ class LiveConfig:
     current: Snapshot
     last_error: ConfigError | None = None
     _seen: tuple = field(default=())
+    # Checks a new snapshot against the rest of the gateway before it goes live (gateway.sites: two
+    # sites of one root must not share consent tokens); its problems count like the config's own.
+    guard: Callable[[Snapshot], list[Problem]] | None = None
 
     @classmethod
     def load(cls, directory: str | Path) -> "LiveConfig":
@@ -97,6 +101,9 @@ class LiveConfig:
         self._seen = seen
         try:
             snapshot = _build(self.directory, self.current)
+            problems = self.guard(snapshot) if self.guard is not None else []
+            if problems:
+                raise ConfigError(problems)
         except ConfigError as error:
             self.last_error = error
             log.error("config in %s is invalid; still serving the previous version:\n%s", self.directory, error)

@@ -74,6 +74,24 @@ def _matches(if_none_match: str, etag: str) -> bool:
     return False
 
 
+class AnswersCache:
+    """One site's answers when a gateway serves several (gateway.sites): rebuilt only when a reload
+    replaced that site's container, so sites never evict each other's answers."""
+
+    __slots__ = ("container", "answers")
+
+    def __init__(self) -> None:
+        self.container: Container | None = None
+        self.answers: ContainerAnswers | None = None
+
+    def __call__(self, container: Container) -> ContainerAnswers:
+        answers = self.answers
+        if self.container is not container or answers is None:
+            answers = self.answers = ContainerAnswers(container)
+            self.container = container
+        return answers
+
+
 _latest: tuple[Container, ContainerAnswers] | None = None
 
 

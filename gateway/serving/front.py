@@ -22,8 +22,9 @@ from collections.abc import Callable
 from typing import Any
 
 from gateway.live_config import LiveConfig
-from gateway.serving.container_answers import answers_for
-from gateway.serving.telemetry import Telemetry, metrics_endpoint, route_label
+from gateway.serving.container_answers import Answer, AnswersCache, answers_for
+from gateway.serving.telemetry import SITE_CONTAINER_ROUTE, Telemetry, metrics_endpoint, route_label
+from gateway.sites import LiveSites
 
 log = logging.getLogger("tag_gateway")
 
@@ -33,8 +34,14 @@ ASGI = Callable[..., Any]
 
 
 class Front:
-    def __init__(self, live: LiveConfig, app: ASGI, telemetry: Telemetry, watch: bool = True) -> None:
-        self.live = live
+    def __init__(self, live: LiveConfig | LiveSites, app: ASGI, telemetry: Telemetry, watch: bool = True) -> None:
+        self.sites = sites = LiveSites.of(live)
+        self.live = sites.default  # the one-site layout's config; None when serving several sites
+        # /container.js only for the one-site layout; several sites' containers by exact path, with
+        # each site's own answers: one dict lookup per request, no other work.
+        self.container_path = CONTAINER_PATH if sites.default is not None else None
+        self.site_containers = {f"/c/{name}.js": (site, sites.answers.setdefault(name, AnswersCache()))
+                                for name, site in sites.sites.items()}
         self.app = app
         self.telemetry = telemetry
         self.watch = watch
@@ -48,7 +55,7 @@ class Front:
         gc.collect()
         gc.freeze()
         if self.watch:
-            self._tasks.append(loop.create_task(self.live.watch()))
+            self._tasks.append(loop.create_task(self.sites.watch()))
         self._tasks.append(loop.create_task(self.telemetry.run()))
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -62,7 +69,7 @@ class Front:
             return  # websockets: nothing here speaks them; granian closes the connection
         started = time.perf_counter()
         method = scope.method
-        if scope.path == CONTAINER_PATH and (method == "GET" or method == "HEAD"):
+        if scope.path == self.container_path and (method == "GET" or method == "HEAD"):
             headers = scope.headers
             answer = answers_for(self.live.current.container).answer(
                 method, headers.get("accept-encoding"), headers.get("if-none-match"))
@@ -73,9 +80,23 @@ class Front:
             status, route = answer.status, CONTAINER_PATH
         elif scope.path == METRICS_PATH:
             status, route = metrics_endpoint(scope, protocol), METRICS_PATH
+        elif (site := self.site_containers.get(scope.path)) is not None and (method == "GET" or method == "HEAD"):
+            live, answers = site
+            headers = scope.headers
+            status = _send(protocol, answers(live.current.container).answer(
+                method, headers.get("accept-encoding"), headers.get("if-none-match")))
+            route = SITE_CONTAINER_ROUTE
         else:
             status, route = await _bridge(self.app, scope, protocol), route_label(scope.path)
         self.telemetry.request(scope, route, status, started, time.perf_counter())
+
+
+def _send(protocol: Any, answer: Answer) -> int:
+    if answer.body:
+        protocol.response_bytes(answer.status, answer.headers, answer.body)
+    else:
+        protocol.response_empty(answer.status, answer.headers)
+    return answer.status
 
 
 async def _bridge(app: ASGI, scope: Any, protocol: Any) -> int:

@@ -40,3 +40,17 @@ def _is_local(pattern: str) -> bool:
     authority = pattern.partition("://")[2]
     host = authority if authority.endswith("]") or ":" not in authority else authority.rsplit(":", 1)[0]
     return host in LOCAL_HOSTS
+
+
+def sites_origin_warnings(sites: dict[str, tuple[str, ...]], store_urls: list[str], host: str) -> list[str]:
+    """origin_warnings for a gateway serving several sites (name -> allowed_origins): a store URL is
+    a problem only when no site allows it; the all-interfaces warning is given per site."""
+    warnings = [f"site {name}: {w}" for name, patterns in sites.items() for w in origin_warnings(patterns, [], host)]
+    for url in store_urls:
+        per_site = [origin_warnings(patterns, [url], host) for patterns in sites.values()]
+        if per_site and all(per_site):
+            origin = normalize_origin(_origin_of(url))
+            warnings.append(per_site[0][0] if origin is None else
+                            f"no site's allowed_origins allows the store at {origin}: its visitors' choices would be "
+                            f"refused (403). Add \"{origin}\" to site.allowed_origins of its site.")
+    return warnings

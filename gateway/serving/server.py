@@ -46,15 +46,15 @@ _prebuilt = None
 def worker_app():
     """granian's factory target, called once in each worker process."""
     from gateway.app import create_app
-    from gateway.live_config import LiveConfig
     from gateway.secret import load_secret
     from gateway.serving.front import Front
     from gateway.serving.telemetry import Telemetry
+    from gateway.sites import LiveSites
     from gateway.store import ConsentLog
 
     _die_with_master()
     settings = ServeSettings(**json.loads(os.environ[SETTINGS_ENV]))
-    live = _prebuilt if _prebuilt is not None else LiveConfig.load(settings.config)
+    live = _prebuilt if _prebuilt is not None else LiveSites.load(settings.config)  # one site or several
     app = create_app(live, load_secret(), ConsentLog.open(), store_dir=Path(settings.store) if settings.store else None,
                      watch=False)  # the Front runs the watcher: granian does not send ASGI lifespan events to it
     return Front(live, app, Telemetry(live, settings.access_log), watch=settings.watch)

@@ -29,6 +29,9 @@ access_log = logging.getLogger("tag_gateway.access")
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, float("inf"))
 # Label values for routes: a fixed set, so a crawler requesting random paths cannot grow the series.
 ROUTES = frozenset({"/container.js", "/consent", "/ui", "/healthz", "/metrics"})
+# Several sites (gateway/sites.py): one label per kind of endpoint, whatever the site's name.
+SITE_CONTAINER_ROUTE = "/c/{site}.js"
+SITE_ROUTES = {"consent": "/c/{site}/consent", "ui": "/c/{site}/ui"}
 
 REQUESTS = Counter("tag_gateway_http_requests", "HTTP requests answered", ["route", "status"])
 LATENCY = Histogram("tag_gateway_http_request_duration_seconds", "Time from request to answer inside the worker",
@@ -44,20 +47,29 @@ LOG_SLICE = 128  # access-log lines formatted between two turns of the event loo
 
 
 def route_label(path: str) -> str:
-    return path if path in ROUTES else "other"
+    if path in ROUTES:
+        return path
+    if path.startswith("/c/"):
+        name, slash, rest = path[3:].partition("/")
+        if not slash and name.endswith(".js"):
+            return SITE_CONTAINER_ROUTE
+        return SITE_ROUTES.get(rest, "other") if name else "other"
+    return "other"
 
 
 class Telemetry:
     def __init__(self, live: Any = None, access_log_enabled: bool = True, interval: float = 0.25) -> None:
         self.live = live
+        # Every site's live config (one, or several: gateway.sites.LiveSites)
+        self.lives = [] if live is None else [l for _, l in live.all()] if hasattr(live, "all") else [live]
         self.access_log_enabled = access_log_enabled
         self.interval = interval
         # Both are touched only on the event loop's thread (requests, take(), fold()): no lock needed.
         self.stats: dict[tuple[str, int], list[float]] = {}  # (route, status) -> [count, *buckets, sum]
         self.lines: list[tuple] = []
         self._prefixes: dict[str, str] = {}  # client address -> network prefix, across flushes
-        self._seen_snapshot = live.current if live is not None else None
-        self._seen_error = live.last_error if live is not None else None
+        self._seen_snapshot = [l.current for l in self.lives]
+        self._seen_error = [l.last_error for l in self.lives]
 
     def request(self, scope: Any, route: str, status: int, started: float, ended: float) -> None:
         """The only call on the request path: a few counter updates and, with the access log, one append.
@@ -129,17 +141,17 @@ class Telemetry:
         return out
 
     def _watch_config(self) -> None:
-        live = self.live
-        if live is None:
+        if not self.lives:
             return
-        if live.current is not self._seen_snapshot:
-            self._seen_snapshot = live.current
-            RELOADS.labels("ok").inc()
-        if live.last_error is not self._seen_error:
-            self._seen_error = live.last_error
-            if live.last_error is not None:
-                RELOADS.labels("error").inc()
-        CONFIG_DEGRADED.set(1 if live.last_error is not None else 0)
+        for index, live in enumerate(self.lives):
+            if live.current is not self._seen_snapshot[index]:
+                self._seen_snapshot[index] = live.current
+                RELOADS.labels("ok").inc()
+            if live.last_error is not self._seen_error[index]:
+                self._seen_error[index] = live.last_error
+                if live.last_error is not None:
+                    RELOADS.labels("error").inc()
+        CONFIG_DEGRADED.set(1 if any(live.last_error is not None for live in self.lives) else 0)
 
 
 def _observe_many(child: Any, sample: list[float]) -> None:

@@ -1,0 +1,194 @@
+"""Several stores from one gateway: the layout of a config folder, and the live configs it holds.
+
+A config folder is either **one site** (it holds `*.yaml` directly: `tag_configs/`, served at
+/container.js, /consent and /ui as always) or a **root of several sites** (no YAML of its own, but
+sub-folders that hold some: `stores/shoes/site.yaml`, `stores/hats/site.yaml`). Each site of a root
+is named after its folder and served under `/c/<name>`: /c/<name>.js, /c/<name>/consent,
+/c/<name>/ui, with its own allowed origins, categories, banner, consent cookie (path /c/<name>),
+rate limit and policy state. A folder with both is refused: which layout was meant is unclear.
+
+Each site is a LiveConfig of its own, so a broken edit of one site keeps that site's last good
+config and never touches another. Two sites of one root must not read each other's consent
+tokens: their `site_claim`s (site.id, else cookie_domain, else allowed_origins) must differ, at
+start and at every reload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gateway.config import Config, config_files, load_config
+from gateway.consent import site_claim
+from gateway.errors import ConfigError, Problem, display_path
+from gateway.live_config import LiveConfig, Snapshot
+from gateway.serving.container_answers import AnswersCache
+
+log = logging.getLogger("tag_gateway")
+
+SITE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+SITE_NAME_RULE = "lower-case letters, digits, - and _ (starting with a letter or digit, at most 64)"
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path
+    sites: dict[str, Path]  # name -> folder; empty for the one-site layout
+
+    @property
+    def single(self) -> bool:
+        return not self.sites
+
+
+def _has_yaml(folder: Path) -> bool:
+    try:
+        return bool(config_files(folder))
+    except OSError:
+        return False
+
+
+def _site_folders(root: Path) -> list[Path]:
+    try:
+        return sorted(p for p in root.iterdir() if not p.name.startswith(".") and p.is_dir() and _has_yaml(p))
+    except OSError:
+        return []
+
+
+def detect_layout(root: str | Path) -> Layout:
+    """Which layout `root` has. A folder without YAML and without site folders counts as one
+    (empty) site, so load_config reports it as it always did. ConfigError for a folder that holds
+    both layouts and for site folders whose names cannot be a URL."""
+    root = Path(root)
+    if not root.is_dir():
+        return Layout(root, {})
+    folders = _site_folders(root)
+    if _has_yaml(root):
+        if not folders:
+            return Layout(root, {})
+        names = [f.name[:80] for f in folders]
+        raise ConfigError([Problem(display_path(root), 0, "", f"holds *.yaml files and also site folders with *.yaml "
+                                   f"({', '.join(names[:5])}{', ...' if len(names) > 5 else ''}): either it is one "
+                                   "site (move the sub-folders out) or a root of several sites (move its own *.yaml "
+                                   "files into a site folder)")])
+    problems = []
+    sites: dict[str, Path] = {}
+    for folder in folders:
+        if folder.is_symlink():
+            problems.append(Problem(display_path(folder), 0, "", "is a symbolic link; a site folder must be a folder "
+                                                                 "inside the config root"))
+        elif not SITE_NAME.fullmatch(folder.name):
+            problems.append(Problem(display_path(folder), 0, "", f"site folder name {folder.name[:80]!r} is not "
+                                    f"{SITE_NAME_RULE}: it is the site's URL (/c/<name>.js)"))
+        else:
+            sites[folder.name] = folder
+    if problems:
+        raise ConfigError(problems)
+    return Layout(root, sites)
+
+
+def shared_claims(configs: dict[str, Config]) -> list[tuple[str, Problem]]:
+    """Sites of one root whose consent tokens would be interchangeable (the same site_claim):
+    (the later site's name, its problem)."""
+    found, first = [], {}
+    for name, config in sorted(configs.items()):
+        claim = site_claim(config.site)
+        if claim in first:
+            found.append((name, _claim_problem(config, first[claim])))
+        else:
+            first[claim] = name
+    return found
+
+
+def _claim_problem(config: Config, other: str) -> Problem:
+    where = config.files[0] if config.files else config.directory
+    return Problem(display_path(where), 0, "site.id", f"this site and site '{other}' would read each other's consent "
+                   "choices (the same site.id, or no id and the same cookie_domain / allowed_origins): give each "
+                   "site its own site.id")
+
+
+def check_sites(layout: Layout) -> dict[str, Config | ConfigError]:
+    """Load every site of a root, each on its own (`gateway validate`)."""
+    results: dict[str, Config | ConfigError] = {}
+    for name, folder in layout.sites.items():
+        try:
+            results[name] = load_config(folder)
+        except ConfigError as error:
+            results[name] = error
+    for name, problem in shared_claims({n: c for n, c in results.items() if isinstance(c, Config)}):
+        results[name] = ConfigError([problem])
+    return results
+
+
+@dataclass
+class LiveSites:
+    """What `gateway serve` serves: one site (`default`) or several (`sites`), each a LiveConfig."""
+    root: Path
+    default: LiveConfig | None = None                       # the one-site layout
+    sites: dict[str, LiveConfig] = field(default_factory=dict)  # the multi-site layout, by name
+    answers: dict[str, AnswersCache] = field(default_factory=dict)  # each site's precomputed container answers
+
+    @classmethod
+    def load(cls, root: str | Path) -> "LiveSites":
+        """Every site or none: a ConfigError lists every problem of every site."""
+        layout = detect_layout(root)
+        if layout.single:
+            return cls(layout.root, default=LiveConfig.load(layout.root))
+        problems: list[Problem] = []
+        sites: dict[str, LiveConfig] = {}
+        for name, folder in layout.sites.items():
+            try:
+                sites[name] = LiveConfig.load(folder)
+            except ConfigError as error:
+                problems.extend(error.problems)
+        problems.extend(p for _, p in shared_claims({n: s.current.config for n, s in sites.items()}))
+        if problems:
+            raise ConfigError(problems)
+        live = cls(layout.root, sites=sites, answers={name: AnswersCache() for name in sites})
+        for name, site in sites.items():
+            site.guard = live._guard(name)
+        return live
+
+    @classmethod
+    def of(cls, live: "LiveConfig | LiveSites") -> "LiveSites":
+        """A LiveConfig (tests, the benchmark) is the one-site layout."""
+        return live if isinstance(live, LiveSites) else cls(live.directory, default=live)
+
+    @property
+    def single(self) -> bool:
+        return self.default is not None
+
+    def all(self) -> list[tuple[str | None, LiveConfig]]:
+        """(name, live config) of every site; the one-site layout's name is None."""
+        return [(None, self.default)] if self.default is not None else list(self.sites.items())
+
+    def _guard(self, name: str):
+        def guard(snapshot: Snapshot) -> list[Problem]:
+            claim = site_claim(snapshot.config.site)
+            for other, live in sorted(self.sites.items()):
+                if other != name and site_claim(live.current.config.site) == claim:
+                    return [_claim_problem(snapshot.config, other)]
+            return []
+        return guard
+
+    def reload_if_changed(self) -> bool:
+        """Each site on its own: one that fails (even unexpectedly) never stops the others'."""
+        changed = False
+        for name, live in self.all():
+            try:
+                changed = live.reload_if_changed() or changed
+            except Exception:
+                log.exception("config reload of %s failed; still serving its previous version", name or live.directory)
+        return changed
+
+    async def watch(self, interval: float = 1.0) -> None:
+        if self.default is not None:
+            return await self.default.watch(interval)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.to_thread(self.reload_if_changed)
+            except Exception:
+                log.exception("config reload failed; still serving the previous versions")
