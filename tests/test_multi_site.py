@@ -305,3 +305,18 @@ def test_gateway_serve_refuses_a_root_with_a_broken_site(stores: Path) -> None:
     finally:
         served.stop()
         served.scratch.cleanup()
+
+
+def test_start_up_warnings_and_metric_labels_per_site() -> None:
+    from gateway.serving.origin_check import sites_origin_warnings
+    from gateway.serving.telemetry import route_label
+
+    origins = {"shoes": ("http://127.0.0.1:*",), "hats": ("http://localhost:*",)}
+    assert sites_origin_warnings(origins, ["http://localhost:3000/", "http://127.0.0.1:8080/"], "127.0.0.1") == []
+    [refused] = sites_origin_warnings(origins, ["https://shop.example/"], "127.0.0.1")
+    assert refused.startswith("no site's allowed_origins allows the store at https://shop.example")
+    assert all(w.startswith(("site shoes: ", "site hats: ")) for w in sites_origin_warnings(origins, [], "0.0.0.0"))
+    # Metrics label every site's endpoints alike: random site names cannot grow the series.
+    assert [route_label(p) for p in ("/c/shoes.js", "/c/x/consent", "/c/x/ui", "/c/x/other", "/c//consent",
+                                     "/container.js")] == \
+        ["/c/{site}.js", "/c/{site}/consent", "/c/{site}/ui", "other", "other", "/container.js"]
