@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from gateway.consent import ACTIONS, COOKIE_NAME, ConsentSigner
+from gateway.email_pixel import EmailPixel
 from gateway.live_config import LiveConfig, Snapshot
 from gateway.origins import normalize_origin
 from gateway.rate_limit import RateLimiter, client_key, default_path
@@ -147,6 +148,20 @@ def _admin_token() -> str | None:
     return token if len(token) >= MIN_ADMIN_TOKEN else None
 
 
+def admin_refusal(request: Request, admin_token: str | None, view: str = "the detailed health view") -> Response | None:
+    """None when the request carries the admin token; else the answer: 404 when no token is set, 401 otherwise."""
+    if admin_token is None:
+        return error(404, "admin_view_off", f"{view} is off: set {ADMIN_TOKEN_ENV} (at least "
+                     f"{MIN_ADMIN_TOKEN} characters) in the gateway's environment and send it as "
+                     "Authorization: Bearer <token>")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    # compare_digest: the time taken does not tell how much of a guess was right.
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), admin_token.encode()):
+        return error(401, "unauthorized", f"send Authorization: Bearer <{ADMIN_TOKEN_ENV}>",
+                     {"WWW-Authenticate": 'Bearer realm="tag-gateway"'})
+    return None
+
+
 @dataclass
 class _Site:
     """One site's live config and what is its own: rate-limit buckets, container answers, cookie path."""
@@ -179,6 +194,7 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
                for name, site in sites.sites.items()}
     limiters = [s.limiter for s in (default, *by_name.values()) if s is not None]
     admin_token = _admin_token()
+    email = EmailPixel(secret, consent_log, admin_token)  # GET /e/<campaign>.gif, /email/tokens, /email/stats
 
     def site_of(request: Request) -> _Site | None:
         name = request.path_params.get("site")
@@ -313,15 +329,9 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
         return answer(health_body(), headers={"Cache-Control": "no-store"})
 
     async def health_details(request: Request) -> Response:
-        if admin_token is None:
-            return error(404, "admin_view_off", f"the detailed health view is off: set {ADMIN_TOKEN_ENV} (at least "
-                         f"{MIN_ADMIN_TOKEN} characters) in the gateway's environment and send it as "
-                         "Authorization: Bearer <token>")
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        # compare_digest: the time taken does not tell how much of a guess was right.
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), admin_token.encode()):
-            return error(401, "unauthorized", f"send Authorization: Bearer <{ADMIN_TOKEN_ENV}>",
-                         {"WWW-Authenticate": 'Bearer realm="tag-gateway"'})
+        refused = admin_refusal(request, admin_token)
+        if refused is not None:
+            return refused
         def errors(live: LiveConfig) -> list[str]:
             return [str(p) for p in live.last_error.problems] if live.last_error else []
 
@@ -360,6 +370,7 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
         Route("/c/{site}/ui", dialogs, methods=["GET"], middleware=[GZIP]),
         Route("/healthz", health, methods=["GET"]),
         Route("/healthz/details", health_details, methods=["GET"]),
+        *email.routes,  # the e-mail open pixel and its admin API (gateway/email_pixel.py)
     ]
     if store_dir is not None:
         routes.append(Mount("/", StoreFiles(directory=store_dir, html=True), name="store"))
@@ -370,6 +381,7 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
         yield
         if task:
             task.cancel()
+        email.close()
         for limiter in limiters:
             limiter.close()
 

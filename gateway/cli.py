@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_consents(commands)
     _add_audit(commands)
+    from gateway import email_cli
+
+    email_cli.add_commands(commands)  # gateway email token|stats (the e-mail open pixel)
     return parser
 
 
@@ -331,4 +334,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return {"serve": cmd_serve, "validate": cmd_validate, "consents": cmd_consents,
-            "audit": cmd_audit}[args.command](args)
+            "audit": cmd_audit, "email": cmd_email}[args.command](args)
+
+
+def cmd_email(args: argparse.Namespace) -> int:
+    from gateway import email_cli
+
+    return email_cli.run(args)

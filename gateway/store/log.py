@@ -119,6 +119,11 @@ class ConsentLog:
             raise LogUnavailable(f"{shown}: {one_line(error)}") from None
         return cls(engine, shown, busy_timeout)
 
+    @property
+    def engine(self) -> Engine:
+        """The engine, for the other tables in the same database (gateway/store/email_opens.py)."""
+        return self._engine
+
     def close(self) -> None:
         self._committer.close()  # what is queued is committed first
         self._appender.close()

@@ -5,6 +5,8 @@ a change here needs a new migration there.
 ``consent_records``  one row per decision, in chain order (``seq`` 1, 2, 3, ... without gaps).
 ``chain_state``      one row (id 1): the chain's head (last seq and hash), which every writer
                      locks before appending, and its anchor (where it starts after a purge).
+``email_opens``      the e-mail open pixel (gateway/email_pixel.py): one row per campaign and
+                     recipient who agreed to open tracking; the recipient is a pseudonym, never an address.
 """
 
 from __future__ import annotations
@@ -78,4 +80,14 @@ chain_state = Table(
     Column("anchor_seq", BigInteger, nullable=False),   # records up to here were purged
     Column("anchor_hash", String(64), nullable=False),  # the hash of the last purged record
     Column("purged_at", UTCDateTime),
+)
+
+email_opens = Table(
+    "email_opens", metadata,
+    Column("campaign", String(64), primary_key=True),
+    Column("recipient", String(64), primary_key=True),  # HMAC of the mailer's recipient id: never the address
+    Column("tracked_since", UTCDateTime, nullable=False),  # its token was minted (or it first opened)
+    Column("first_open", UTCDateTime),                     # NULL: not opened yet
+    Column("last_open", UTCDateTime),
+    Column("opens", BigInteger, nullable=False),           # every open counts here, and only here
 )
