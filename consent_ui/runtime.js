@@ -52,20 +52,31 @@ function log() { if (DEBUG && w.console) console.log.apply(console, ['[tag-gatew
 function warn(msg, err) { if (w.console) console.warn('[tag-gateway] ' + msg, err || ''); }
 function isPlain(v) { return Object.prototype.toString.call(v) === '[object Object]'; }
 
-/* ---------- placeholders: compiled on the server into {$:[path]} / {$t:[pieces]} ---------- */
+/* ---------- values: placeholders compiled on the server into {$:[root, ...path]} / {$t:[pieces]} ----------
+ * A value that is not there is undefined, and whatever holds it (a parameter, a text with it, an
+ * array item) is left out: no request carries "undefined". Declared variables apply their default. */
+function own(o, k) { return o != null && Object.prototype.hasOwnProperty.call(o, k); }
+// url, cookie and var are in consent_ui/values/, shipped when a placeholder uses them (ROOTS).
 function lookup(path, ctx) {
-  var v = ctx[path[0]];
-  for (var i = 1; i < path.length && v != null; i++) v = v[path[i]];
+  if (ROOTS[path[0]]) return ROOTS[path[0]](path, ctx);
+  return walk(ctx[path[0]], path);
+}
+function walk(v, path) {
+  for (var i = 1; i < path.length && v != null; i++) v = own(v, path[i]) ? v[path[i]] : undefined;
   return v;
 }
 function text(v) { return v == null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v); }
+function present(v) { return v != null; }
 function resolve(value, ctx) {
-  if (Array.isArray(value)) return value.map(function (v) { return resolve(v, ctx); });
+  if (Array.isArray(value)) return value.map(function (v) { return resolve(v, ctx); }).filter(present);
   if (!isPlain(value)) return value;
   if (value.$) return lookup(value.$, ctx);
-  if (value.$t) return value.$t.map(function (p) { return typeof p === 'string' ? p : text(lookup(p.$, ctx)); }).join('');
-  var out = {};
-  for (var k in value) out[k] = resolve(value[k], ctx);
+  if (value.$t) {
+    var parts = value.$t.map(function (p) { return typeof p === 'string' ? p : lookup(p.$, ctx); });
+    return parts.every(present) ? parts.map(text).join('') : undefined;
+  }
+  var out = {}, r;
+  for (var k in value) if (present(r = resolve(value[k], ctx))) out[k] = r;
   return out;
 }
 
@@ -86,17 +97,43 @@ function loadScript(src, done) {
   if (done) entry.loaded ? done() : entry.waiting.push(done);
 }
 
-/* ---------- triggers: each decides whether an occurrence matches a tag's trigger ---------- */
-var TRIGGERS = {
-  page_view: function (t, occ) { return !t.paths || t.paths.some(function (p) { return new RegExp(p).test(location.pathname); }); },
-  event: function (t, occ) { return occ.name === t.event; },
-  click: function (t, occ) { return occ.selector === t.selector; }
-};
+/* ---------- triggers: each type decides whether an occurrence matches a tag's trigger ----------
+ * page_view and event are here; every other type is a file under consent_ui/triggers/, in the
+ * container only when a tag uses it, registered in TRIGGERS as {match, start}. */
+TRIGGERS.page_view = {match: function (t, occ) { return !t.paths || t.paths.some(function (p) { return new RegExp(p).test(occ.page.path); }); }};
+TRIGGERS.event = {match: function (t, occ) { return occ.name === t.event; }};
+function always() { return true; }
+// click, form_submit, element_visible: one occurrence per element for each distinct way tags look at it.
+function sigMatch(t, occ) { return occ.sig === t.sig; }
+function sigsOf(type) {
+  var out = [], seen = map();
+  CONFIG.tags.forEach(function (tag) {
+    var t = tag.trigger;
+    if (t.type !== type || seen[t.sig]) return;
+    seen[t.sig] = 1;
+    try { if (t.selector) dcall('querySelector', t.selector); out.push(t); } catch (err) { warn('bad selector: ' + t.selector); }
+  });
+  return out;
+}
+// Read through the prototypes: a form's fields shadow its properties (<input name="id"> makes form.id
+// that input, <input name="action"> form.action), and the page decides what its forms hold.
+function getter(proto, name, el) { return Object.getOwnPropertyDescriptor(proto, name).get.call(el); }
+function attr(el, name) { return Element.prototype.getAttribute.call(el, name) || ''; }
+function elementInfo(el) {
+  var data = {}, set = getter(HTMLElement.prototype, 'dataset', el);
+  for (var k in set) data[k] = set[k];
+  return {id: attr(el, 'id'), text: (getter(Node.prototype, 'textContent', el) || '').trim().slice(0, 200), classes: attr(el, 'class'),
+          href: el instanceof HTMLAnchorElement ? el.href : attr(el, 'href'), data: data};
+}
 
 function pageInfo() {
   return {url: location.href, path: location.pathname, title: dget('title'), referrer: dget('referrer'),
           hostname: location.hostname, query: location.search};
 }
+
+// Why a tag did not fire on an occurrence of its trigger type (?tg_debug=1 logs it): a short code
+// (consent, trigger, delay, setup, or a rule's own text) and what it concerns.
+function skip(tag, occ, why, what) { log('not fired', tag.id, 'on', occ.name + ':', why, what || ''); }
 
 function occur(type, name, ev, extra) {
   var occ = {type: type, name: name, event: ev, dataLayer: model, page: pageInfo(), fired: map()};
@@ -107,16 +144,33 @@ function occur(type, name, ev, extra) {
 
 function run(occ) {
   CONFIG.tags.forEach(function (tag, i) {
-    if (occ.fired[i] || !mayFire(tag) || tag.trigger.type !== occ.type) return;
-    if (!TRIGGERS[tag.trigger.type](tag.trigger, occ)) return;
+    if (occ.fired[i] || tag.trigger.type !== occ.type) return;
+    var why = !mayFire(tag) ? 'consent' : !TRIGGERS[tag.trigger.type].match(tag.trigger, occ) ? 'trigger' : gate(tag, occ);
+    if (why) return skip(tag, occ, why, why == 'consent' && tag.category);
     occ.fired[i] = 1;
-    log('fire', tag.id, 'on', occ.name);
-    try {
-      KINDS[tag.kind].fire(tag, occ);
-    } catch (err) {
-      warn('tag ' + tag.id + ' failed', err);
-    }
+    if (!tag.delay) return send(tag, occ, i);
+    setTimeout(function () { if (mayFire(tag)) send(tag, occ, i); else skip(tag, occ, 'delay', 'consent withdrawn'); }, tag.delay);
   });
+}
+// Rules beyond the trigger (consent_ui/rules/): each returns why a tag may not fire now, or nothing.
+function gate(tag, occ) {
+  for (var i = 0, why; i < GATES.length; i++) if ((why = GATES[i](tag, occ))) return why;
+}
+var setUp = map(); // setup tags that fired on this page (by index)
+function send(tag, occ, i) {
+  var first = tag.setup;
+  if (first != null && !setUp[first]) {
+    if (!mayFire(CONFIG.tags[first])) return skip(tag, occ, 'setup', CONFIG.tags[first].id);
+    send(CONFIG.tags[first], occ, first);
+  }
+  setUp[i] = 1;
+  log('fire', tag.id, 'on', occ.name);
+  try {
+    KINDS[tag.kind].fire(tag, occ);
+    AFTER.forEach(function (f) { f(tag, occ); });
+  } catch (err) {
+    warn('tag ' + tag.id + ' failed', err);
+  }
 }
 
 /* ---------- consent state ---------- */
@@ -129,7 +183,7 @@ function writeCookie(name, value, maxAge) {
   var attrs = '; path=/; SameSite=Lax' + (location.protocol === 'https:' ? '; Secure' : '');
   var dom = COOKIE.domain;
   if (dom && (location.hostname === dom || location.hostname.slice(-dom.length - 1) === '.' + dom)) attrs += '; domain=' + dom;
-  cookies(name + '=' + (value || '') + attrs + '; max-age=' + (value ? maxAge : 0));
+  cookies(name + '=' + (value || '') + attrs + (value ? maxAge ? '; max-age=' + maxAge : '' : '; max-age=0')); // no maxAge: a session cookie
 }
 
 function allow(categories) {
@@ -281,11 +335,10 @@ function start() {
     });
 }
 
-occur('page_view', 'page_view', {});
-
-// The data layer: handle what was pushed before we loaded, then every later push.
+// The data layer: handle what was pushed before we loaded, then the page view (so it sees that model,
+// as in GTM), then every later push.
 var dl = w.dataLayer = w.dataLayer || [];
-if (!Array.isArray(dl)) { warn('window.dataLayer is not an array: no event triggers on this page'); dl = []; }
+if (!Array.isArray(dl)) { warn('dataLayer is not an array'); dl = []; }
 function handle(item) {
   if (!isPlain(item)) return; // gtag() pushes `arguments` objects: not ours
   model = merge(model, item); // a new object each push, so held occurrences keep the model as it was
@@ -293,6 +346,7 @@ function handle(item) {
 }
 function merge(a, b) { var o = {}, k; for (k in a) o[k] = a[k]; for (k in b) o[k] = isPlain(a[k]) && isPlain(b[k]) ? merge(a[k], b[k]) : b[k]; return o; }
 dl.slice().forEach(handle);
+occur('page_view', 'page_view', {});
 var push = dl.push;
 dl.push = function () {
   var result = push.apply(dl, arguments);
@@ -300,23 +354,9 @@ dl.push = function () {
   return result;
 };
 
-// Clicks: one listener; each configured selector is one occurrence per click.
-var selectors = [];
-CONFIG.tags.forEach(function (t) {
-  if (t.trigger.type !== 'click' || selectors.indexOf(t.trigger.selector) >= 0) return;
-  try { dcall('querySelector', t.trigger.selector); selectors.push(t.trigger.selector); } catch (err) { warn('bad selector in tag ' + t.id + ': ' + t.trigger.selector); }
-});
-if (selectors.length) dcall('addEventListener', 'click', function (e) {
-  var target = e.target;
-  if (!target || !target.closest) return;
-  selectors.forEach(function (sel) {
-    var el = target.closest(sel);
-    if (!el) return;
-    var data = {};
-    for (var k in el.dataset) data[k] = el.dataset[k];
-    occur('click', 'click', {element: {id: el.id, text: (el.textContent || '').trim().slice(0, 200), classes: el.className,
-                                       href: el.href || el.getAttribute('href') || '', data: data}}, {selector: sel});
-  });
-}, true);
+// The other trigger types in use start listening (consent_ui/triggers/).
+var types = map();
+CONFIG.tags.forEach(function (t) { types[t.trigger.type] = 1; });
+for (var type in types) if (TRIGGERS[type].start) TRIGGERS[type].start();
 
 if (dget('body')) start(); else dcall('addEventListener', 'DOMContentLoaded', start);

@@ -18,6 +18,7 @@ from gateway.placeholders import placeholder_errors
 from gateway.regions import DEFAULT_TRUSTED_PROXIES, RegionRules, invalid_networks, overlapping_codes
 from gateway.schema import validate_source
 from gateway.tags import KINDS
+from gateway import triggers, variables as declared_variables
 from gateway.yaml_source import YamlSource, format_path, load_yaml
 
 NECESSARY = "necessary"
@@ -67,8 +68,8 @@ GOOGLE_CONSENT_DEFAULTS = {
 # Tag kinds with a restricted mode for visitors who opted out of sale/sharing (`after_opt_out: restricted`).
 RESTRICTED_MODES = {"meta_pixel": "Limited Data Use", "google_ads": "restricted data processing"}
 
-# Which optional trigger keys each trigger type accepts.
-TRIGGER_KEYS = {"page_view": {"paths"}, "event": {"event"}, "click": {"selector"}}
+# Which optional trigger keys each trigger type accepts (gateway/triggers.py).
+TRIGGER_KEYS = triggers.TRIGGER_KEYS
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ class Tag:
     enabled: bool = True
     hosts: tuple[str, ...] = ()  # extra hosts (and path prefixes) the consent firewall keeps for this tag
     restricted: bool = False     # after an opt-out (opt-out regions): keeps firing in the vendor's restricted mode
+    firing: dict[str, Any] = field(default_factory=dict)  # fire / delay_ms as the runtime reads them (triggers.py)
+    setup: str | None = None     # id of a tag to fire first, once per page
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,7 @@ class Config:
     # Google Consent Mode: consent type -> categories that grant it, plus the two `set` options.
     google_consent: dict[str, Any] = field(default_factory=dict)
     regions: RegionRules = field(default_factory=RegionRules)
+    variables: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> compiled (variables.py)
 
     @property
     def sale_categories(self) -> tuple[str, ...]:
@@ -264,9 +268,13 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
 
     tags: list[Tag] = []
     tag_where: dict[str, str] = {}
+    tag_sources: dict[str, tuple[YamlSource, tuple]] = {}
+    all_ids: set[str] = set()  # every tag id in the files, valid or not
     for source in sources:
         listed = [] if ("tags",) in broken[source.path] else source.data.get("tags", [])
         for index, spec in enumerate(listed):
+            if isinstance(spec, dict) and isinstance(spec.get("id"), str):
+                all_ids.add(spec["id"])
             if is_broken(source, ("tags", index)):
                 continue
             tag = _check_tag(source, ("tags", index), spec, categories, report)
@@ -277,6 +285,11 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
                 continue
             tag_where[tag.id] = f"{source.name}:{source.line_of(('tags', index, 'id'))}"
             tags.append(tag)
+            tag_sources[tag.id] = (source, ("tags", index))
+
+    _check_setups(tags, tag_sources, all_ids, report)
+    compiled_variables = _variables(sources, broken, report)
+    _check_variable_uses(tags, compiled_variables, tag_sources, report)
 
     if problems:
         raise ConfigError(problems)
@@ -295,7 +308,67 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
         id=site_spec.get("id"),
         consent_rate_limit=_rate_limit(site_spec.get("consent_rate_limit", True)),
     )
-    return Config(directory, site, tuple(categories.values()), banner, tuple(tags), tuple(files), google_consent, regions)
+    return Config(directory, site, tuple(categories.values()), banner, tuple(tags), tuple(files), google_consent, regions,
+                  compiled_variables)
+
+
+def _check_setups(tags: list[Tag], where: dict[str, tuple[YamlSource, tuple]], all_ids: set[str], report) -> None:
+    """`setup:` names an enabled tag that has no setup of its own (one level, no chains)."""
+    by_id = {tag.id: tag for tag in tags}
+    for tag in tags:
+        if tag.setup is None or (tag.setup in all_ids and tag.setup not in by_id):
+            continue  # none, or a tag with problems of its own (reported there)
+        source, path = where[tag.id]
+        target = by_id.get(tag.setup)
+        if target is None:
+            close = difflib.get_close_matches(tag.setup, list(by_id), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            report(source, path + ("setup",), f"no tag has the id '{tag.setup}'{hint}")
+        elif target.id == tag.id or target.setup is not None:
+            report(source, path + ("setup",), f"'{tag.setup}' cannot be a setup tag here: a setup tag fires first and has "
+                   "no setup of its own")
+        elif not target.enabled and tag.enabled:
+            report(source, path + ("setup",), f"setup tag '{tag.setup}' is disabled (enabled: false), so this tag could never fire")
+
+
+def _check_variable_uses(tags: list[Tag], declared: dict[str, dict[str, Any]],
+                         where: dict[str, tuple[YamlSource, tuple]], report) -> None:
+    for tag in tags:
+        used = declared_variables.used_names([tag.compiled, triggers.compile_trigger(tag.trigger), tag.firing])
+        for name in sorted(used - set(declared)):
+            source, path = where[tag.id]
+            close = difflib.get_close_matches(name, list(declared), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            known = f"declared: {', '.join(declared)}" if declared else "declare it under `variables:`"
+            report(source, path, f"{{{{ var.{name} }}}} is not a declared variable{hint}; {known}")
+
+
+def _variables(sources: list[YamlSource], broken: dict[Path, set[tuple]], report) -> dict[str, dict[str, Any]]:
+    compiled: dict[str, dict[str, Any]] = {}
+    where: dict[str, tuple[YamlSource, str]] = {}
+    for source in sources:
+        declared = {} if ("variables",) in broken[source.path] else source.data.get("variables", {})
+        for name, spec in declared.items():
+            if any(bad[:2] == ("variables", name) for bad in broken[source.path]):
+                continue
+            if name in where:
+                first, line = where[name]
+                report(source, ("variables", name), f"variable '{name}' is already declared in {first.name}:{line}")
+                continue
+            where[name] = (source, str(source.line_of(("variables", name))))
+            problems = declared_variables.check(name, spec)
+            for path, message in problems:
+                report(source, ("variables", name) + path, message)
+            if not problems:
+                compiled[name] = declared_variables.compile_variable(spec)
+    for name, spec in compiled.items():
+        for missing in sorted(declared_variables.used_names(spec) - set(where)):
+            report(where[name][0], ("variables", name), f"{{{{ var.{missing} }}}} is not a declared variable")
+    loop = declared_variables.cycle(compiled)
+    if loop:
+        source, _ = where[loop[0]]
+        report(source, ("variables", loop[0]), "variables use each other in a circle: " + " -> ".join(loop))
+    return compiled
 
 
 def _rate_limit(value: bool | dict[str, int]) -> tuple[int, int] | None:
@@ -355,15 +428,11 @@ def _check_tag(source: YamlSource, path: tuple, spec: dict, categories: dict[str
         ok = False
 
     trigger = spec["trigger"]
-    allowed = TRIGGER_KEYS[trigger["type"]]
-    for key in trigger:
-        if key != "type" and key not in allowed:
-            owner = next(t for t, keys in TRIGGER_KEYS.items() if key in keys)
-            report(source, path + ("trigger", key),
-                   f"'{key}' does not apply to trigger type '{trigger['type']}'; it belongs to type '{owner}'")
-            ok = False
-    if trigger["type"] == "click" and any(c in trigger["selector"] for c in "{};"):
-        report(source, path + ("trigger", "selector"), f"{trigger['selector']!r} is not a CSS selector (no braces or semicolons)")
+    for where, message in triggers.check_trigger(trigger):
+        report(source, path + ("trigger",) + where, message)
+        ok = False
+    for where, message in triggers.check_firing(spec):
+        report(source, path + where, message)
         ok = False
 
     kinds = [k for k in KINDS if k in spec]
@@ -389,4 +458,5 @@ def _check_tag(source: YamlSource, path: tuple, spec: dict, categories: dict[str
     compiled = KINDS[kind].compile(spec[kind], trigger)
     return Tag(id=spec["id"], name=spec.get("name", spec["id"]), category=spec["category"],
                trigger=dict(trigger), kind=kind, compiled=compiled, enabled=spec.get("enabled", True),
-               hosts=tuple(spec.get("hosts", ())), restricted=spec.get("after_opt_out") == "restricted")
+               hosts=tuple(spec.get("hosts", ())), restricted=spec.get("after_opt_out") == "restricted",
+               firing=triggers.compile_firing(spec), setup=spec.get("setup"))

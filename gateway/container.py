@@ -24,6 +24,7 @@ from gateway.config import Config
 from gateway.firewall import firewall_rules
 from gateway.tags import kind_js, shared_js
 from gateway.vendors import VENDORS
+from gateway.triggers import compile_trigger, runtime_files
 
 # The vendor units that share consent_ui/tags/google.js (one gtag data layer, Consent Mode): ga4, google_ads.
 GOOGLE_KINDS = tuple(key for key, vendor in VENDORS.items() if "google" in vendor.shared_js)
@@ -67,22 +68,17 @@ def script_safe_json(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _glob_to_regex(glob: str) -> str:
-    return "^" + ".*".join(re.sub(r"[\\^$.|?+()\[\]{}/]", lambda m: "\\" + m.group(0), part)
-                           for part in glob.split("*")) + "$"
-
-
 def runtime_config(config: Config, ui_html: str) -> dict[str, Any]:
     tags = []
-    for tag in config.tags:
-        if not tag.enabled:
-            continue
-        trigger = dict(tag.trigger)
-        if "paths" in trigger:
-            trigger["paths"] = [_glob_to_regex(p) for p in trigger["paths"]]
+    enabled = [tag for tag in config.tags if tag.enabled]
+    position = {tag.id: index for index, tag in enumerate(enabled)}
+    for tag in enabled:
         # Not the tag's `name`: it is for people reading the YAML, and logs name tags by their id.
+        # Runtime keys of a tag (trigger, once, delay, setup) never clash with a kind's compiled keys.
         tags.append({"id": tag.id, "category": tag.category, "kind": tag.kind,
-                     "trigger": trigger, **tag.compiled, **({"restricted": True} if tag.restricted else {})})
+                     "trigger": compile_trigger(tag.trigger), **tag.compiled, **tag.firing,
+                     **({"setup": position[tag.setup]} if tag.setup else {}),
+                     **({"restricted": True} if tag.restricted else {})})
     out = {
         "version": __version__,
         "categories": list(config.category_keys),
@@ -93,6 +89,8 @@ def runtime_config(config: Config, ui_html: str) -> dict[str, Any]:
         "ui": ui_html,
         "fw": firewall_rules(config) if config.site.consent_firewall else [],
     }
+    if config.variables:
+        out["vars"] = config.variables
     if any(tag["kind"] in GOOGLE_KINDS for tag in tags):
         gcm = config.google_consent
         out["gcm"] = {"types": gcm["types"]}
@@ -134,7 +132,7 @@ def render_notice(config: Config, honored: bool) -> str:
 CONFIG_HOLE = "__tg_config__"  # where the JSON goes: a global name the mangler keeps as is
 
 
-def static_source(kinds: tuple[str, ...]) -> str:
+def static_source(kinds: tuple[str, ...], extras: tuple[str, ...] = ()) -> str:
     """All static JS of a container with the tag kinds `kinds`, as one function of CONFIG.
 
     `(function(CONFIG){...})(__tg_config__)`: the mangler sees every name that is static (so it may rename
@@ -142,12 +140,15 @@ def static_source(kinds: tuple[str, ...]) -> str:
     """
     return "\n".join([
         "(function(CONFIG){'use strict';",
-        "var KINDS={};",
+        "var KINDS={},TRIGGERS=Object.create(null),ROOTS=Object.create(null),GATES=[],AFTER=[];",
         _read("tags/ecommerce.js"),
         *(_read(f"tags/{name}.js") for name in shared_js(kinds)),  # e.g. google.js for ga4 and google_ads
         *(kind_js(kind) for kind in kinds),  # consent_ui/tags/<kind>.js, or the vendor unit's adapter.js
         _read("banner.js"),
         _read("firewall.js"),
+        # Trigger types and rules in use (gateway/triggers.py): they register in TRIGGERS and GATES,
+        # which runtime.js reads when it starts, after them.
+        *(_read(name) for name in extras),
         _read("runtime.js"),
         f"}})({CONFIG_HOLE});",
     ])
@@ -155,9 +156,11 @@ def static_source(kinds: tuple[str, ...]) -> str:
 
 def build_container(config: Config) -> Container:
     kinds = tuple(sorted({tag.kind for tag in config.tags if tag.enabled}))
-    head, tail = js_minify.mangle_around(static_source(kinds), CONFIG_HOLE)  # cached per set of kinds
+    runtime = runtime_config(config, render_fab(config))
+    extras = tuple(runtime_files(runtime["tags"], runtime.get("vars")))
+    head, tail = js_minify.mangle_around(static_source(kinds, extras), CONFIG_HOLE)  # cached per set of kinds and extras
     text = (f"/*! tag-gateway {__version__} container: {len(config.tags)} tags, consent first */\n"
-            + head + script_safe_json(runtime_config(config, render_fab(config))) + tail + ";")
+            + head + script_safe_json(runtime) + tail + ";")
     body = text.encode("utf-8")
     digest = hashlib.sha256(body).hexdigest()[:32]
     # Both compressions are paid once per build; serving picks one by Accept-Encoding (gateway/serving/).

@@ -7,7 +7,13 @@ typo in a placeholder is a validation error, not a silently empty parameter.
 
 Roots: `event` (what triggered the tag: the pushed data-layer object, or the
 clicked element), `dataLayer` (the merged data-layer model at that moment, as in
-GTM), `page` (url, path, title, referrer, hostname, query).
+GTM), `page` (url, path, title, referrer, hostname, query), `url` (href, host, path,
+fragment, and `url.query.<name>`: one query parameter), `cookie.<name>` (a first-party
+cookie's value) and `var.<name>` (a variable declared under `variables:`).
+
+A placeholder that finds no value leaves its parameter out (a declared variable's
+`default` applies first), so no request carries "undefined". A literal `{{` or `}}`
+(minified JavaScript has plenty) is written `{{ '{{' }}` or `{{ '}}' }}`.
 """
 
 from __future__ import annotations
@@ -15,10 +21,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-ROOTS = ("event", "dataLayer", "page")
+ROOTS = ("event", "dataLayer", "page", "url", "cookie", "var")
 PAGE_FIELDS = ("url", "path", "title", "referrer", "hostname", "query")
+URL_FIELDS = ("href", "host", "path", "fragment", "query")
+ESCAPES_HINT = "write a literal {{ as {{ '{{' }} and a literal }} as {{ '}}' }}"
 
-_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}")
+# An escape ({{ '{{' }} or {{ '}}' }}) or a placeholder; escapes first, so their braces are not read as one.
+_PLACEHOLDER = re.compile(r"\{\{\s*'(\{\{|\}\})'\s*\}\}|\{\{(.*?)\}\}")
 _SEGMENT = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$-]*$|^[0-9]+$")
 
 
@@ -42,6 +51,11 @@ def parse_path(expression: str) -> list[str]:
                 f"placeholder '{{{{ {text} }}}}' has an invalid part {part!r}; use names separated by dots, e.g. event.ecommerce.value")
     if parts[0] == "page" and parts[1] not in PAGE_FIELDS:
         raise PlaceholderError(f"placeholder '{{{{ {text} }}}}': page has only {', '.join(PAGE_FIELDS)}")
+    if parts[0] == "url" and (parts[1] not in URL_FIELDS or (parts[1] == "query") != (len(parts) == 3) or len(parts) > 3):
+        raise PlaceholderError(f"placeholder '{{{{ {text} }}}}': url has {', '.join(f'url.{f}' for f in URL_FIELDS[:-1])} "
+                               "and url.query.<parameter name>")
+    if parts[0] in ("cookie", "var") and len(parts) != 2:
+        raise PlaceholderError(f"placeholder '{{{{ {text} }}}}': write {parts[0]}.<name>, one name after the dot")
     return parts
 
 
@@ -76,21 +90,59 @@ def placeholder_errors(value: Any, path: tuple = ()) -> list[PlaceholderError]:
     return []
 
 
+def literal_text(value: str) -> str:
+    """A string that must hold no placeholder (code, selectors): its escapes turned into the braces they stand for."""
+    compiled = _compile_text(value)
+    if not isinstance(compiled, str):
+        raise PlaceholderError(f"placeholders are not filled in here ({value[:60]!r}...); {ESCAPES_HINT}")
+    return compiled
+
+
 def _compile_text(value: str) -> Any:
     if "{{" not in value and "}}" not in value:
         return value
     pieces: list[Any] = []
     position = 0
     for match in _PLACEHOLDER.finditer(value):
-        if match.start() > position:
-            pieces.append(value[position:match.start()])
-        pieces.append({"$": parse_path(match.group(1))})
+        between = value[position:match.start()]
+        if "{{" in between or "}}" in between:
+            break  # reported below
+        if match.group(1):
+            between += match.group(1)  # an escaped brace pair: literal text
+        elif between:
+            pieces.append(between)
+            between = ""
+        if between:
+            pieces.append(between)
+        if not match.group(1):
+            pieces.append({"$": parse_path(match.group(2))})
         position = match.end()
     rest = value[position:]
-    if "{{" in rest or "}}" in rest or any("{{" in p or "}}" in p for p in pieces if isinstance(p, str)):
-        raise PlaceholderError(f"unbalanced braces in {value!r}; placeholders look like {{{{ event.value }}}}")
+    if "{{" in rest or "}}" in rest:
+        raise PlaceholderError(f"unbalanced braces in {_short(value)}; placeholders look like {{{{ event.value }}}}; "
+                               f"{ESCAPES_HINT}")
     if rest:
         pieces.append(rest)
-    if len(pieces) == 1 and isinstance(pieces[0], dict):
+    pieces = _joined(pieces)
+    if not pieces:
+        return ""
+    if len(pieces) == 1 and isinstance(pieces[0], str):
+        return pieces[0]  # only escapes: plain text
+    if len(pieces) == 1:
         return pieces[0]  # a lone placeholder keeps the value's type (numbers stay numbers)
     return {"$t": pieces}
+
+
+def _joined(pieces: list[Any]) -> list[Any]:
+    """Neighbouring literal pieces as one."""
+    out: list[Any] = []
+    for piece in pieces:
+        if isinstance(piece, str) and out and isinstance(out[-1], str):
+            out[-1] += piece
+        else:
+            out.append(piece)
+    return out
+
+
+def _short(value: str) -> str:
+    return repr(value if len(value) <= 80 else value[:77] + "...")

@@ -58,21 +58,15 @@ def _site_folders(root: Path) -> list[Path]:
 
 
 def detect_layout(root: str | Path) -> Layout:
-    """Which layout `root` has. A folder without YAML and without site folders counts as one
-    (empty) site, so load_config reports it as it always did. ConfigError for a folder that holds
-    both layouts and for site folders whose names cannot be a URL."""
+    """Which layout `root` has. A folder with *.yaml files of its own is one site, as it always was:
+    its sub-folders are not sites (an owner may keep shared or archived YAML there, or link files in
+    from one), so upgrading never turns a working folder into an error. A folder without YAML and
+    without site folders also counts as one (empty) site, so load_config reports it as it always did.
+    ConfigError for site folders whose names cannot be a URL."""
     root = Path(root)
-    if not root.is_dir():
+    if not root.is_dir() or _has_yaml(root):
         return Layout(root, {})
     folders = _site_folders(root)
-    if _has_yaml(root):
-        if not folders:
-            return Layout(root, {})
-        names = [f.name[:80] for f in folders]
-        raise ConfigError([Problem(display_path(root), 0, "", f"holds *.yaml files and also site folders with *.yaml "
-                                   f"({', '.join(names[:5])}{', ...' if len(names) > 5 else ''}): either it is one "
-                                   "site (move the sub-folders out) or a root of several sites (move its own *.yaml "
-                                   "files into a site folder)")])
     problems = []
     sites: dict[str, Path] = {}
     for folder in folders:

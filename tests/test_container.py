@@ -113,6 +113,6 @@ def test_disabled_tags_are_not_shipped(config_dir: Path) -> None:
     ("/products/*", "/products/a.b", True), ("/", "/x", False), ("/a.b", "/aXb", False),
 ])
 def test_page_view_paths_become_anchored_regexes(glob: str, path: str, matches: bool) -> None:
-    from gateway.container import _glob_to_regex
+    from gateway.triggers import _glob_to_regex
 
     assert bool(re.match(_glob_to_regex(glob), path)) is matches

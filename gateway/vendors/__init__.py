@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from gateway.placeholders import compile_value
+from gateway.triggers import occurrence_name
 
 ROOT = Path(__file__).resolve().parent
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
@@ -41,13 +42,6 @@ OPTIONAL = {"cookies", "events", "shared_js", "consent", "requests", "automatic"
 
 class VendorError(ValueError):
     """A vendor unit that is not well-formed: found at import, so a broken unit never reaches a store."""
-
-
-def occurrence_name(trigger: dict) -> str:
-    """The name the runtime gives an occurrence of this trigger (what GA4 calls the event); see gateway/triggers.py."""
-    from gateway.triggers import occurrence_name as name
-
-    return name(trigger)
 
 
 def compile_vendor_call(spec: dict, id_key: str, event: str) -> dict:
