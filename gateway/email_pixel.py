@@ -258,7 +258,8 @@ class EmailPixel:
         try:
             campaign = file[:-len(".gif")]
             recipient = self.tokens.counts(campaign, request.query_params.get("t"))
-            if recipient is not None and self.recorder is not None:
+            # HEAD (link checkers, proxies probing) fetches no image: not an open.
+            if recipient is not None and self.recorder is not None and request.method == "GET":
                 self.recorder.add(campaign, recipient)
         except Exception:  # whatever happens, the mail client gets its GIF
             if not self._broken_logged:

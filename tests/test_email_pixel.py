@@ -140,6 +140,8 @@ def test_a_valid_open_counts_once_per_recipient_however_often_it_is_reloaded(gat
     assert stats(gateway) == [{"campaign": "spring", "recipients_tracked": 2, "unique_opens": 0, "total_opens": 0,
                                "first_open": None, "last_open": None}]
     opened(gateway, alice["path"], times=300, Cookie="tg_consent=whatever")
+    head = gateway.head(alice["path"])  # a link checker: the same headers, not an open
+    assert head.status_code == 200 and head.headers["content-type"] == "image/gif"
     opened(gateway, carol["path"], times=5)
     [spring] = stats(gateway)
     assert (spring["recipients_tracked"], spring["unique_opens"], spring["total_opens"]) == (2, 1, 300)
