@@ -148,3 +148,39 @@ tags:
     assert recorder.assert_fired("brand-a", once=True)[0].account == "111111"
     assert recorder.assert_fired("brand-b", once=True)[0].account == "222222"
     assert sorted(e.account for e in recorder.events() if e.event == "PageView") == ["111111", "222222"]
+
+
+VENDOR_SNIPPET_TAGS = """
+tags:
+  - id: queue-lib
+    category: analytics
+    trigger: {type: page_view}
+    script:
+      src: https://lib.example/queue-reader.js
+      init_runs: before_load
+      # A vendor snippet as vendors ship it: set up the queue, then the library reads it. Minified code
+      # is full of }}; the escape keeps it from reading as a placeholder.
+      init: |
+        window.vq = window.vq || []; window.vq.push(['init', 'A-1']); var cfg = {a: {b: 1{{ '}}' }};
+        window.vq.push(['page', cfg.a.b]);
+"""
+
+
+def test_a_vendor_snippet_sets_up_its_queue_before_its_library_loads(tmp_path, gateway_factory, context, page, recorder):
+    # The stand-in library sends what it found queued when it loaded: with init after the library (the
+    # default) it would find nothing, which is how a vendor's queue gets lost.
+    context.route("https://lib.example/**", lambda route: route.fulfill(content_type="text/javascript", body=(
+        "var n = (window.vq || []).length;"
+        "fetch('https://collect.example/e?queued=' + n + '&first=' + (n ? window.vq[0][0] : ''), {mode: 'no-cors'});")))
+    config_dir = tmp_path / "snippet"
+    config_dir.mkdir()
+    (config_dir / "site.yaml").write_text(SITE)
+    (config_dir / "tags.yaml").write_text(VENDOR_SNIPPET_TAGS)
+    server = gateway_factory(config_dir)
+    recorder.use_config(config_dir)
+    collected = lambda: [r for r in recorder.unknown_third_parties() if r.host == "collect.example"]  # noqa: E731
+    Shop(page, server.url, recorder).open("/")
+    accept_all(page)
+    [beacon] = recorder.wait_for(page, collected)
+    assert beacon.params == {"queued": "2", "first": "init"}
+    assert page.evaluate("window.vq[1]") == ["page", 1]  # the escaped }} ran as code

@@ -169,3 +169,28 @@ def test_only_the_trigger_types_and_rules_in_use_are_shipped(tmp_path) -> None:
     example = load_config(Path(__file__).resolve().parent.parent / "tag_configs")
     shipped = runtime_config(example, "")
     assert runtime_files(shipped["tags"], shipped.get("vars")) == ["triggers/click.js"]
+
+
+def test_a_script_snippet_takes_no_placeholders_and_says_how_to_write_braces(tmp_path) -> None:
+    found = problems(tmp_path, """
+        tags:
+          - id: a
+            category: marketing
+            trigger: {type: page_view}
+            script: {src: "https://lib.example/a.js", init: "track({{ event.value }})"}
+          - id: b
+            category: marketing
+            trigger: {type: page_view}
+            script: {src: "https://lib.example/b.js", init: "var o = {a: {b: 1}};"}
+          - id: c
+            category: marketing
+            trigger: {type: page_view}
+            script: {init: "go()", init_runs: before_load}
+        """)
+    assert found == [
+        "tags.yaml:6: tags[0].script.init: placeholders are not filled in here ('track({{ event.value }})'...); "
+        "write a literal {{ as {{ '{{' }} and a literal }} as {{ '}}' }} (read the event as tagGateway.event instead)",
+        "tags.yaml:10: tags[1].script.init: unbalanced braces in 'var o = {a: {b: 1}};'; placeholders look like "
+        "{{ event.value }}; write a literal {{ as {{ '{{' }} and a literal }} as {{ '}}' }}",
+        "tags.yaml:14: tags[2].script.init_runs: init_runs orders `init` and the library `src`: give both",
+    ]

@@ -1,4 +1,4 @@
-/* script: load `src` once per page, then run the owner's `init` snippet on every firing, in order,
+/* script: load `src` once per page, then (or, with init_runs: before_load, first) run the owner's `init` snippet on every firing, in order,
  * as its own <script> element (a broken snippet breaks only itself). `tagGateway.event` holds the
  * triggering event while the snippet runs. */
 KINDS.script = {
@@ -12,6 +12,7 @@ KINDS.script = {
       api.event = null;
       s.parentNode.removeChild(s);
     }
-    if (tag.src) loadScript(tag.src, tag.init && init); else if (tag.init) init();
+    if (tag.first) { init(); loadScript(tag.src); } // init_runs: before_load, as vendor snippets set up their queue
+    else if (tag.src) loadScript(tag.src, tag.init && init); else if (tag.init) init();
   }
 };
