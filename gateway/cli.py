@@ -193,6 +193,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         _report(error)
         return 1
     if layout.single:
+        for warning in config.warnings:
+            print(warning, file=sys.stderr)
         print(f"{args.config}: {_summary(config)}")
         return 0
     return _validate_sites(layout, check_sites(layout))
@@ -208,6 +210,8 @@ def _validate_sites(layout, results: dict) -> int:
             for problem in result.problems:
                 print(problem, file=sys.stderr)
         else:
+            for warning in result.warnings:
+                print(warning, file=sys.stderr)
             print(f"{display_path(layout.sites[name])}: {_summary(result)}")
     if not broken:
         print(f"{display_path(layout.root)}: {len(results)} site{'s' if len(results) != 1 else ''} OK")
@@ -268,6 +272,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
                               args.store_url, args.host)
     for warning in warnings:
         print(f"tag-gateway: WARNING: {warning}", file=sys.stderr)
+    configs = [live.default] if live.default is not None else list(live.sites.values())
+    for problem in (w for site in configs for w in site.current.config.warnings):
+        print(f"tag-gateway: {problem}", file=sys.stderr)
     print(f"tag-gateway: {workers} worker{'s' if workers != 1 else ''} on {base}", file=sys.stderr)
     settings = server.ServeSettings(config=str(Path(args.config).resolve()), store=str(store.resolve()) if store else None,
                                     watch=not args.no_watch, access_log=not args.no_access_log)

@@ -136,6 +136,8 @@ class Config:
     google_consent: dict[str, Any] = field(default_factory=dict)
     regions: RegionRules = field(default_factory=RegionRules)
     variables: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> compiled (variables.py)
+    # What is valid but cannot work as written (e.g. {{ event.x }} that a trigger's events never hold).
+    warnings: tuple[Problem, ...] = ()
 
     @property
     def sale_categories(self) -> tuple[str, ...]:
@@ -290,6 +292,7 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
     _check_setups(tags, tag_sources, all_ids, report)
     compiled_variables = _variables(sources, broken, report)
     _check_variable_uses(tags, compiled_variables, tag_sources, report)
+    warnings = _placeholder_warnings(tags, tag_sources)
 
     if problems:
         raise ConfigError(problems)
@@ -309,7 +312,30 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
         consent_rate_limit=_rate_limit(site_spec.get("consent_rate_limit", True)),
     )
     return Config(directory, site, tuple(categories.values()), banner, tuple(tags), tuple(files), google_consent, regions,
-                  compiled_variables)
+                  compiled_variables, tuple(sorted(warnings)))
+
+
+def _placeholder_warnings(tags: list[Tag], where: dict[str, tuple[YamlSource, tuple]]) -> list[Problem]:
+    found = []
+    for tag in tags:
+        source, path = where[tag.id]
+        spec = source.data
+        for key in path:
+            spec = spec[key]
+        fields = {path + leaf: value for leaf, value in _leaves({tag.kind: spec[tag.kind], "trigger": spec["trigger"],
+                                                                 "fire": spec.get("fire")})}
+        for at, message in triggers.placeholder_warnings(spec["trigger"], fields):
+            found.append(Problem(source.name, source.line_of(at), format_path(at), f"warning: {message}"))
+    return found
+
+
+def _leaves(value: Any, path: tuple = ()) -> list[tuple[tuple, str]]:
+    """Every string inside `value`, with its path."""
+    if isinstance(value, dict):
+        return [leaf for k, v in value.items() for leaf in _leaves(v, path + (k,))]
+    if isinstance(value, list):
+        return [leaf for i, v in enumerate(value) for leaf in _leaves(v, path + (i,))]
+    return [(path, value)] if isinstance(value, str) else []
 
 
 def _check_setups(tags: list[Tag], where: dict[str, tuple[YamlSource, tuple]], all_ids: set[str], report) -> None:

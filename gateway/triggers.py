@@ -15,6 +15,7 @@ to fire the tag; `unless` blocks it when any of its conditions holds.
 from __future__ import annotations
 
 import re
+import difflib
 from typing import Any
 
 from gateway.placeholders import PlaceholderError, compile_value
@@ -186,3 +187,83 @@ def _roots(value: Any) -> set[str]:
 def _glob_to_regex(glob: str) -> str:
     return "^" + ".*".join(re.sub(r"[\\^$.|?+()\[\]{}/]", lambda m: "\\" + m.group(0), part)
                            for part in glob.split("*")) + "$"
+
+
+# ---------------------------------------------------------------------------------- warnings
+# What `{{ event.* }}` holds for each trigger type (None: whatever the store pushed). A placeholder
+# outside it can never have a value: `gateway validate` warns (the parameter would always be left out).
+ELEMENT_FIELDS = {"id", "text", "classes", "href", "data"}
+EVENT_FIELDS: dict[str, dict[str, set[str] | None] | None] = {
+    "page_view": {}, "dom_ready": {}, "window_loaded": {},
+    "history_change": {"old_url": None, "new_url": None, "source": None},
+    "event": None,
+    "click": {"element": ELEMENT_FIELDS},
+    "form_submit": {"element": ELEMENT_FIELDS, "form": {"id", "action", "method"}},
+    "element_visible": {"element": ELEMENT_FIELDS, "share": None},
+    "scroll_depth": {"threshold": None},
+    "timer": {"count": None, "interval_ms": None},
+}
+# GA4's e-commerce object, the data layer's canonical event model: a near miss is most likely a typo.
+ECOMMERCE_FIELDS = ("transaction_id", "value", "currency", "tax", "shipping", "coupon", "affiliation", "items",
+                    "item_list_id", "item_list_name", "payment_type", "shipping_tier", "creative_name",
+                    "creative_slot", "promotion_id", "promotion_name")
+
+
+def placeholder_warnings(trigger: dict, fields: dict[tuple, Any]) -> Problems:
+    """Warnings for `{{ event.* }}` placeholders in `fields` (YAML path -> raw value) that this trigger's
+    occurrences can never fill, and near misses of GA4 e-commerce names."""
+    found: Problems = []
+    for where, value in fields.items():
+        for path in _placeholders(value):
+            message = _event_warning(trigger, path)
+            if message:
+                found.append((where, message))
+    return found
+
+
+def _event_warning(trigger: dict, path: list[str]) -> str | None:
+    if path[0] != "event" or len(path) < 2:
+        return None
+    shown = "{{ " + ".".join(path) + " }}"
+    shape = EVENT_FIELDS[trigger["type"]]
+    if shape is None:  # a data-layer push: anything may be there, but `ecomerce` is most likely a typo
+        close = difflib.get_close_matches(path[1], ["ecommerce"], n=1, cutoff=0.8)
+        if close and path[1] != "ecommerce":
+            return f"{shown} is never filled by a GA4 e-commerce push (did you mean event.ecommerce?)"
+        if path[1] == "ecommerce" and len(path) > 2 and path[2] not in ECOMMERCE_FIELDS:
+            close = difflib.get_close_matches(path[2], ECOMMERCE_FIELDS, n=1, cutoff=0.75)
+            if close:
+                return f"{shown}: GA4 e-commerce has no '{path[2]}' (did you mean event.ecommerce.{close[0]}?)"
+        return None
+    inner = shape.get(path[1], "missing") if shape else "missing"
+    if inner == "missing":
+        has = ", ".join(f"event.{k}" for k in shape) if shape else "nothing"
+        return (f"{shown} never has a value on a {trigger['type']} trigger (its event has {has}); "
+                "use dataLayer., page. or url. instead, or another trigger type")
+    if inner is not None and len(path) > 2 and path[2] not in inner:
+        return (f"{shown} never has a value: event.{path[1]} has {', '.join(sorted(inner))}"
+                + (" (data.<name> for data-* attributes)" if "data" in inner else ""))
+    return None
+
+
+def _placeholders(value: Any) -> list[list[str]]:
+    if isinstance(value, str):
+        try:
+            return _paths(compile_value(value))
+        except PlaceholderError:
+            return []  # an error, reported as one
+    if isinstance(value, dict):
+        return [p for v in value.values() for p in _placeholders(v)]
+    if isinstance(value, list):
+        return [p for v in value for p in _placeholders(v)]
+    return []
+
+
+def _paths(compiled: Any) -> list[list[str]]:
+    if isinstance(compiled, dict):
+        if "$" in compiled and isinstance(compiled["$"], list):
+            return [compiled["$"]]
+        return [p for v in compiled.values() for p in _paths(v)]
+    if isinstance(compiled, list):
+        return [p for v in compiled for p in _paths(v)]
+    return []

@@ -194,3 +194,55 @@ def test_a_script_snippet_takes_no_placeholders_and_says_how_to_write_braces(tmp
         "{{ event.value }}; write a literal {{ as {{ '{{' }} and a literal }} as {{ '}}' }}",
         "tags.yaml:14: tags[2].script.init_runs: init_runs orders `init` and the library `src`: give both",
     ]
+
+
+def test_placeholders_a_trigger_can_never_fill_are_warned_about_not_refused(tmp_path) -> None:
+    config = loaded(tmp_path, """
+        tags:
+          - id: a
+            category: marketing
+            trigger: {type: page_view}
+            image: {url: "https://px.example/p.gif", params: {v: "{{ event.ecommerce.value }}", ok: "{{ dataLayer.ecommerce.value }}"}}
+          - id: b
+            category: marketing
+            trigger: {type: event, event: purchase}
+            image:
+              url: https://px.example/p.gif
+              params: {v: "{{ event.ecomerce.value }}", t: "{{ event.ecommerce.transacton_id }}", ok: "{{ event.custom.x }}"}
+          - id: c
+            category: marketing
+            trigger: {type: click, selector: .x, conditions: [{value: "{{ event.element.sku }}", equals: a}]}
+            image: {url: "https://px.example/p.gif", params: {sku: "{{ event.element.data.sku }}"}}
+        """)
+    assert [str(w).replace(str(tmp_path) + "/", "") for w in config.warnings] == [
+        "tags.yaml:6: tags[0].image.params.v: warning: {{ event.ecommerce.value }} never has a value on a page_view "
+        "trigger (its event has nothing); use dataLayer., page. or url. instead, or another trigger type",
+        "tags.yaml:12: tags[1].image.params.t: warning: {{ event.ecommerce.transacton_id }}: GA4 e-commerce has no "
+        "'transacton_id' (did you mean event.ecommerce.transaction_id?)",
+        "tags.yaml:12: tags[1].image.params.v: warning: {{ event.ecomerce.value }} is never filled by a GA4 e-commerce "
+        "push (did you mean event.ecommerce?)",
+        "tags.yaml:15: tags[2].trigger.conditions[0].value: warning: {{ event.element.sku }} never has a value: "
+        "event.element has classes, data, href, id, text (data.<name> for data-* attributes)",
+    ]
+    example = load_config(Path(__file__).resolve().parent.parent / "tag_configs")
+    assert example.warnings == ()
+
+
+def test_validate_prints_warnings_and_still_succeeds(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "site.yaml").write_text(SITE)
+    (tmp_path / "tags.yaml").write_text(textwrap.dedent("""
+        tags:
+          - id: a
+            category: marketing
+            trigger: {type: timer, interval_ms: 1000}
+            image: {url: "https://px.example/p.gif", params: {n: "{{ event.cont }}"}}
+        """))
+    done = subprocess.run([sys.executable, "-m", "gateway", "validate", str(tmp_path)], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent, timeout=60)
+    assert done.returncode == 0 and "OK (2 files, 1 tags" in done.stdout
+    assert done.stderr.strip().endswith("tags.yaml:6: tags[0].image.params.n: warning: {{ event.cont }} never has a "
+                                        "value on a timer trigger (its event has event.count, event.interval_ms); use "
+                                        "dataLayer., page. or url. instead, or another trigger type")
