@@ -3,7 +3,8 @@
 * `load_config_copy`: the example as it is, except a POST /consent rate limit (if this gateway has one)
   high enough that a load from one loopback address measures the endpoint, not 429s. The limiter stays
   on, so its per-request cost is measured.
-* `large_config`: the example's site and categories with 50 tags of every kind and every trigger, checked
+* `large_config`: the example's site and categories with 50 tags of every kind and every trigger type (some with
+  conditions and firing rules), checked
   by the loader `gateway validate` runs.
 """
 
@@ -56,17 +57,27 @@ def _vendor(kind: str, n: int) -> dict:
         "ga4": {"measurement_id": f"G-BENCH{n:05d}"},
         "google_ads": {"conversion_id": f"AW-{900000000 + n}", "conversion_label": f"Label{n:04d}"},
         "meta_pixel": {"pixel_id": str(1000000000 + n), "event": "AddToCart",
-                       "params": {"value": "{{ event.element.data.price }}", "currency": "EUR"}},
+                       "params": {"value": "{{ dataLayer.ecommerce.value }}", "currency": "EUR"}},
         "tiktok_pixel": {"pixel_id": f"CBENCH{n:014d}"},
+        "pinterest": {"tag_id": str(2600000000000 + n)},
+        "snap_pixel": {"pixel_id": f"{n:08x}-0000-4000-8000-000000000000"},
         "image": {"url": f"https://pixel{n}.bench.example/p.gif",
-                  "params": {"page": "{{ page.path }}", "order": "{{ event.ecommerce.transaction_id }}", "n": n}},
+                  "params": {"page": "{{ page.path }}", "order": "{{ dataLayer.ecommerce.transaction_id }}", "n": n}},
         "script": {"src": f"https://cdn{n}.bench.example/tag.js", "init": f"window.benchTag{n} = tagGateway.event;"},
     }[kind]
 
 
-KINDS = ("ga4", "google_ads", "meta_pixel", "tiktok_pixel", "image", "script")
+KINDS = ("ga4", "google_ads", "meta_pixel", "tiktok_pixel", "pinterest", "snap_pixel", "image", "script")
+# Every trigger type, some with conditions and firing rules: the large container carries all of them.
 TRIGGERS = ({"type": "page_view"}, {"type": "event", "event": "purchase"}, {"type": "click", "selector": ".add-to-cart"},
-            {"type": "page_view", "paths": ["/products/*", "/thank-you*"]}, {"type": "event", "event": "add_to_cart"})
+            {"type": "page_view", "paths": ["/products/*", "/thank-you*"]}, {"type": "event", "event": "add_to_cart"},
+            {"type": "history_change"}, {"type": "form_submit", "selector": "#newsletter"},
+            {"type": "element_visible", "selector": ".promo"}, {"type": "scroll_depth", "thresholds": [50, 90]},
+            {"type": "timer", "interval_ms": 30000, "limit": 2}, {"type": "dom_ready"}, {"type": "window_loaded"},
+            {"type": "click", "links_only": True, "conditions": [{"value": "{{ url.host }}", "ends_with": "shop.example"}]},
+            {"type": "page_view", "unless": [{"value": "{{ cookie.staff }}", "equals": "1"}]})
+# Firing rules, in turn (keys from the data layer: every trigger type has it).
+FIRING = ({}, {"fire": "once_per_page"}, {}, {"fire": {"once_per_key": "{{ dataLayer.ecommerce.transaction_id }}"}})
 
 
 def large_config(target: Path, source: Path = EXAMPLE) -> Path:
@@ -83,7 +94,7 @@ def large_config(target: Path, source: Path = EXAMPLE) -> Path:
         kind = KINDS[n % len(KINDS)]
         tags.append({"id": f"{kind.replace('_', '-')}-{n}", "name": f"Generated {kind} tag {n}",
                      "category": categories[n % len(categories)], "trigger": TRIGGERS[n % len(TRIGGERS)],
-                     kind: _vendor(kind, n)})
+                     **FIRING[n % len(FIRING)], kind: _vendor(kind, n)})
     (target / "tags.yaml").write_text(yaml.safe_dump({"tags": tags}, sort_keys=False))
     try:  # what `gateway validate` runs, in this process
         load_config(target)
