@@ -37,8 +37,9 @@ def test_quick_run_measures_every_row_and_writes_the_reports(tmp_path: Path):
         assert len(rounds["subject"]) == len(rounds["baseline"]) == 1
         assert all(run["requests"] > 0 and run["failed"] == 0 for run in rounds["subject"] + rounds["baseline"])
     assert document["raw"]["size.large"]["tags"] == 50
-    assert set(document["raw"]["size.large"]["kinds"]) == {"ga4", "google_ads", "meta_pixel", "tiktok_pixel",
-                                                             "image", "script"}
+    from bench.configs import KINDS
+
+    assert set(document["raw"]["size.large"]["kinds"]) == set(KINDS)
     assert f"{document['machine']['cores']} cores" in markdown.read_text()
 
 
