@@ -189,3 +189,39 @@ def test_a_delayed_tag_fires_late_and_not_after_a_withdrawal(tmp_path, gateway_f
     page.evaluate("tagGateway.rejectAll()")  # withdrawn before the delay is over
     page.wait_for_timeout(2000)
     assert len(recorder.events("slow")) == 1
+
+
+def test_an_order_counted_on_one_subdomain_is_not_counted_again_on_another(tmp_path, gateway_factory, playwright_session):
+    # site.cookie_domain shares the choice and the de-duplication marks between www. and checkout.: the
+    # browser here resolves *.shop.test to this machine, where the gateway serves both hosts.
+    from .support import CHROMIUM_ARGS, find_chromium, new_recorded_context
+
+    config_dir, store_dir = _store(tmp_path)
+    (config_dir / "site.yaml").write_text(SITE.replace('allowed_origins: ["http://127.0.0.1:*"]',
+                                                       'allowed_origins: ["http://*.shop.test:*"]\n  cookie_domain: shop.test'))
+    server = gateway_factory(config_dir, store_dir)
+    resolver = "--host-resolver-rules=MAP *.shop.test 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"
+    browser = playwright_session.chromium.launch(executable_path=find_chromium(playwright_session), headless=True,
+                                                 args=[*CHROMIUM_ARGS[:-1], resolver])
+    try:
+        context, recorder = new_recorded_context(browser)
+        recorder.use_config(config_dir)
+        context.route("http://*.shop.test:*/**", lambda route: route.continue_())  # the store itself, not a vendor
+        page = context.new_page()
+        www = server.url.replace("127.0.0.1", "www.shop.test")
+        Shop(page, www, recorder).open("/thanks.html")
+        accept_all(page)
+        recorder.wait_for(page, lambda: recorder.events("conversion"))
+
+        other = context.new_page()
+        checkout = server.url.replace("127.0.0.1", "checkout.shop.test")
+        shop = Shop(other, checkout, recorder).open("/thanks.html")
+        assert shop.state() == "decided"  # the choice made on www. holds here
+        recorder.settle(other)
+        assert len(recorder.events("conversion")) == 1, recorder.report()
+        other.evaluate("dataLayer.push({event: 'purchase', ecommerce: {transaction_id: 'T-2002', value: 5}})")
+        recorder.wait_for(other, lambda: recorder.events("conversion"), count=2)
+        marks = [c for c in context.cookies() if c["name"] == "tg_fv"]
+        assert [c["domain"] for c in marks] == [".shop.test"]
+    finally:
+        browser.close()
