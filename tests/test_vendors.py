@@ -32,7 +32,8 @@ def _tags(tmp_path: Path, tags: str):
 def test_every_folder_is_a_vendor_and_a_tag_kind() -> None:
     folders = sorted(p.name for p in ROOT.iterdir() if (p / "vendor.yaml").is_file())
     assert list(VENDORS) == folders
-    assert {"ga4", "google_ads", "meta_pixel", "tiktok_pixel", "pinterest", "snap_pixel"} <= set(VENDORS)
+    assert {"ga4", "google_ads", "meta_pixel", "tiktok_pixel", "pinterest", "snap_pixel",
+            "microsoft_uet", "linkedin_insight", "reddit_pixel", "x_pixel"} <= set(VENDORS)
     assert set(VENDORS) <= set(KINDS)
     schema = load_schema()
     for key, vendor in VENDORS.items():
@@ -101,3 +102,65 @@ def test_adding_a_vendor_is_adding_a_folder(tmp_path: Path) -> None:
     (tmp_path / "acme" / "adapter.js").unlink()
     with pytest.raises(VendorError, match="no adapter.js"):
         discover(tmp_path)
+
+
+CANONICAL = ("purchase", "add_to_cart", "view_item", "begin_checkout", "sign_up", "generate_lead", "search", "page_view")
+
+
+def test_the_four_later_units_map_the_canonical_events_and_build_what_their_adapters_read(tmp_path: Path) -> None:
+    for key in ("microsoft_uet", "linkedin_insight", "reddit_pixel", "x_pixel"):
+        missing = [e for e in CANONICAL if e not in VENDORS[key].events]
+        assert key == "reddit_pixel" and missing == ["begin_checkout"] or missing == [], (key, missing)
+    config = _tags(tmp_path, """
+  - {id: uet, category: marketing, trigger: {type: page_view}, microsoft_uet: {ti: "187654321"}}
+  - {id: uet-buy, category: marketing, trigger: {type: event, event: purchase}, microsoft_uet: {ti: "187654321"}}
+  - {id: li, category: marketing, trigger: {type: page_view}, linkedin_insight: {partner_id: "1234567"}}
+  - {id: li-buy, category: marketing, trigger: {type: event, event: purchase},
+     linkedin_insight: {partner_id: "1234567", conversion_id: 7654321}}
+  - {id: rd, category: marketing, trigger: {type: page_view}, reddit_pixel: {pixel_id: a2_abcdef123456}}
+  - {id: rd-buy, category: marketing, trigger: {type: event, event: purchase}, reddit_pixel: {pixel_id: a2_abcdef123456}}
+  - {id: rd-checkout, category: marketing, trigger: {type: event, event: begin_checkout}, reddit_pixel: {pixel_id: a2_abcdef123456}}
+  - {id: x, category: marketing, trigger: {type: page_view}, x_pixel: {pixel_id: o8z6j}}
+  - {id: x-buy, category: marketing, trigger: {type: event, event: purchase}, x_pixel: {pixel_id: o8z6j, event_id: o8z21}}
+""")
+    compiled = {tag.id: tag.compiled for tag in config.tags}
+    assert compiled == {
+        "uet": {"ti": "187654321", "event": "pageLoad", "page": True},
+        "uet-buy": {"ti": "187654321", "event": "purchase"},
+        "li": {"partner_id": "1234567", "page": True, "event": "pageview"},
+        "li-buy": {"partner_id": "1234567", "event": "7654321"},
+        "rd": {"pixel_id": "a2_abcdef123456", "event": "PageVisit"},
+        "rd-buy": {"pixel_id": "a2_abcdef123456", "event": "Purchase"},
+        "rd-checkout": {"pixel_id": "a2_abcdef123456", "event": "begin_checkout", "custom": True},
+        "x": {"pixel_id": "o8z6j", "page": True, "event": "PageView"},
+        "x-buy": {"pixel_id": "o8z6j", "event": "tw-o8z6j-o8z21"},
+    }
+    rules = {(host, path) for host, path, _ in firewall_rules(config)}
+    assert rules == {("bat.bing.com", ""), ("bat.r.msn.com", ""), ("snap.licdn.com", ""), ("px.ads.linkedin.com", ""),
+                     ("www.redditstatic.com", "/ads/"), ("alb.reddit.com", ""), ("pixel-config.reddit.com", ""),
+                     ("static.ads-twitter.com", ""), ("analytics.twitter.com", ""), ("t.co", "")}
+    assert 'KINDS.microsoft_uet.cookies = ["_uetsid", "_uetvid", ' in kind_js("microsoft_uet")
+    assert 'KINDS.reddit_pixel.cookies = ["_rdt_uuid", ' in kind_js("reddit_pixel")
+    assert 'KINDS.x_pixel.cookies = ["_twclid"]' in kind_js("x_pixel")
+    assert 'KINDS.linkedin_insight.cookies = ["li_fat_id", ' in kind_js("linkedin_insight")
+
+
+@pytest.mark.parametrize("spec", [
+    "microsoft_uet: {ti: UET-1}", "linkedin_insight: {partner_id: \"1234567\", conversion_id: abc}",
+    "reddit_pixel: {pixel_id: 12345}", "x_pixel: {pixel_id: o8z6j, event_id: tw-o8z6j-o8z21}",
+    "linkedin_insight: {partner_id: \"1234567\", event: Purchase}",
+])
+def test_the_four_later_units_refuse_malformed_ids(tmp_path: Path, spec: str) -> None:
+    from gateway.config import ConfigError
+
+    with pytest.raises(ConfigError):
+        _tags(tmp_path, f"  - {{id: t, category: marketing, trigger: {{type: page_view}}, {spec}}}\n")
+
+
+def test_the_later_adapters_are_es5_and_read_no_config_as_code() -> None:
+    import re
+
+    for key in ("microsoft_uet", "linkedin_insight", "reddit_pixel", "x_pixel"):
+        source = re.sub(r"/\*.*?\*/|(?:^|\s)//[^\n]*", "", (ROOT / key / "adapter.js").read_text(), flags=re.S | re.M)
+        assert not re.search(r"\b(let|const|class)\s|=>|`", source), key
+        assert "eval(" not in source and "new Function" not in source and "map()" in source, key

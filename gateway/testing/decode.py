@@ -154,7 +154,7 @@ class Event:
     """One vendor event, the same shape for every vendor.
 
     `vendor` is the tag kind that sends such events (ga4, google_ads, meta_pixel, tiktok_pixel, pinterest,
-    snap_pixel); `account` the measurement id / pixel id / pixel code / AW- conversion id / tag id; `params`
+    snap_pixel, microsoft_uet, linkedin_insight, reddit_pixel, x_pixel); `account` the measurement id / pixel id / pixel code / AW- conversion id / tag id; `params`
     the event's own parameters with vendor prefixes removed (GA4 `ep.`/`epn.`, Meta `cd[...]`, TikTok
     `properties`, Pinterest `ed`, Snap `e_`) and common names (value, currency, transaction_id, event_id,
     items); `signals` the consent parameters.
@@ -175,7 +175,8 @@ class Event:
     def page(self) -> str:
         params = self.hit.params
         data = self.hit.data if isinstance(self.hit.data, dict) else {}
-        return (params.get("dl") or params.get("url") or params.get("m_pl") or _json_param(params, "ad").get("loc") or
+        return (params.get("dl") or params.get("url") or params.get("m_pl") or params.get("p") or
+                params.get("tw_document_href") or _json_param(params, "ad").get("loc") or
                 ((data.get("context") or {}).get("page") or {}).get("url") or "")
 
     @property
@@ -289,6 +290,72 @@ def _snap_event(hit: Hit) -> Event:
     return Event("snap_pixel", hit.params.get("pid", ""), hit.params.get("ev", ""), params, hit)
 
 
+def _uet_event(hit: Hit) -> Event:
+    """bat.bing.com/action/0?ti=...&evt=pageLoad|custom&ea=<action>&gv=<revenue>&gc=<currency>&asc=G|D
+    (see gateway/testing/stubs/uet_bat.js); `asc` is UET consent mode's ad_storage, as a signal."""
+    p = hit.params
+    params: dict[str, Any] = {}
+    for key, name in (("gv", "value"), ("gc", "currency"), ("ev", "event_value"), ("ec", "event_category"),
+                      ("el", "event_label"), ("transaction_id", "transaction_id"), ("prodid", "items")):
+        if key in p:
+            params[name] = number(p[key]) if name in ("value", "event_value") else p[key]
+    event = "pageLoad" if p.get("evt") == "pageLoad" else p.get("ea", "")
+    signals = {k: p[k] for k in ("asc", "sid", "vid") if k in p}
+    return Event("microsoft_uet", p.get("ti", ""), event, params, hit, signals=signals)
+
+
+def _linkedin_event(hit: Hit) -> Event:
+    """px.ads.linkedin.com/collect?pid=...&conversionId=...: a conversion is named by its id; without one
+    it is the Insight Tag's own page view (`pageview`)."""
+    p = hit.params
+    params: dict[str, Any] = {}
+    if "value" in p:
+        params["value"] = number(p["value"])
+    if "currency" in p:
+        params["currency"] = p["currency"]
+    if "eventId" in p:
+        params["event_id"] = p["eventId"]
+    return Event("linkedin_insight", p.get("pid", ""), p.get("conversionId") or "pageview", params, hit)
+
+
+def _reddit_event(hit: Hit) -> Event:
+    """alb.reddit.com/rp.gif?id=...&event=Purchase&m.value=...&m.conversionId=...: a Custom event is named
+    by its customEventName."""
+    p = hit.params
+    params: dict[str, Any] = {}
+    for key, value in p.items():
+        if not key.startswith("m."):
+            continue
+        name = key[2:]
+        if name == "products":
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass
+        params[name] = number(value) if name in ("value", "itemCount") else value
+    if "conversionId" in params:
+        params["event_id"] = params["conversionId"]
+    if "products" in params:
+        params["items"] = params["products"]
+    event = p.get("event", "")
+    if event == "Custom" and params.get("customEventName"):
+        event = params["customEventName"]
+    return Event("reddit_pixel", p.get("id", ""), event, params, hit)
+
+
+def _x_event(hit: Hit) -> Event:
+    """analytics.twitter.com/1/i/adsct and its copy to t.co/1/i/adsct (see gateway/testing/stubs/twitter_uwt.js):
+    the page view (events=[["pageview",{}]]) is `PageView`, an event is named by its tw-<pixel>-<event> id.
+    The t.co copy is the same event: it is `automatic`, so a firing counts once."""
+    p = hit.params
+    data = _json_param(p, "event")
+    params: dict[str, Any] = {k: (number(v) if k == "value" else v) for k, v in data.items()}
+    if "conversion_id" in params:
+        params["event_id"] = params["conversion_id"]
+    event = p.get("event_id") or ("PageView" if "pageview" in p.get("events", "") else "")
+    return Event("x_pixel", p.get("txn_id", ""), event, params, hit, automatic=hit.host == "t.co")
+
+
 def decode(requests: list[RecordedRequest]) -> list[Event]:
     """Every vendor event in these requests, in the order they were sent (libraries are not events)."""
     events: list[Event] = []
@@ -312,6 +379,14 @@ def decode(requests: list[RecordedRequest]) -> list[Event]:
             events.append(_pinterest_event(Hit(request, request.params)))
         elif host == "tr.snapchat.com" and path == "/p":
             events.append(_snap_event(Hit(request, {**request.params, **request.form()})))
+        elif host == "bat.bing.com" and path == "/action/0":
+            events.append(_uet_event(Hit(request, request.params)))
+        elif host == "px.ads.linkedin.com" and path.rstrip("/") == "/collect":
+            events.append(_linkedin_event(Hit(request, request.params)))
+        elif host == "alb.reddit.com" and path == "/rp.gif":
+            events.append(_reddit_event(Hit(request, request.params)))
+        elif host in ("analytics.twitter.com", "t.co") and path == "/1/i/adsct":
+            events.append(_x_event(Hit(request, request.params)))
     return events
 
 

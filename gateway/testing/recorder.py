@@ -38,6 +38,7 @@ VENDOR_HOST_SUFFIXES = (
     "googletagmanager.com", "google-analytics.com", "analytics.google.com", "googleadservices.com",
     "doubleclick.net", "google.com", "facebook.com", "facebook.net", "tiktok.com", "tiktokw.us",
     "pinterest.com", "pinimg.com", "snapchat.com", "sc-static.net",
+    "bing.com", "licdn.com", "linkedin.com", "reddit.com", "redditstatic.com", "twitter.com", "ads-twitter.com", "t.co",
 )
 
 GA4_HOST_SUFFIX = "google-analytics.com"
@@ -57,7 +58,8 @@ class VendorRecorder:
 
     It serves the vendor-library stand-ins of gateway/testing/stubs/: gtag.js with the request's `l` data-layer
     name substituted (as Google's server does), fbevents.js and, per pixel, its
-    /signals/config/<ID> script, Pinterest's core.js, Snap's scevent.min.js, and TikTok's events.js in the SDK generation chosen by `tiktok_sdk`
+    /signals/config/<ID> script, Pinterest's core.js, Snap's scevent.min.js, Microsoft's bat.js, LinkedIn's
+    insight.min.js, Reddit's pixel.js, X's uwt.js, and TikTok's events.js in the SDK generation chosen by `tiktok_sdk`
     ("legacy": 2.1.33 without consent methods, "consent": a newer SDK with hold/grant/revokeConsent; may
     be changed before a page loads the SDK).
 
@@ -75,6 +77,10 @@ class VendorRecorder:
         ("analytics.tiktok.com", "/i18n/pixel/events.js"): "tiktok_events.js",
         ("s.pinimg.com", "/ct/core.js"): "pinterest_core.js",
         ("sc-static.net", "/scevent.min.js"): "scevent.js",
+        ("bat.bing.com", "/bat.js"): "uet_bat.js",
+        ("snap.licdn.com", "/li.lms-analytics/insight.min.js"): "linkedin_insight.js",
+        ("www.redditstatic.com", "/ads/pixel.js"): "reddit_pixel.js",
+        ("static.ads-twitter.com", "/uwt.js"): "twitter_uwt.js",
     }
     META_CONFIG_PREFIX = "/signals/config/"
     TIKTOK_SDKS = ("legacy", "consent")
