@@ -55,6 +55,7 @@ def check_export(gateway, ids: list[str]) -> None:
         assert "Chrome" in record["user_agent"] and record["language"] == "en" and record["policy_version"] == 1
         assert record["container_version"] == health["container_etag"].strip('"')
         assert record["offered"] == ["necessary", "analytics", "marketing"]
+        assert record["site"] == "default"  # the example store: one site without a site.id
     assert german["banner_texts"]["accept_all"] == "Accept all"
     assert link["banner_texts"]["do_not_sell"] == "Do Not Sell or Share My Personal Information"
 
@@ -65,7 +66,7 @@ def check_export(gateway, ids: list[str]) -> None:
     verified = gateway.consents("verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     stats = gateway.consents("stats", "--days", "1")
-    assert stats.returncode == 0 and "marketing" in stats.stdout, stats.stdout
+    assert stats.returncode == 0 and "marketing" in stats.stdout and "\nsite default\n" in stats.stdout, stats.stdout
 
 
 def test_decisions_are_in_the_log_on_sqlite(browser, gateway):

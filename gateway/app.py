@@ -30,13 +30,12 @@ from starlette.routing import Mount, Route
 
 from gateway.consent import ACTIONS, COOKIE_NAME, ConsentSigner
 from gateway.email_pixel import EmailPixel
-from gateway.preview import PreviewRoutes
 from gateway.live_config import LiveConfig, Snapshot
 from gateway.origins import normalize_origin
 from gateway.rate_limit import RateLimiter, client_key, default_path
 from gateway.serving import telemetry
 from gateway.serving.container_answers import CACHE_CONTROL, AnswersCache, answers_for
-from gateway.sites import SITE_NAME, LiveSites
+from gateway.sites import SITE_NAME, LiveSites, log_name
 from gateway.static_files import StoreFiles
 from gateway.store import ConsentLog, Decision, LogUnavailable
 from gateway.visitor import client_ip, gpc_header, place_of, served_over_https, texts_shown, what_applies
@@ -201,10 +200,6 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
         name = request.path_params.get("site")
         return default if name is None else by_name.get(name)
 
-    def config_of(request: Request):
-        site = site_of(request)
-        return None if site is None else site.live.current.config
-
     async def container(request: Request) -> Response:
         # The same precomputed answers the granian front end serves (gateway/serving/front.py).
         site = site_of(request)
@@ -298,7 +293,7 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
             rule=place.rule, gpc=consent.gpc, policy_version=consent.policy_version,
             container_version=snapshot.container.etag.strip('"'), banner_texts=texts_shown(snapshot, place.rule),
             language=str(config.banner["language"]), ip=ip,
-            user_agent=request.headers.get("user-agent"))
+            user_agent=request.headers.get("user-agent"), site=log_name(site_now.name, site))
         try:
             # Written before it is acknowledged: no token, no cookie, nothing fires without the record.
             await consent_log.record_async(decision)
@@ -376,8 +371,6 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
         Route("/healthz", health, methods=["GET"]),
         Route("/healthz/details", health_details, methods=["GET"]),
         *email.routes,  # the e-mail open pixel and its admin API (gateway/email_pixel.py)
-        # The owner's preview panel: only for a valid preview token of the site (gateway/preview.py).
-        *PreviewRoutes(secret, config_of).routes,
     ]
     if store_dir is not None:
         routes.append(Mount("/", StoreFiles(directory=store_dir, html=True), name="store"))

@@ -54,9 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway import email_cli
 
     email_cli.add_commands(commands)  # gateway email token|stats (the e-mail open pixel)
-    from gateway import preview_cli
-
-    preview_cli.add_commands(commands)  # gateway preview URL (the owner's explaining panel)
     return parser
 
 
@@ -119,6 +116,10 @@ stays verifiable: the last deleted record's hash becomes its anchor. Refuses to 
 a chain that does not verify."""
 
 
+SITE_FILTER_HELP = ("only the records of this site: its folder name in a root of several sites, else its site.id, "
+                    "else 'default'")
+
+
 def _add_consents(commands) -> None:
     from gateway.store import DEFAULT_RETENTION_DAYS
 
@@ -133,17 +134,20 @@ def _add_consents(commands) -> None:
     export.add_argument("--since", type=_since, metavar="DATE",
                         help="only records decided at or after DATE (YYYY-MM-DD or an ISO time; UTC unless it says)")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="default: jsonl")
+    export.add_argument("--site", metavar="NAME", help=SITE_FILTER_HELP)
 
     show = actions.add_parser("show", help="every record of one consent id, readable",
                               description="Print every record of consent id ID (the id a visitor sees in the "
-                                          "preferences dialog), with the banner texts they were shown.")
+                                          "preferences dialog), with the site and the banner texts they were shown.")
     show.add_argument("id", metavar="ID")
 
     stats = actions.add_parser("stats", help="decisions and opt-in rate per category per day",
-                               description="Print a table of decisions and opt-in rates per category per day (UTC): "
-                                           "the share of decisions that offered a category and left it allowed.")
+                               description="Print a table per site of decisions and opt-in rates per category per "
+                                           "day (UTC): the share of decisions that offered a category and left it "
+                                           "allowed.")
     stats.add_argument("--days", type=_positive, default=30, metavar="N", help="the last N days, today included "
                                                                                "(default: 30)")
+    stats.add_argument("--site", metavar="NAME", help=SITE_FILTER_HELP)
 
     purge = actions.add_parser("purge", help=f"delete records older than DAYS (default {DEFAULT_RETENTION_DAYS})",
                                description=RETENTION_HELP.format(days=DEFAULT_RETENTION_DAYS),
@@ -294,7 +298,7 @@ def cmd_consents(args: argparse.Namespace) -> int:
             action = args.consents_command
             if action == "export":
                 try:
-                    export.write(log, sys.stdout, args.format, args.since)
+                    export.write(log, sys.stdout, args.format, args.since, args.site)
                     sys.stdout.flush()
                 except BrokenPipeError:  # `gateway consents export | head`
                     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -303,8 +307,8 @@ def cmd_consents(args: argparse.Namespace) -> int:
                 print(show.render(args.id, log.show(args.id), log.banner_text_versions()))
                 return 0
             if action == "stats":
-                days, categories = stats.daily(log.records(since=stats.window_start(args.days)))
-                print(stats.table(days, categories, args.days))
+                per_site = stats.per_site(log.records(since=stats.window_start(args.days), site=args.site))
+                print(stats.report(per_site, args.days, args.site))
                 return 0
             if action == "purge":
                 done = log.purge(args.older_than)
@@ -344,16 +348,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return {"serve": cmd_serve, "validate": cmd_validate, "consents": cmd_consents,
-            "audit": cmd_audit, "email": cmd_email, "preview": cmd_preview}[args.command](args)
+            "audit": cmd_audit, "email": cmd_email}[args.command](args)
 
 
 def cmd_email(args: argparse.Namespace) -> int:
     from gateway import email_cli
 
     return email_cli.run(args)
-
-
-def cmd_preview(args: argparse.Namespace) -> int:
-    from gateway import preview_cli
-
-    return preview_cli.run(args)

@@ -31,6 +31,20 @@ log = logging.getLogger("tag_gateway")
 
 SITE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 SITE_NAME_RULE = "lower-case letters, digits, - and _ (starting with a letter or digit, at most 64)"
+ONE_SITE_NAME = "default"  # the consent log's name of a one-site folder without site.id
+
+
+def log_name(name: str | None, site) -> str:
+    """A site's name in the consent log (each record's `site`; `gateway consents ... --site`).
+
+    In a root of several sites: its folder name, as in its URL (/c/<name>.js), whatever its site.id.
+    A one-site folder (`name` None, served at /container.js): its `site.id` when set, else
+    ONE_SITE_NAME; the folder's own name is not used, since moving or renaming the folder would
+    then split one store's records. Both kinds are at most 64 characters (SITE_NAME, the schema's
+    site.id), the log's column size. Moving a one-site folder into a root changes the name its
+    new records get unless its site.id is the folder name it gets there.
+    """
+    return name or site.id or ONE_SITE_NAME
 
 
 @dataclass(frozen=True)

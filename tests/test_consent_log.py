@@ -378,3 +378,156 @@ def test_an_unreachable_postgres_is_unavailable_at_open() -> None:
     port = postgres.free_port()
     with pytest.raises(LogUnavailable, match=f"postgresql\\+psycopg://u:\\*\\*\\*@127.0.0.1:{port}/d: .*refused"):
         ConsentLog.open(f"postgres://u:secret@127.0.0.1:{port}/d")
+
+
+# -- the site of each record (migration 0003, chain format 2) --------------------------------------
+
+# A record as every gateway before 0003 hashed it (chain format 1), and its hash, computed then: the
+# canonical form of a record without a site must never change, or old logs stop verifying.
+FORMAT_1_ROW = dict(seq=1, consent_id="old-1", decided_at=datetime(2026, 10, 1, 8, 0, 0, 250000, tzinfo=timezone.utc),
+                    action="accept_all", categories=["necessary", "analytics"], offered=["necessary", "analytics"],
+                    region="DE", rule="opt_in", gpc=False, policy_version=1, container_version="c-old",
+                    banner_texts_hash="ab" * 32, language="en", personal_digest="cd" * 32)
+FORMAT_1_HASH = "c1bf90deead345a92bb68cf38ef79ba0faa28927c7b432e19d70144e6d9c72ae"
+
+
+def format_1_hash(prev_hash: str, row: dict) -> str:
+    """chain.record_hash as it was before 0003, kept here so the old form is checked against a copy."""
+    import hashlib
+    import json
+
+    fields = {"format": 1, **{key: row[key] for key in (
+        "seq", "consent_id", "action", "region", "rule", "gpc", "policy_version", "container_version",
+        "banner_texts_hash", "language", "personal_digest")}, "categories": list(row["categories"]),
+        "offered": list(row["offered"]), "decided_at": row["decided_at"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
+
+
+def write_log_before_sites(url: str, count: int = 3) -> str:
+    """A log as a gateway before 0003 left it: the schema at 0002 (no `site` column) and `count` records
+    chained in format 1, written with the columns of then. Returns the chain head's hash."""
+    from alembic import command
+    from sqlalchemy import inspect, insert, update
+
+    from gateway.store import chain
+    from gateway.store.schema import GENESIS, banner_texts, chain_state, consent_records
+
+    engine = database.create(database.resolve_url(url))
+    try:
+        cfg = migrate.config()
+        with engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, "0002")
+        texts = chain.texts_json({"title": "Before sites", "accept_all": "OK"})
+        with engine.begin() as connection:
+            assert "site" not in {c["name"] for c in inspect(connection).get_columns("consent_records")}
+            connection.execute(insert(banner_texts).values(hash=chain.sha256(texts), texts=texts, first_seen=NOW))
+            prev = GENESIS
+            for seq in range(1, count + 1):
+                salt = chain.new_salt()
+                row = dict(seq=seq, consent_id=f"old-{seq}", decided_at=NOW - timedelta(days=count + 1 - seq),
+                           action="accept_all", categories=["necessary", "analytics"],
+                           offered=["necessary", "analytics"], region="DE", rule="opt_in", gpc=False,
+                           policy_version=1, container_version="c-old", banner_texts_hash=chain.sha256(texts),
+                           language="en", ip_prefix="203.0.113.0/24", user_agent="Old/1", personal_salt=salt,
+                           personal_digest=chain.personal_digest(salt, "203.0.113.0/24", "Old/1"), erased_at=None,
+                           prev_hash=prev)
+                row["record_hash"] = prev = format_1_hash(prev, row)
+                connection.execute(insert(consent_records).values(**row))  # no `site`: the columns of 0002
+            connection.execute(update(chain_state).where(chain_state.c.id == 1).values(head_seq=count, head_hash=prev))
+    finally:
+        engine.dispose()
+    assert raw(url, "SELECT version_num FROM alembic_version") == [("0002",)]
+    return prev
+
+
+def test_the_canonical_form_of_a_record_without_a_site_is_unchanged() -> None:
+    from gateway.store import chain
+
+    assert format_1_hash("0" * 64, FORMAT_1_ROW) == FORMAT_1_HASH
+    assert chain.record_hash("0" * 64, FORMAT_1_ROW) == FORMAT_1_HASH               # an old row, or an old export
+    assert chain.record_hash("0" * 64, {**FORMAT_1_ROW, "site": None}) == FORMAT_1_HASH
+    with_site = chain.chained_fields({**FORMAT_1_ROW, "site": "shoes"})
+    assert (with_site["format"], with_site["site"]) == (chain.FORMAT, "shoes") == (2, "shoes")
+    assert chain.record_hash("0" * 64, {**FORMAT_1_ROW, "site": "shoes"}) != FORMAT_1_HASH
+    assert chain.record_hash("0" * 64, {**FORMAT_1_ROW, "site": "hats"}) != chain.record_hash(
+        "0" * 64, {**FORMAT_1_ROW, "site": "shoes"})
+
+
+def test_a_decision_names_at_most_one_site_of_64_characters(make_decision) -> None:
+    assert make_decision().site is None and make_decision(site="s" * 64).site == "s" * 64
+    for bad in ("", "s" * 65, 7):
+        with pytest.raises(ValueError, match="site must be None or a string of 1 to 64 characters"):
+            make_decision(site=bad)
+
+
+def test_each_record_keeps_its_site_and_the_chain_covers_it(log, database_url, make_decision) -> None:
+    shoes = log.record(make_decision(consent_id="s1", site="shoes"))
+    hats = log.record(make_decision(consent_id="h1", site="hats"))
+    unnamed = log.record(make_decision(consent_id="n1"))
+    longest = log.record(make_decision(consent_id="l1", site="x" * 64))
+    assert (shoes.site, hats.site, unnamed.site, longest.site) == ("shoes", "hats", None, "x" * 64)
+    assert list(log.records()) == [shoes, hats, unnamed, longest]
+    assert [r.consent_id for r in log.records(site="hats")] == ["h1"]
+    assert raw(database_url, "SELECT seq, site FROM consent_records ORDER BY seq") == [
+        (1, "shoes"), (2, "hats"), (3, None), (4, "x" * 64)]
+    assert log.verify().ok and log.verify().checked == 4
+
+    # Moving a record to another site, out of its site, or into one is an edit like any other.
+    for seq, value in [(1, "hats"), (1, None), (3, "shoes")]:
+        before = raw(database_url, "SELECT site FROM consent_records WHERE seq = :s", s=seq)[0][0]
+        raw(database_url, "UPDATE consent_records SET site = :v WHERE seq = :s", v=value, s=seq)
+        check = log.verify()
+        assert (check.broken_seq, check.problem) == (seq, "its content was edited"), (seq, value)
+        raw(database_url, "UPDATE consent_records SET site = :v WHERE seq = :s", v=before, s=seq)
+    assert log.verify().ok
+
+
+def test_a_log_from_before_sites_is_upgraded_verifies_and_new_records_chain_after_it(database_url,
+                                                                                        make_decision) -> None:
+    old_head = write_log_before_sites(database_url, 3)
+    with ConsentLog.open(database_url) as log:  # migrates 0002 -> head, as `gateway serve` does at start
+        assert raw(database_url, "SELECT version_num FROM alembic_version") == [(migrate.head(),)]
+        check = log.verify()
+        assert check.ok and check.checked == 3 and check.head_hash == old_head
+        old = list(log.records())
+        assert [(r.consent_id, r.site) for r in old] == [("old-1", None), ("old-2", None), ("old-3", None)]
+        new = [log.record(make_decision(consent_id="new-1", site="shoes")),
+               log.record(make_decision(consent_id="new-2", site="hats"))]
+        assert new[0].seq == 4 and new[0].prev_hash == old_head and new[1].prev_hash == new[0].record_hash
+        check = log.verify()
+        assert check.ok and check.checked == 5 and check.head_hash == new[1].record_hash
+        assert list(log.records())[:3] == old  # nothing of the old records changed
+        # Erasure and purge keep working across both formats.
+        assert log.erase("old-2") == 1 and log.erase("new-1") == 1
+        assert log.verify().ok
+        assert log.purge(1, now=NOW).deleted == 2
+        assert log.verify().ok and [r.consent_id for r in log.records()] == ["old-3", "new-1", "new-2"]
+
+
+def test_downgrading_below_0003_refuses_to_drop_named_sites(database_url, make_decision) -> None:
+    from alembic import command
+
+    def downgrade() -> None:
+        engine = database.create(database.resolve_url(database_url))
+        try:
+            cfg = migrate.config()
+            with engine.begin() as connection:
+                cfg.attributes["connection"] = connection
+                command.downgrade(cfg, "0002")
+        finally:
+            engine.dispose()
+
+    write_log_before_sites(database_url, 2)
+    ConsentLog.open(database_url).close()
+    downgrade()  # only old records: nothing to lose
+    assert raw(database_url, "SELECT version_num FROM alembic_version") == [("0002",)]
+    assert raw(database_url, "SELECT count(*) FROM consent_records") == [(2,)]
+    with ConsentLog.open(database_url) as log:
+        assert log.verify().ok
+        log.record(make_decision(consent_id="named", site="shoes"))
+    with pytest.raises(RuntimeError, match="not downgrading below 0003: records from 3 on name their site"):
+        downgrade()
+    with ConsentLog.open(database_url) as log:
+        assert log.verify().ok and [r.site for r in log.records()] == [None, None, "shoes"]

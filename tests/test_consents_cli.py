@@ -25,19 +25,19 @@ YESTERDAY = TODAY - timedelta(days=1)
 
 @pytest.fixture
 def filled(database_url, monkeypatch, make_decision) -> str:
-    """A log with four decisions over two days; DATABASE_URL points at it."""
+    """A log with four decisions over two days on two sites; DATABASE_URL points at it."""
     monkeypatch.setenv("DATABASE_URL", database_url)
     german = {"title": "Ihre Datenschutz-Einstellungen", "text": "Wir verwenden Cookies, \"Tracking\", usw."}
     with ConsentLog.open(database_url) as log:
-        log.record(make_decision(consent_id="alice", decided_at=YESTERDAY, action="accept_all"))
+        log.record(make_decision(consent_id="alice", decided_at=YESTERDAY, action="accept_all", site="shoes"))
         log.record(make_decision(consent_id="bob", decided_at=YESTERDAY + timedelta(hours=1), action="reject_all",
                                  categories=("necessary",), banner_texts=german, language="de",
-                                 ip="2001:db8:1:2::3"))
+                                 ip="2001:db8:1:2::3", site="hats"))
         log.record(make_decision(consent_id="carol", decided_at=TODAY, action="custom",
-                                 categories=("necessary", "analytics")))
+                                 categories=("necessary", "analytics"), site="shoes"))
         log.record(make_decision(consent_id="alice", decided_at=TODAY + timedelta(minutes=5), action="opt_out_link",
                                  categories=("necessary", "analytics"), region="US-CA", rule="opt_out", gpc=True,
-                                 ip=None, user_agent=None))
+                                 ip=None, user_agent=None, site="shoes"))
     return database_url
 
 
@@ -59,6 +59,7 @@ def test_export_jsonl_has_every_field_and_the_texts(filled, capsys) -> None:
     assert code == 0 and err == ""
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["consent_id"] for r in rows] == ["alice", "bob", "carol", "alice"]
+    assert [r["site"] for r in rows] == ["shoes", "hats", "shoes", "shoes"]
     assert all(list(r) == FIELDS for r in rows)
     bob = rows[1]
     assert bob["seq"] == 2 and bob["decided_at"] == (YESTERDAY + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -78,6 +79,11 @@ def test_export_jsonl_has_every_field_and_the_texts(filled, capsys) -> None:
 
     code, out, _ = run(capsys, "export", "--since", TODAY.date().isoformat())
     assert code == 0 and [json.loads(line)["consent_id"] for line in out.splitlines()] == ["carol", "alice"]
+    code, out, _ = run(capsys, "export", "--site", "hats")
+    assert code == 0 and [(r["seq"], r["site"]) for r in map(json.loads, out.splitlines())] == [(2, "hats")]
+    code, out, _ = run(capsys, "export", "--site", "shoes", "--since", TODAY.date().isoformat())
+    assert [json.loads(line)["seq"] for line in out.splitlines()] == [3, 4]
+    assert run(capsys, "export", "--site", "nobody")[:2] == (0, "")
 
 
 def test_export_csv(filled, capsys) -> None:
@@ -90,13 +96,16 @@ def test_export_csv(filled, capsys) -> None:
     assert rows[0]["ip_prefix"] == "203.0.113.0/24" and rows[3]["ip_prefix"] == ""
     assert json.loads(rows[1]["banner_texts"])["title"] == "Ihre Datenschutz-Einstellungen"
     assert rows[0]["container_version"] == '"c-1a2b3c"'
+    assert [r["site"] for r in rows] == ["shoes", "hats", "shoes", "shoes"]
+    code, out, _ = run(capsys, "export", "--format", "csv", "--site", "hats")
+    assert [r["consent_id"] for r in csv.DictReader(io.StringIO(out))] == ["bob"]
 
 
 def test_show_prints_every_record_of_one_id(filled, capsys) -> None:
     code, out, _ = run(capsys, "show", "alice")
     assert code == 0
     assert out.startswith("consent id alice: 2 records (times in UTC)")
-    assert f"record 1  {YESTERDAY:%Y-%m-%d %H:%M:%S}  accept_all" in out
+    assert f"record 1  {YESTERDAY:%Y-%m-%d %H:%M:%S}  accept_all\n  site          shoes\n" in out
     assert f"record 4  {TODAY + timedelta(minutes=5):%Y-%m-%d %H:%M:%S}  opt_out_link" in out
     assert "region        US-CA, opt-out rule; Global Privacy Control: yes" in out
     assert "IP prefix     203.0.113.0/24" in out and "IP prefix     (unknown)" in out
@@ -104,17 +113,27 @@ def test_show_prints_every_record_of_one_id(filled, capsys) -> None:
     assert "carol" not in out and "bob" not in out
 
 
-def test_stats_prints_decisions_and_opt_in_rates_per_day(filled, capsys) -> None:
+def test_stats_prints_decisions_and_opt_in_rates_per_day_per_site(filled, capsys) -> None:
     code, out, _ = run(capsys, "stats", "--days", "7")
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "Consent decisions in the last 7 days (UTC); opt-in rate per category"
-    assert lines[1].split() == ["day", "decisions", "analytics", "marketing"]
-    assert lines[3].split() == [YESTERDAY.date().isoformat(), "2", "50.0%", "50.0%"]
-    assert lines[4].split() == [TODAY.date().isoformat(), "2", "100.0%", "0.0%"]
-    assert lines[6].split() == ["total", "4", "75.0%", "25.0%"]
+    assert lines[1:3] == ["", "site hats"]
+    assert lines[3].split() == ["day", "decisions", "analytics", "marketing"]
+    assert lines[5].split() == [YESTERDAY.date().isoformat(), "1", "0.0%", "0.0%"]
+    assert lines[7].split() == ["total", "1", "0.0%", "0.0%"]
+    assert lines[8:10] == ["", "site shoes"]
+    assert lines[12].split() == [YESTERDAY.date().isoformat(), "1", "100.0%", "100.0%"]
+    assert lines[13].split() == [TODAY.date().isoformat(), "2", "100.0%", "0.0%"]
+    assert lines[15].split() == ["total", "3", "100.0%", "33.3%"]
+    assert lines[16:] == ["", "all 2 sites: 4 decisions"]
     code, out, _ = run(capsys, "stats", "--days", "1")
+    assert out.splitlines()[2:] == ["site shoes", *out.splitlines()[3:]] and "hats" not in out
     assert out.splitlines()[-1].split() == ["total", "2", "100.0%", "0.0%"]
+    code, out, _ = run(capsys, "stats", "--site", "hats")
+    assert out.splitlines()[0].endswith("per category, site hats") and "shoes" not in out
+    assert out.splitlines()[-1].split() == ["total", "1", "0.0%", "0.0%"]
+    assert run(capsys, "stats", "--site", "nobody")[1].splitlines()[1] == "no decisions"
 
 
 def test_verify_then_a_tampered_record(filled, capsys) -> None:
@@ -190,3 +209,46 @@ def test_export_rejects_a_bad_date(filled, capsys) -> None:
         main(["consents", "export", "--since", "yesterday"])
     assert exit_.value.code == 2
     assert "'yesterday' is not a date (YYYY-MM-DD) or an ISO time" in capsys.readouterr().err
+
+
+def operator(url: str, *args: str) -> subprocess.CompletedProcess:
+    """`gateway consents ARGS` as an operator runs it: the installed command, DATABASE_URL in its environment."""
+    return subprocess.run([str(ROOT / ".venv" / "bin" / "gateway"), "consents", *args], cwd=ROOT, capture_output=True,
+                          text=True, env=dict(os.environ, DATABASE_URL=url), timeout=60)
+
+
+def test_a_log_from_before_sites_verifies_with_the_cli_after_the_upgrade(database_url, make_decision, monkeypatch,
+                                                                         capsys) -> None:
+    from test_consent_log import write_log_before_sites
+
+    old_head = write_log_before_sites(database_url, 3)
+    first = operator(database_url, "verify")  # the first command after the upgrade migrates the schema
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == f"OK: the chain is intact (3 records, 1..3); head hash {old_head}\n"
+    with ConsentLog.open(database_url) as log:
+        log.record(make_decision(consent_id="new-shoes", site="shoes"))
+        log.record(make_decision(consent_id="new-default", site="default"))
+    checked = operator(database_url, "verify")
+    assert checked.returncode == 0 and checked.stdout.startswith("OK: the chain is intact (5 records, 1..5)")
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    exported = [json.loads(line) for line in run(capsys, "export")[1].splitlines()]
+    assert [(r["seq"], r["site"]) for r in exported] == [(1, None), (2, None), (3, None), (4, "shoes"),
+                                                         (5, "default")]
+    assert exported[3]["prev_hash"] == old_head
+    for row in exported:  # the export alone still recomputes both formats
+        decided = datetime.strptime(row["decided_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+        assert chain.record_hash(row["prev_hash"], {**row, "decided_at": decided}) == row["record_hash"]
+    stats = run(capsys, "stats")[1].splitlines()
+    assert stats.index("site default") < stats.index("site shoes") < stats.index("site (not recorded)")
+    assert stats[-1] == "all 3 sites: 5 decisions"
+    assert "  site          (not recorded)\n" in run(capsys, "show", "old-1")[1]
+
+    tamper(database_url, "UPDATE consent_records SET site = 'hats' WHERE seq = 4")
+    broken = operator(database_url, "verify")
+    assert broken.returncode == 1
+    assert broken.stderr == "BROKEN at record 4 (consent id new-shoes): its content was edited\n"
+    tamper(database_url, "UPDATE consent_records SET site = 'shoes' WHERE seq = 1")
+    tamper(database_url, "UPDATE consent_records SET site = 'shoes' WHERE seq = 4")
+    code, _, err = run(capsys, "verify")
+    assert code == 1 and err == "BROKEN at record 1 (consent id old-1): its content was edited\n"

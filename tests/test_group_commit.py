@@ -242,6 +242,9 @@ def test_a_caller_waits_a_bounded_time_and_a_decision_not_yet_taken_is_never_wri
     assert committed == [["in-the-hung-commit"]]  # what was never taken was never written
 
 
+SITES = ("shoes", "hats", None)
+
+
 def test_coroutines_on_one_event_loop_share_commits_and_every_one_is_stored(database_url, make_decision) -> None:
     # POST /consent awaits record_async on the server's event loop: no thread per request.
     total = 200
@@ -249,12 +252,15 @@ def test_coroutines_on_one_event_loop_share_commits_and_every_one_is_stored(data
         batches = count_batches(log)
 
         async def decide_all():
-            return await asyncio.gather(*(log.record_async(make_decision(consent_id=f"c{n}")) for n in range(total)))
+            # Sites and no site in the same batches: the multi-row INSERT carries each row's own.
+            return await asyncio.gather(*(log.record_async(make_decision(consent_id=f"c{n}", site=SITES[n % 3]))
+                                          for n in range(total)))
 
         returned = {record.consent_id: record for record in asyncio.run(decide_all())}
         stored = list(log.records())
     assert [r.seq for r in stored] == list(range(1, total + 1))
     assert all(returned[r.consent_id] == r for r in stored)
+    assert all(r.site == SITES[int(r.consent_id[1:]) % 3] for r in stored)
     assert sum(batches) == total and len(batches) < total / 4, batches
     assert f"OK: the chain is intact ({total} records" in verify_with_cli(database_url)
 

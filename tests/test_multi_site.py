@@ -240,6 +240,20 @@ def test_a_broken_site_keeps_its_last_good_config_and_never_affects_another(clie
     assert client.get("/c/hats.js").content == hats_before.content
 
 
+def test_each_site_records_its_decisions_under_its_name(sites: LiveSites, database_url: str, monkeypatch) -> None:
+    from gateway.store import ConsentLog
+
+    with ConsentLog.open(database_url) as log:
+        with TestClient(create_app(sites, SECRET, log, watch=False), base_url="http://gateway.test") as client:
+            for site, origin in [("shoes", SHOES_ORIGIN), ("hats", HATS_ORIGIN), ("shoes", SHOES_ORIGIN)]:
+                assert post(client, site, origin).status_code == 200
+            assert post(client, "hats", SHOES_ORIGIN).status_code == 403  # refused: nothing recorded
+        # The folder name, as in the URL (/c/<name>), not the site.id (shoe-shop, hat-shop).
+        assert [r.site for r in log.records()] == ["shoes", "hats", "shoes"]
+        assert [r.seq for r in log.records(site="shoes")] == [1, 3]
+        assert log.verify().ok
+
+
 def test_the_one_site_layout_is_unchanged(tmp_path: Path, consent_log, monkeypatch) -> None:
     monkeypatch.setenv("TAG_GATEWAY_STATE_FILE", str(tmp_path / "state.json"))
     live = LiveSites.load(ROOT / "tag_configs")
@@ -251,6 +265,16 @@ def test_the_one_site_layout_is_unchanged(tmp_path: Path, consent_log, monkeypat
                                                                    "Content-Type": "application/json"})
         assert stored.status_code == 200 and "Path=/;" in stored.headers["set-cookie"]
         assert "sites" not in client.get("/healthz").json()
+    # Its records name it by its site.id, else "default" (not the folder's name, which may change).
+    assert [r.site for r in consent_log.records()] == ["default"]
+    own = tmp_path / "own_id"
+    shutil.copytree(ROOT / "tag_configs", own)
+    yml = own / "site.yaml"
+    yml.write_text(yml.read_text().replace("  name: Example Store\n", "  name: Example Store\n  id: my-shop\n"))
+    with TestClient(create_app(LiveSites.load(own), SECRET, consent_log, watch=False)) as client:
+        assert client.post("/consent", content=CHOICE, headers={"Origin": SHOES_ORIGIN,
+                                                                "Content-Type": "application/json"}).status_code == 200
+    assert [r.site for r in consent_log.records()] == ["default", "my-shop"]
 
 
 # -- the real server: granian's fast path and its workers' reload ----------------------------------
@@ -271,6 +295,11 @@ def test_gateway_serve_a_root_of_sites(stores: Path) -> None:
         stored = served.request("POST", "/c/hats/consent", {"Origin": HATS_ORIGIN, "Content-Type": "application/json"},
                                 CHOICE.encode())
         assert stored.status == 200 and "Path=/c/hats;" in stored.headers["set-cookie"]
+        from gateway.store import ConsentLog
+
+        with ConsentLog.open(served.database_url) as log:  # written by a worker: named after its site
+            assert [(r.consent_id, r.site) for r in log.records()] == [
+                (json.loads(stored.body)["consent"]["id"], "hats")]
         refused = served.request("POST", "/c/shoes/consent", {"Origin": HATS_ORIGIN, "Content-Type": "application/json"},
                                  CHOICE.encode())
         assert refused.status == 403

@@ -81,6 +81,8 @@ class AppendStatements:
                                    .where(only_row).with_for_update(), dialect)
         texts = _dialect_insert(dialect)(banner_texts).on_conflict_do_nothing(index_elements=[banner_texts.c.hash])
         self.insert_texts = _PreparedInsert(texts, dialect, ["hash", "texts", "first_seen"], max_variables)
+        # Every column of the table (a new one, such as `site` in 0003, is picked up here): each row
+        # must hold a value for each (ConsentLog._row), or the batch fails before anything is sent.
         self.insert_records = _PreparedInsert(insert(consent_records), dialect,
                                               [column.key for column in consent_records.c], max_variables)
         self.move_head = _Prepared(update(chain_state).where(only_row)

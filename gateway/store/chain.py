@@ -7,6 +7,16 @@ field, except the personal ones (IP prefix, user agent): those enter through
 ``personal_digest``, a sha256 over them and a random per-record salt. Erasure
 removes the personal fields and the salt and keeps the digest, so the chain still
 verifies, and the digest can no longer be matched against guessed values.
+
+Formats (the canonical JSON's ``format`` key). A record's format follows from its row alone,
+and verification recomputes the record's own, so records written by an older gateway still verify:
+
+* 1: the fields above. Every record written before the log named sites (migration 0003),
+  whose ``site`` is NULL, and any record that names no site.
+* 2: format 1 plus ``site``: every record that names its site (all the gateway writes since
+  0003). ``site`` NULL is format 1, any other value format 2, so setting, changing or
+  clearing a record's site afterwards changes its canonical form and its hash no longer
+  matches: a record cannot be moved to another site, nor out of every site.
 """
 
 from __future__ import annotations
@@ -17,7 +27,8 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-FORMAT = 1  # bump (and keep the old form verifiable) if the canonical form ever changes
+FORMAT = 2  # what new records are hashed in; bump (and keep the old forms verifiable) if it ever changes
+FORMAT_WITHOUT_SITE = 1  # records with no site: the form every record had before 0003, unchanged
 
 
 def canonical_json(value: Any) -> str:
@@ -48,8 +59,8 @@ def personal_digest(salt: str, ip_prefix: str | None, user_agent: str | None) ->
 def chained_fields(row: Any) -> dict[str, Any]:
     """What the record hash covers, from a consent_records row (a mapping or an object with attributes)."""
     get = row.get if isinstance(row, dict) else (lambda key: getattr(row, key))
-    return {
-        "format": FORMAT,
+    fields = {
+        "format": FORMAT_WITHOUT_SITE,
         "seq": int(get("seq")),
         "consent_id": get("consent_id"),
         "decided_at": timestamp(get("decided_at")),
@@ -65,6 +76,11 @@ def chained_fields(row: Any) -> dict[str, Any]:
         "language": get("language"),
         "personal_digest": get("personal_digest"),
     }
+    # Absent from rows and exports made before 0003: no site, format 1.
+    site = row.get("site") if isinstance(row, dict) else getattr(row, "site", None)
+    if site is not None:
+        fields.update(format=FORMAT, site=site)
+    return fields
 
 
 def record_hash(prev_hash: str, row: Any) -> str:

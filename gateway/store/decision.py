@@ -12,6 +12,10 @@ MAX_CONSENT_ID = 64
 # except the user agent, which comes from the browser and is cut to its first MAX_USER_AGENT characters.
 MAX_LENGTHS = {"region": 16, "language": 35, "container_version": 128}
 MAX_USER_AGENT = 512
+# A site's name as the log keeps it: the folder name of a site in a root of several (gateway.sites.SITE_NAME)
+# or a one-site folder's site.id (the schema): both at most 64 characters.
+MAX_SITE = 64
+NO_SITE = "(not recorded)"  # how the CLI shows a record without a site (written before migration 0003)
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class Decision:
     language: str                 # e.g. "en"
     ip: str | None                # full client IP as received; never stored as it is
     user_agent: str | None        # stored cut to MAX_USER_AGENT characters
+    site: str | None = None       # the site that served the banner (gateway.sites.log_name); None: not named
 
     def __post_init__(self) -> None:
         if not isinstance(self.consent_id, str) or not 0 < len(self.consent_id) <= MAX_CONSENT_ID:
@@ -68,6 +73,8 @@ class Decision:
             raise ValueError("policy_version must be an int")
         if not isinstance(self.gpc, bool):
             raise ValueError("gpc must be a bool")
+        if self.site is not None and (not isinstance(self.site, str) or not 0 < len(self.site) <= MAX_SITE):
+            raise ValueError(f"site must be None or a string of 1 to {MAX_SITE} characters")
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,7 @@ class Record:
     erased_at: datetime | None
     prev_hash: str
     record_hash: str
+    site: str | None = None       # None: recorded before the log named sites (migration 0003), or not named
 
     @property
     def erased(self) -> bool:

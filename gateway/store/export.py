@@ -5,8 +5,12 @@ Banner texts are resolved: each row carries the exact texts the visitor was show
 (``banner_texts_hash``), so an export handed to a regulator stands on its own.
 In CSV, ``categories`` and ``offered`` are space-separated category keys (keys never
 hold spaces); ``gpc`` and ``erased`` are ``true``/``false``; empty cells are nulls.
+``site`` is the site the decision was made on (null in records written before the log
+named sites: see chain.py's formats).
 With ``personal_digest``, ``prev_hash`` and ``record_hash`` an export holds everything the
 chain covers, so anyone can recompute the hashes (see chain.py) without database access.
+An export of one site (``--site``) has gaps in ``seq``; each row's hash still checks
+against its own ``prev_hash``.
 """
 
 from __future__ import annotations
@@ -20,19 +24,20 @@ from typing import IO, Any
 from gateway.store.chain import timestamp
 from gateway.store.log import ConsentLog
 
-FIELDS = ["seq", "consent_id", "decided_at", "action", "categories", "offered", "region", "rule", "gpc",
+FIELDS = ["seq", "site", "consent_id", "decided_at", "action", "categories", "offered", "region", "rule", "gpc",
           "policy_version", "container_version", "language", "ip_prefix", "user_agent", "personal_digest", "erased",
           "erased_at",
           "banner_texts_hash", "banner_texts", "prev_hash", "record_hash"]
 FORMATS = ("jsonl", "csv")
 
 
-def rows(log: ConsentLog, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+def rows(log: ConsentLog, since: datetime | None = None, site: str | None = None) -> Iterator[dict[str, Any]]:
     texts = log.banner_text_versions()
-    for record in log.records(since=since):
+    for record in log.records(since=since, site=site):
         yield {
-            "seq": record.seq, "consent_id": record.consent_id, "decided_at": timestamp(record.decided_at),
-            "action": record.action, "categories": list(record.categories), "offered": list(record.offered),
+            "seq": record.seq, "site": record.site, "consent_id": record.consent_id,
+            "decided_at": timestamp(record.decided_at), "action": record.action,
+            "categories": list(record.categories), "offered": list(record.offered),
             "region": record.region, "rule": record.rule, "gpc": record.gpc, "policy_version": record.policy_version,
             "container_version": record.container_version, "language": record.language,
             "ip_prefix": record.ip_prefix, "user_agent": record.user_agent,
@@ -43,19 +48,20 @@ def rows(log: ConsentLog, since: datetime | None = None) -> Iterator[dict[str, A
         }
 
 
-def write(log: ConsentLog, out: IO[str], fmt: str = "jsonl", since: datetime | None = None) -> int:
-    """Write the export to `out`; returns the number of records."""
+def write(log: ConsentLog, out: IO[str], fmt: str = "jsonl", since: datetime | None = None,
+          site: str | None = None) -> int:
+    """Write the export to `out` (only `site`'s records if given); returns the number of records."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
     count = 0
     if fmt == "jsonl":
-        for row in rows(log, since):
+        for row in rows(log, since, site):
             out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
             count += 1
         return count
     writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
     writer.writeheader()
-    for row in rows(log, since):
+    for row in rows(log, since, site):
         writer.writerow({key: _cell(key, value) for key, value in row.items()})
         count += 1
     return count

@@ -165,7 +165,7 @@ class ConsentLog:
             "container_version": decision.container_version, "banner_texts_hash": chain.sha256(texts),
             "language": decision.language, "ip_prefix": ip_prefix, "user_agent": user_agent,
             "personal_salt": salt, "personal_digest": chain.personal_digest(salt, ip_prefix, user_agent),
-            "erased_at": None,
+            "erased_at": None, "site": decision.site,
         }
         return row, texts
 
@@ -229,11 +229,14 @@ class ConsentLog:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def records(self, *, consent_id: str | None = None, since: datetime | None = None) -> Iterator[Record]:
-        """Records in chain order, streamed; optionally of one consent id, or decided at or after `since`."""
+    def records(self, *, consent_id: str | None = None, since: datetime | None = None,
+                site: str | None = None) -> Iterator[Record]:
+        """Records in chain order, streamed; optionally of one consent id, decided at or after `since`, of one site."""
         query = select(*_RECORD_COLUMNS).order_by(consent_records.c.seq)
         if consent_id is not None:
             query = query.where(consent_records.c.consent_id == consent_id)
+        if site is not None:
+            query = query.where(consent_records.c.site == site)
         if since is not None:
             query = query.where(consent_records.c.decided_at >= since)
         with self._reading("read the records") as connection:

@@ -2,7 +2,8 @@
 a change here needs a new migration there.
 
 ``banner_texts``     each distinct set of banner texts, once, keyed by its sha256.
-``consent_records``  one row per decision, in chain order (``seq`` 1, 2, 3, ... without gaps).
+``consent_records``  one row per decision, in chain order (``seq`` 1, 2, 3, ... without gaps), and the
+                     site it was made on (``site``, since migration 0003).
 ``chain_state``      one row (id 1): the chain's head (last seq and hash), which every writer
                      locks before appending, and its anchor (where it starts after a purge).
 ``email_opens``      the e-mail open pixel (gateway/email_pixel.py): one row per campaign and
@@ -70,6 +71,8 @@ consent_records = Table(
     Column("erased_at", UTCDateTime),
     Column("prev_hash", String(64), nullable=False),
     Column("record_hash", String(64), nullable=False, unique=True),
+    # The site that served the banner (0003); NULL in records written before the log named sites.
+    Column("site", String(64)),
 )
 
 chain_state = Table(

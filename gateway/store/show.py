@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.store.decision import Record
+from gateway.store.decision import NO_SITE, Record
 
 
 def render(consent_id: str, records: list[Record], texts: dict[str, dict[str, str]]) -> str:
@@ -15,6 +15,7 @@ def render(consent_id: str, records: list[Record], texts: dict[str, dict[str, st
         lines += [
             "",
             f"record {r.seq}  {when}  {r.action}",
+            f"  site          {r.site or NO_SITE}",
             f"  allowed       {', '.join(r.categories) or '(none)'}",
             f"  offered       {', '.join(r.offered) or '(none)'}",
             f"  region        {region}, {r.rule.replace('_', '-')} rule; Global Privacy Control: {'yes' if r.gpc else 'no'}",
