@@ -41,6 +41,7 @@ function permits(rule) { return rule[2].some(function (i) { return mayFire(CONFI
 function stopped(url, how) {
   var rule = claim(String(url));
   if (!rule || permits(rule)) return null;
+  trace(how, String(url), rule[2]);
   if (DEBUG) log('stopped', how, String(url).slice(0, 200), 'of', rule[2].map(function (i) { var t = CONFIG.tags[i]; return t.id + ' (' + t.category + ')'; }).join(', '));
   return rule;
 }

@@ -34,6 +34,15 @@ var BASE = me ? me.src.replace(/(\/c\/[^\/?#]+)\.js(?:[?#].*)?$|\/container\.js(
 var NONCE = me ? me.nonce || me.getAttribute('nonce') : null;
 var COOKIE = CONFIG.cookie;
 var DEBUG = /[?&]tg_debug=1/.test(location.search);
+// Preview (`gateway preview`): the link's signed token, kept for this tab, turns on the trace (occurrences,
+// why each tag did or did not fire, requests stopped: tagGateway.trace()) and loads the gateway's preview.js,
+// which explains it in a panel. The token is checked there, never here.
+var PREVIEW = location.search.match(/[?&]tg_preview=([\w.-]+)/), TRACE;
+try {
+  PREVIEW = PREVIEW ? sessionStorage.tg_preview = PREVIEW[1] : sessionStorage.tg_preview;
+  TRACE = PREVIEW != null && []; // an empty tg_preview (tests): the trace without preview.js
+} catch (err) { PREVIEW = 0; }
+function trace() { if (TRACE) TRACE.push(arguments); }
 
 var state = 'loading';      // 'loading' (checking a stored choice) | 'undecided' | 'decided'
 var consent = null;         // {categories, id, policy_version, timestamp} once decided
@@ -133,11 +142,12 @@ function pageInfo() {
 
 // Why a tag did not fire on an occurrence of its trigger type (?tg_debug=1 logs it): a short code
 // (consent, trigger, delay, setup, or a rule's own text) and what it concerns.
-function skip(tag, occ, why, what) { log('not fired', tag.id, 'on', occ.name + ':', why, what || ''); }
+function skip(tag, occ, why, what) { trace(occ, tag, why, what); log('not fired', tag.id, 'on', occ.name + ':', why, what || ''); }
 
 function occur(type, name, ev, extra) {
   var occ = {type: type, name: name, event: ev, dataLayer: model, page: pageInfo(), fired: map()};
   for (var k in extra) occ[k] = extra[k];
+  trace(occ);
   if (held) held.push(occ);
   run(occ);
 }
@@ -165,6 +175,7 @@ function send(tag, occ, i) {
   }
   setUp[i] = 1;
   log('fire', tag.id, 'on', occ.name);
+  trace(occ, tag);
   try {
     KINDS[tag.kind].fire(tag, occ);
     AFTER.forEach(function (f) { f(tag, occ); });
@@ -296,7 +307,8 @@ var api = w.tagGateway = {
     return choose(categoriesExcept(function (c) { return isAllowed(c) && sale.indexOf(c) < 0; }), 'opt_out_link');
   },
   showPreferences: function () { ui.preferences(); },
-  onChange: function (f) { listeners.push(f); }
+  onChange: function (f) { listeners.push(f); },
+  trace: function () { return TRACE; }
 };
 
 /* ---------- start ---------- */
@@ -359,4 +371,5 @@ var types = map();
 CONFIG.tags.forEach(function (t) { types[t.trigger.type] = 1; });
 for (var type in types) if (TRIGGERS[type].start) TRIGGERS[type].start();
 
+if (PREVIEW) loadScript(BASE + '/preview.js?t=' + PREVIEW);
 if (dget('body')) start(); else dcall('addEventListener', 'DOMContentLoaded', start);

@@ -30,6 +30,7 @@ from starlette.routing import Mount, Route
 
 from gateway.consent import ACTIONS, COOKIE_NAME, ConsentSigner
 from gateway.email_pixel import EmailPixel
+from gateway.preview import PreviewRoutes
 from gateway.live_config import LiveConfig, Snapshot
 from gateway.origins import normalize_origin
 from gateway.rate_limit import RateLimiter, client_key, default_path
@@ -199,6 +200,10 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
     def site_of(request: Request) -> _Site | None:
         name = request.path_params.get("site")
         return default if name is None else by_name.get(name)
+
+    def config_of(request: Request):
+        site = site_of(request)
+        return None if site is None else site.live.current.config
 
     async def container(request: Request) -> Response:
         # The same precomputed answers the granian front end serves (gateway/serving/front.py).
@@ -371,6 +376,8 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
         Route("/healthz", health, methods=["GET"]),
         Route("/healthz/details", health_details, methods=["GET"]),
         *email.routes,  # the e-mail open pixel and its admin API (gateway/email_pixel.py)
+        # The owner's preview panel: only for a valid preview token of the site (gateway/preview.py).
+        *PreviewRoutes(secret, config_of).routes,
     ]
     if store_dir is not None:
         routes.append(Mount("/", StoreFiles(directory=store_dir, html=True), name="store"))

@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway import email_cli
 
     email_cli.add_commands(commands)  # gateway email token|stats (the e-mail open pixel)
+    from gateway import preview_cli
+
+    preview_cli.add_commands(commands)  # gateway preview URL (the owner's explaining panel)
     return parser
 
 
@@ -348,10 +351,16 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return {"serve": cmd_serve, "validate": cmd_validate, "consents": cmd_consents,
-            "audit": cmd_audit, "email": cmd_email}[args.command](args)
+            "audit": cmd_audit, "email": cmd_email, "preview": cmd_preview}[args.command](args)
 
 
 def cmd_email(args: argparse.Namespace) -> int:
     from gateway import email_cli
 
     return email_cli.run(args)
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from gateway import preview_cli
+
+    return preview_cli.run(args)
