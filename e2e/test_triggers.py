@@ -49,6 +49,8 @@ PAGE = """<!doctype html>
 <p><a id="body-link" href="#body">A link outside the nav</a> <button id="buy" type="button">Buy</button></p>
 <form id="signup" target="sink" action="/thanks.html" method="post">
   <input id="email" name="email" type="email" required> <button id="send">Send</button>
+  <!-- fields named like form properties: form.id and form.method become these inputs -->
+  <input type="hidden" name="id" value="clobbered"><input type="hidden" name="method" value="clobbered">
 </form>
 <form id="other" target="sink" action="/thanks.html"><button id="send-other">Other</button></form>
 <iframe name="sink" title="sink" style="width:1px;height:1px;border:0"></iframe>
@@ -137,6 +139,7 @@ def test_form_submits_however_sent_but_not_when_validation_stops_them(tmp_path, 
     page.click("#send-other")  # another form: not this tag's selector
     recorder.wait_for(page, lambda: recorder.events("signup"), count=3)
     recorder.settle(page)
+    # Read through the prototypes: the fields named id and method change nothing.
     assert params(recorder, "signup") == [{"form": "signup", "method": "post"}] * 3
 
 
