@@ -1,7 +1,7 @@
 """The Dockerfile and the systemd unit the README points to: commands that exist, no root, a health check.
 
-There is no container engine on the build machines, so the image itself is not built here; these
-tests keep the files true to the CLI they call."""
+These tests keep the files true to the CLI they call; tests/test_container_image.py builds and runs the
+image itself (python -m deploy.image_check)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,12 @@ def _serve_args(argv: list[str]) -> None:
 
 def test_the_dockerfile_runs_serve_unprivileged_with_a_health_check() -> None:
     text = (REPO / "Dockerfile").read_text()
+    # The base is a build argument (deploy/image_check.py builds on a local Debian one), python:3.11-slim by default.
+    assert re.search(r"^ARG BASE=python:3\.11-slim$", text, re.M) and re.search(r"^FROM \$\{BASE\}$", text, re.M)
+    # No build argument carries a value into the image, and nothing sets the secret.
+    stage = text[re.search(r"^FROM ", text, re.M).start():]
+    assert all("=" not in arg for arg in re.findall(r"^ARG (\S+)$", stage, re.M))
+    assert "TAG_GATEWAY_SECRET" not in "".join(re.findall(r"^(?:ENV|ARG) .*$", text, re.M))
     cmd = json.loads(re.search(r"^CMD (\[.*\])$", text, re.M).group(1))
     _serve_args(cmd)
     assert cmd[cmd.index("--host") + 1] == "0.0.0.0"
