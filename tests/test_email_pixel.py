@@ -311,7 +311,7 @@ def test_the_migration_adds_the_table_to_an_existing_log(database_url, make_deci
     with ConsentLog.open(database_url) as log:
         log.record(make_decision())
         assert log.verify().ok
-    assert raw(database_url, "SELECT version_num FROM alembic_version") == [(migrate.head(),)] == [("0002",)]
+    assert raw(database_url, "SELECT version_num FROM alembic_version") == [(migrate.head(),)]
     assert raw(database_url, "SELECT count(*) FROM email_opens") == [(0,)]
 
 
