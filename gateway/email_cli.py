@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from pathlib import Path
 
 EMAIL_HELP = """\
 The e-mail open pixel: <img src="https://<gateway>/e/<campaign>.gif?t=<token>"> in each mail.
@@ -70,7 +68,7 @@ def _fail(message: str) -> int:
 
 def _token(args: argparse.Namespace) -> int:
     from gateway.email_pixel import CAMPAIGN, MAX_RECIPIENT_ID, EmailTokens, pixel_path, valid_campaign
-    from gateway.secret import DEFAULT_FILE, ENV_VAR, FILE_ENV_VAR, SecretError, load_secret
+    from gateway.secret import SecretError, load_existing_secret
     from gateway.store import ConsentLog
     from gateway.store import email_opens
 
@@ -81,13 +79,8 @@ def _token(args: argparse.Namespace) -> int:
     base = args.base_url
     if base is not None and not (base.startswith(("http://", "https://")) and len(base) > 8):
         return _fail(f"--base-url {base!r} must be the gateway's http(s) address, e.g. https://tags.shop.example")
-    # Never generate a secret here: a token signed with a secret the gateway does not have never counts.
-    secret_file = Path(os.environ.get(FILE_ENV_VAR, DEFAULT_FILE))
-    if ENV_VAR not in os.environ and not os.path.lexists(secret_file):
-        return _fail(f"no signing secret: set {ENV_VAR} as the gateway has it, or run this where `gateway serve` "
-                     f"runs (its {secret_file})")
     try:
-        secret = load_secret()
+        secret = load_existing_secret()  # never a new one
     except SecretError as error:
         return _fail(str(error))
     token, pseudonym = EmailTokens(secret).issue(args.campaign, args.recipient, args.opens_allowed)

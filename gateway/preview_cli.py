@@ -6,11 +6,9 @@ Registered by gateway/cli.py (`add_commands`, `run`).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 from urllib.parse import urlsplit
 
 PREVIEW_HELP = """\
@@ -57,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from gateway.config import load_config
     from gateway.errors import ConfigError
     from gateway.preview import PreviewTokens, preview_link
-    from gateway.secret import DEFAULT_FILE, ENV_VAR, FILE_ENV_VAR, SecretError, load_secret
+    from gateway.secret import SecretError, load_existing_secret
     from gateway.sites import detect_layout
 
     parts = urlsplit(args.url)
@@ -80,13 +78,8 @@ def run(args: argparse.Namespace) -> int:
         for problem in error.problems:
             print(problem, file=sys.stderr)
         return _fail(f"{args.config} has problems; fix them first (gateway validate)")
-    # Never generate a secret here: a token signed with a secret the gateway does not have never works.
-    secret_file = Path(os.environ.get(FILE_ENV_VAR, DEFAULT_FILE))
-    if ENV_VAR not in os.environ and not os.path.lexists(secret_file):
-        return _fail(f"no signing secret: set {ENV_VAR} as the gateway has it, or run this where `gateway serve` "
-                     f"runs (its {secret_file})")
     try:
-        secret = load_secret()
+        secret = load_existing_secret()  # never a new one
     except SecretError as error:
         return _fail(str(error))
     token = PreviewTokens(secret).issue(config.site, args.minutes)

@@ -48,6 +48,17 @@ def load_secret() -> tuple[str, ...]:
     return _generate(path)
 
 
+def load_existing_secret() -> tuple[str, ...]:
+    """The secrets the gateway signs with, for a command that mints tokens (`gateway preview`,
+    `gateway email token`): never a new one, since a token signed with a secret the gateway does not
+    have would never be accepted. SecretError when there is none yet."""
+    path = Path(os.environ.get(FILE_ENV_VAR, DEFAULT_FILE))
+    if ENV_VAR not in os.environ and not os.path.lexists(path):
+        raise SecretError(f"no signing secret: set {ENV_VAR} as the gateway has it, or run this where `gateway serve` "
+                          f"runs (its {path})")
+    return load_secret()
+
+
 def estimated_bits(value: str) -> float:
     """Entropy estimate from character frequencies: low for repeats and tiny alphabets, never too high."""
     counts = Counter(value)
