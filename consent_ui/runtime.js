@@ -248,7 +248,7 @@ function apply(next) {
   log('consent', next);
   var detail = api.consent;
   listeners.forEach(function (f) { try { f(detail); } catch (err) { warn('listener failed', err); } });
-  try { w.dispatchEvent(new CustomEvent('tag-gateway:consent', {detail: detail})); } catch (err) { /* very old browser */ }
+  try { EventTarget.prototype.dispatchEvent.call(w, new CustomEvent('tag-gateway:consent', {detail: detail})); } catch (err) { /* very old browser */ }
 }
 
 function request(method, path, body, token) {

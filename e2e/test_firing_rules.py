@@ -225,3 +225,21 @@ def test_an_order_counted_on_one_subdomain_is_not_counted_again_on_another(tmp_p
         assert [c["domain"] for c in marks] == [".shop.test"]
     finally:
         browser.close()
+
+
+def test_a_withdrawal_removes_the_de_duplication_marks(tmp_path, gateway_factory, context, page, recorder):
+    config_dir, store_dir = _store(tmp_path)
+    server = gateway_factory(config_dir, store_dir)
+    recorder.use_config(config_dir)
+    shop = Shop(page, server.url, recorder).open("/thanks.html")
+    accept_all(page)
+    recorder.wait_for(page, lambda: recorder.events("conversion"))
+    marks = lambda: sorted(c["name"] for c in context.cookies() if c["name"] in ("tg_fs", "tg_fv"))  # noqa: E731
+    assert marks() == ["tg_fs", "tg_fv"]
+
+    page.evaluate("tagGateway.rejectAll()")
+    page.wait_for_function("window.tagGateway.consent && window.tagGateway.consent.categories.length === 1")
+    assert marks() == []  # nothing kept for tags the visitor no longer allows
+    shop.reload()
+    shop.settle()
+    assert marks() == [] and len(recorder.events("conversion")) == 1

@@ -27,3 +27,13 @@ AFTER.push(function (tag, occ) {
   var list = Object.keys(marksIn(tag)).concat(mark).slice(-40); // the newest 40: the cookie stays under 400 bytes
   writeCookie(name, list.join('.'), tag.once === 'session' ? 0 : 395 * 86400);
 });
+// A withdrawal takes the marks along: they were written for tags the visitor no longer allows, and a
+// hash cannot tell whose it is, so both cookies go (a tag allowed again may then fire once more).
+// (Through EventTarget's own method, as the runtime reads `document` through its prototypes: the page's
+// scripts or markup never decide which function is called.)
+EventTarget.prototype.addEventListener.call(window, 'tag-gateway:consent', function () {
+  if (CONFIG.tags.some(function (t) { return t.once && t.once !== 'page' && !isAllowed(t.category); })) {
+    writeCookie('tg_fs');
+    writeCookie('tg_fv');
+  }
+});

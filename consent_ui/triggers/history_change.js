@@ -8,10 +8,13 @@ TRIGGERS.history_change = {match: always, start: function () {
     last = location.href;
     occur('history_change', 'page_view', {old_url: old, new_url: last, source: how});
   }
+  var h = w.history;
+  if (!(h instanceof History)) return warn('window.history is not a History: no history_change triggers');
   ['pushState', 'replaceState'].forEach(function (name) {
-    var native = history[name];
-    history[name] = function () { var result = native.apply(this, arguments); changed(name); return result; };
+    var native = h[name];
+    h[name] = function () { var result = native.apply(this, arguments); changed(name); return result; };
   });
-  w.addEventListener('popstate', function () { changed('popstate'); });
-  w.addEventListener('hashchange', function () { changed('hashchange'); });
+  var on = EventTarget.prototype.addEventListener; // the real method, whatever the page put on window
+  on.call(w, 'popstate', function () { changed('popstate'); });
+  on.call(w, 'hashchange', function () { changed('hashchange'); });
 }};

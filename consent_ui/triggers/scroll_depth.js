@@ -9,6 +9,6 @@ TRIGGERS.scroll_depth = {match: function (t, occ) { return t.thresholds.indexOf(
     var root = dget('documentElement'), seen = (w.pageYOffset + w.innerHeight) / Math.max(root.scrollHeight, 1) * 100;
     all.forEach(function (p) { if (!done[p] && seen >= p - 0.5) { done[p] = 1; occur('scroll_depth', 'scroll', {threshold: p}); } });
   }
-  w.addEventListener('scroll', function () { if (!waiting) waiting = setTimeout(check, 100); }, {passive: true});
+  EventTarget.prototype.addEventListener.call(w, 'scroll', function () { if (!waiting) waiting = setTimeout(check, 100); }, {passive: true});
   check();
 }};
