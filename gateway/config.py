@@ -18,7 +18,7 @@ from gateway.placeholders import placeholder_errors
 from gateway.regions import DEFAULT_TRUSTED_PROXIES, RegionRules, invalid_networks, overlapping_codes
 from gateway.schema import validate_source
 from gateway.tags import KINDS
-from gateway import triggers, variables as declared_variables
+from gateway import lint, triggers, variables as declared_variables
 from gateway.yaml_source import YamlSource, format_path, load_yaml
 
 NECESSARY = "necessary"
@@ -293,9 +293,13 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
     compiled_variables = _variables(sources, broken, report)
     _check_variable_uses(tags, compiled_variables, tag_sources, report)
     warnings = _placeholder_warnings(tags, tag_sources)
+    # The law and dark patterns (gateway/lint.py): its refusals are problems like these, its doubts warnings.
+    lint.check(sources, broken, list(categories), banner, report,
+               lambda s, path, message: warnings.append(Problem(s.name, s.line_of(path), format_path(path), message)))
 
     if problems:
         raise ConfigError(problems)
+    banner["accent_text"] = lint.text_on_accent(banner["accent_color"])  # --tg-accent-text (fab.html.j2)
     site_spec = site_sources[0].data["site"]
     site = Site(
         name=site_spec["name"],

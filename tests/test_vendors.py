@@ -76,13 +76,20 @@ def test_units_declare_hosts_for_the_firewall_and_cookies_for_withdrawal(tmp_pat
 
 
 @pytest.mark.parametrize("yaml_text,message", [
-    ("name: X\naccount_key: id\nhosts: [x.example]\n", "missing \\['parameters'\\]"),
-    ("name: X\naccount_key: id\nhosts: [x.example]\nparameters: {type: object, required: [id]}\nhots: []\n",
-     "unknown \\['hots'\\]"),
-    ("name: X\naccount_key: id\nhosts: ['https://x.example']\nparameters: {type: object, required: [id]}\n", "hosts"),
-    ("name: X\naccount_key: id\nhosts: [x.example]\nparameters: {type: object, required: [other]}\n", "requiring 'id'"),
-    ("name: X\naccount_key: id\nhosts: [x.example]\nparameters: {type: object, required: [id]}\ncookies: ['a b']\n",
-     "cookies"),
+    ("name: X\npurposes: [advertising]\naccount_key: id\nhosts: [x.example]\n", "missing \\['parameters'\\]"),
+    ("name: X\npurposes: [advertising]\naccount_key: id\nhosts: [x.example]\nparameters: {type: object, required: [id]}\n"
+     "hots: []\n", "unknown \\['hots'\\]"),
+    ("name: X\npurposes: [advertising]\naccount_key: id\nhosts: ['https://x.example']\n"
+     "parameters: {type: object, required: [id]}\n", "hosts"),
+    ("name: X\npurposes: [advertising]\naccount_key: id\nhosts: [x.example]\nparameters: {type: object, required: [other]}\n",
+     "requiring 'id'"),
+    ("name: X\npurposes: [advertising]\naccount_key: id\nhosts: [x.example]\nparameters: {type: object, required: [id]}\n"
+     "cookies: ['a b']\n", "cookies"),
+    # What the vendor is for is data every unit states (the lint keeps trackers out of `necessary`).
+    ("name: X\naccount_key: id\nhosts: [x.example]\nparameters: {type: object, required: [id]}\n", "missing \\['purposes'\\]"),
+    ("name: X\npurposes: []\naccount_key: id\nhosts: [x.example]\nparameters: {type: object, required: [id]}\n", "purposes"),
+    ("name: X\npurposes: [fun]\naccount_key: id\nhosts: [x.example]\nparameters: {type: object, required: [id]}\n",
+     "purposes must list"),
 ])
 def test_a_broken_unit_is_refused_at_import(tmp_path: Path, yaml_text: str, message: str) -> None:
     unit = tmp_path / "acme"

@@ -1,10 +1,10 @@
 """Vendor templates as self-contained units: one folder per vendor, named after its YAML key.
 
     gateway/vendors/<key>/
-      vendor.yaml   the vendor as data: display name, the JSON Schema of the tag's `<key>:` mapping,
-                    the hosts its library and beacons use (consent firewall), the first-party cookies
-                    it writes (removed on withdrawal), GA4 e-commerce event -> vendor event, consent
-                    calls, the requests it makes (docs)
+      vendor.yaml   the vendor as data: display name, what it is for (`purposes`), the JSON Schema of
+                    the tag's `<key>:` mapping, the hosts its library and beacons use (consent firewall),
+                    the first-party cookies it writes (removed on withdrawal), GA4 e-commerce event ->
+                    vendor event, consent calls, the requests it makes (docs)
       adapter.js    ES5, registers `KINDS.<key> = {fire, revoke}` in the container; `cookies` is added
                     from vendor.yaml when the container is built
       build.py      optional: `compile(spec, trigger, vendor) -> dict`, what one tag puts into the
@@ -36,7 +36,12 @@ KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 HOST_PATTERN = re.compile(r"^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)+(/\S*)?$")  # as $defs/host_rule
 COOKIE_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+\*?$")
 SHARED_JS_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")  # consent_ui/tags/<name>.js, e.g. google (gtag + Consent Mode)
-REQUIRED = {"name", "account_key", "parameters", "hosts"}
+REQUIRED = {"name", "purposes", "account_key", "parameters", "hosts"}
+# What a vendor's tags do with the visitor's data. Both need consent: gateway/lint.py refuses a unit with
+# either in the always-on `necessary` category. A purpose that may be strictly necessary (e.g. fraud
+# prevention) would be added here, outside TRACKING_PURPOSES, with the unit that needs it.
+PURPOSES = ("analytics", "advertising")
+TRACKING_PURPOSES = frozenset({"analytics", "advertising"})
 OPTIONAL = {"cookies", "events", "shared_js", "consent", "requests", "automatic", "build_data", "docs"}
 
 
@@ -64,6 +69,10 @@ class Vendor:
     @property
     def name(self) -> str:
         return self.data["name"]
+
+    @property
+    def purposes(self) -> tuple[str, ...]:
+        return tuple(self.data["purposes"])
 
     @property
     def account_key(self) -> str:
@@ -135,6 +144,9 @@ def _check(folder: Path, data: Any) -> dict[str, Any]:
         raise VendorError(f"{where}: missing {sorted(missing)}, unknown {sorted(unknown)}")
     if not KEY_PATTERN.match(folder.name):
         raise VendorError(f"{folder}: a vendor's folder is its YAML key: lower-case letters, digits and _")
+    purposes = data["purposes"]
+    if not isinstance(purposes, list) or not purposes or not all(p in PURPOSES for p in purposes):
+        raise VendorError(f"{where}: purposes must list what the vendor is for, from {', '.join(PURPOSES)}")
     parameters = data["parameters"]
     if not isinstance(parameters, dict) or data["account_key"] not in parameters.get("required", ()):
         raise VendorError(f"{where}: parameters must be a JSON Schema requiring {data['account_key']!r}")
