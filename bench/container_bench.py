@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 from gateway import js_minify
 from gateway.app import create_app
 from gateway.config import load_config
-from gateway.container import (CONFIG_HOLE, build_container, render_fab, render_dialogs, render_notice, runtime_config,
+from gateway.container import (CONFIG_HOLE, build_container, build_ui_script, render_fab, render_dialogs, render_notice, runtime_config,
                                script_safe_json, static_source)
 from gateway.live_config import LiveConfig
 from gateway.store import ConsentLog
@@ -67,6 +67,9 @@ def main() -> None:
     print(f"dialogs:           {len(dialogs):,} B raw, {gz9(dialogs):,} B gzip -9 (with GET /consent only while a choice "
           f"is needed, else GET /ui on opening the preferences)")
     print(f"opt-out notice:    {len(notice):,} B raw, {gz9(notice):,} B gzip -9 (with GET /consent, opt-out regions only)")
+    banner = build_ui_script()
+    print(f"banner code:       {len(banner.body):,} B raw, {len(banner.gzipped):,} B zopfli (GET /ui.js?v=..., the same for "
+          f"every config; browsers keep it for good)")
 
     def mangle_uncached() -> None:
         js_minify.mangle_around.cache_clear()

@@ -101,9 +101,10 @@ function loadScript(src, done) {
     if (NONCE) s.nonce = NONCE;
     s.onload = function () { entry.loaded = true; entry.waiting.forEach(function (f) { f(); }); entry.waiting = []; };
     s.onerror = function () { warn('could not load ' + src); };
-    (dget('head') || dget('documentElement')).appendChild(s);
+    (dget('head') || dget('documentElement')).appendChild(entry.el = s);
   }
   if (done) entry.loaded ? done() : entry.waiting.push(done);
+  return entry.el;
 }
 
 /* ---------- triggers: each type decides whether an occurrence matches a tag's trigger ----------
@@ -310,6 +311,30 @@ var api = w.tagGateway = {
   onChange: function (f) { listeners.push(f); },
   trace: function () { return TRACE; }
 };
+
+/* ---------- the banner ----------
+ * Its code is the gateway's /ui.js (consent_ui/banner.js), loaded at start: cached for good by the
+ * browser (the version is in its URL), so the script every page loads stays small. Calls made before
+ * it has run wait in order. It hands over its functions on its own <script> element, and gets what a
+ * page could have too (the API) plus a live view of the state. */
+var ui = (function () {
+  var code, calls = [], el;
+  function later(name) {
+    return function (arg) {
+      if (code) return code[name](arg);
+      calls.push([name, arg]);
+      el = el || loadScript(BASE + '/ui.js?v=' + CONFIG.uiv, function () {
+        code = el.tg && el.tg({config: CONFIG, api: api, base: BASE, warn: warn, now: function () {
+          return {state: state, consent: consent, gpc: gpc, sale: sale, optOutRegion: optOutRegion, allowed: allowed};
+        }});
+        if (!code) return warn('could not load the banner');
+        calls.forEach(function (c) { code[c[0]](c[1]); });
+      });
+    };
+  }
+  return {mount: later('mount'), load: later('load'), banner: later('banner'), preferences: later('preferences'),
+          close: later('close'), fab: later('fab'), notice: later('notice')};
+})();
 
 /* ---------- start ---------- */
 installFirewall();

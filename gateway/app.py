@@ -35,7 +35,7 @@ from gateway.live_config import LiveConfig, Snapshot
 from gateway.origins import normalize_origin
 from gateway.rate_limit import RateLimiter, client_key, default_path
 from gateway.serving import telemetry
-from gateway.serving.container_answers import CACHE_CONTROL, AnswersCache, answers_for
+from gateway.serving.container_answers import CACHE_CONTROL, AnswersCache, answers_for, ui_script_answers
 from gateway.sites import SITE_NAME, LiveSites, log_name
 from gateway.static_files import StoreFiles
 from gateway.store import ConsentLog, Decision, LogUnavailable
@@ -218,6 +218,17 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
         response.raw_headers = answer.raw_headers
         return response
 
+    async def banner_script(request: Request) -> Response:
+        # The banner's code: the same for every site, so an unknown site's name does not matter here
+        # beyond its 404 (the container of a site that exists asks for it).
+        if site_of(request) is None:
+            return _unknown_site(request)
+        answer = ui_script_answers(request.query_params.get("v")).answer(
+            request.method, request.headers.get("accept-encoding"), request.headers.get("if-none-match"))
+        response = Response(answer.body, status_code=answer.status)
+        response.raw_headers = answer.raw_headers
+        return response
+
     async def consent_preflight(request: Request) -> Response:
         # Only an allowed origin's preflight passes: a refused one would fail in the browser anyway
         # (no Access-Control-Allow-Credentials), so it gets the refusal at once and sends nothing.
@@ -367,12 +378,14 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
         Route("/consent", read_consent, methods=["GET"], middleware=[GZIP]),
         Route("/consent", consent_preflight, methods=["OPTIONS"]),
         Route("/ui", dialogs, methods=["GET"], middleware=[GZIP]),
+        Route("/ui.js", banner_script, methods=["GET", "HEAD"]),
         # Several sites from one config root (gateway/sites.py): the same endpoints per site.
         Route("/c/{site}.js", container, methods=["GET", "HEAD"]),
         Route("/c/{site}/consent", store_consent, methods=["POST"]),
         Route("/c/{site}/consent", read_consent, methods=["GET"], middleware=[GZIP]),
         Route("/c/{site}/consent", consent_preflight, methods=["OPTIONS"]),
         Route("/c/{site}/ui", dialogs, methods=["GET"], middleware=[GZIP]),
+        Route("/c/{site}/ui.js", banner_script, methods=["GET", "HEAD"]),
         Route("/healthz", health, methods=["GET"]),
         Route("/healthz/details", health_details, methods=["GET"]),
         *email.routes,  # the e-mail open pixel and its admin API (gateway/email_pixel.py)

@@ -87,6 +87,7 @@ def runtime_config(config: Config, ui_html: str) -> dict[str, Any]:
         "fab": bool(config.banner["floating_button"]),
         "tags": tags,
         "ui": ui_html,
+        "uiv": ui_version(),  # /ui.js?v=...: the banner's code, cached for good by browsers
         "fw": firewall_rules(config) if config.site.consent_firewall else [],
     }
     if config.variables:
@@ -144,7 +145,6 @@ def static_source(kinds: tuple[str, ...], extras: tuple[str, ...] = ()) -> str:
         _read("tags/ecommerce.js"),
         *(_read(f"tags/{name}.js") for name in shared_js(kinds)),  # e.g. google.js for ga4 and google_ads
         *(kind_js(kind) for kind in kinds),  # consent_ui/tags/<kind>.js, or the vendor unit's adapter.js
-        _read("banner.js"),
         _read("firewall.js"),
         # Trigger types and rules in use (gateway/triggers.py): they register in TRIGGERS and GATES,
         # which runtime.js reads when it starts, after them.
@@ -152,6 +152,19 @@ def static_source(kinds: tuple[str, ...], extras: tuple[str, ...] = ()) -> str:
         _read("runtime.js"),
         f"}})({CONFIG_HOLE});",
     ])
+
+
+@lru_cache(maxsize=1)
+def build_ui_script() -> Container:
+    """The banner's code (consent_ui/banner.js), served at /ui.js: the same for every site and config."""
+    body = (f"/*! tag-gateway {__version__} banner */\n" + js_minify.mangle(_read("banner.js"))).encode("utf-8")
+    return Container(body=body, gzipped=js_minify.gzip_best(body), etag=f'"{hashlib.sha256(body).hexdigest()[:32]}"',
+                     brotli=brotli.compress(body, quality=11, mode=brotli.MODE_TEXT))
+
+
+def ui_version() -> str:
+    """In the URL the container loads /ui.js from (?v=): new code, new URL, so browsers may keep it for good."""
+    return build_ui_script().etag[1:13]
 
 
 def build_container(config: Config) -> Container:

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.container import Container
+from functools import lru_cache
+
+from gateway.container import Container, build_ui_script, ui_version
 from gateway.serving.negotiation import choose_coding
 
 CACHE_CONTROL = "public, max-age=300"  # config edits reach visitors within five minutes
+# /ui.js at the version the container asks for (?v=): that URL's bytes never change.
+IMMUTABLE = "public, max-age=31536000, immutable"
 Headers = list[tuple[str, str]]
 
 
@@ -37,8 +41,8 @@ class _Variant:
     not_modified: Answer
 
 
-def _variant(body: bytes, etag: str, coding: str) -> _Variant:
-    common = [("ETag", etag), ("Cache-Control", CACHE_CONTROL), ("Vary", "Accept-Encoding"),
+def _variant(body: bytes, etag: str, coding: str, cache_control: str) -> _Variant:
+    common = [("ETag", etag), ("Cache-Control", cache_control), ("Vary", "Accept-Encoding"),
               ("Cross-Origin-Resource-Policy", "cross-origin"), ("X-Content-Type-Options", "nosniff")]
     full = [("Content-Type", "text/javascript; charset=utf-8"), *common]
     if coding != "identity":
@@ -48,11 +52,11 @@ def _variant(body: bytes, etag: str, coding: str) -> _Variant:
 
 
 class ContainerAnswers:
-    def __init__(self, container: Container) -> None:
-        self.variants = {"identity": _variant(container.body, container.etag, "identity"),
-                         "gzip": _variant(container.gzipped, container.gzip_etag, "gzip")}
+    def __init__(self, container: Container, cache_control: str = CACHE_CONTROL) -> None:
+        self.variants = {"identity": _variant(container.body, container.etag, "identity", cache_control),
+                         "gzip": _variant(container.gzipped, container.gzip_etag, "gzip", cache_control)}
         if container.brotli:
-            self.variants["br"] = _variant(container.brotli, container.brotli_etag, "br")
+            self.variants["br"] = _variant(container.brotli, container.brotli_etag, "br", cache_control)
         else:
             self.variants["br"] = self.variants["gzip"]
 
@@ -102,3 +106,16 @@ def answers_for(container: Container) -> ContainerAnswers:
     if latest is None or latest[0] is not container:
         latest = _latest = (container, ContainerAnswers(container))
     return latest[1]
+
+
+@lru_cache(maxsize=1)
+def _ui_script_answers() -> tuple[ContainerAnswers, ContainerAnswers]:
+    script = build_ui_script()
+    return ContainerAnswers(script, IMMUTABLE), ContainerAnswers(script)
+
+
+def ui_script_answers(version: str | None) -> ContainerAnswers:
+    """GET /ui.js?v=<version>. Only the URL of this very version may be cached for good: a container
+    built by another release asks for another ?v= and must revalidate what it gets."""
+    immutable, revalidated = _ui_script_answers()
+    return immutable if version == ui_version() else revalidated

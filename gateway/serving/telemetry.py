@@ -28,10 +28,10 @@ access_log = logging.getLogger("tag_gateway.access")
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, float("inf"))
 # Label values for routes: a fixed set, so a crawler requesting random paths cannot grow the series.
-ROUTES = frozenset({"/container.js", "/consent", "/ui", "/healthz", "/metrics", "/email/tokens", "/email/stats"})
+ROUTES = frozenset({"/container.js", "/consent", "/ui", "/ui.js", "/healthz", "/metrics", "/email/tokens", "/email/stats"})
 # Several sites (gateway/sites.py): one label per kind of endpoint, whatever the site's name.
 SITE_CONTAINER_ROUTE = "/c/{site}.js"
-SITE_ROUTES = {"consent": "/c/{site}/consent", "ui": "/c/{site}/ui"}
+SITE_ROUTES = {"consent": "/c/{site}/consent", "ui": "/c/{site}/ui", "ui.js": "/c/{site}/ui.js"}
 
 REQUESTS = Counter("tag_gateway_http_requests", "HTTP requests answered", ["route", "status"])
 LATENCY = Histogram("tag_gateway_http_request_duration_seconds", "Time from request to answer inside the worker",
