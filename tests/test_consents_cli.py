@@ -19,7 +19,11 @@ from gateway.store import DEFAULT_RETENTION_DAYS, ConsentLog, chain, database
 from gateway.store.export import FIELDS
 
 ROOT = Path(__file__).resolve().parent.parent
-TODAY = datetime.combine(datetime.now(timezone.utc).date(), time(12), tzinfo=timezone.utc)
+# Today's midnight, and its second record a second later: both in the past whenever the suite runs (after
+# the day's first second) and on today's date, as `stats --days 1` expects. (Noon failed `purge --older-than 0`
+# every morning.)
+TODAY = datetime.combine(datetime.now(timezone.utc).date(), time(0), tzinfo=timezone.utc)
+LATER_TODAY = TODAY + timedelta(seconds=1)
 YESTERDAY = TODAY - timedelta(days=1)
 
 
@@ -35,7 +39,7 @@ def filled(database_url, monkeypatch, make_decision) -> str:
                                  ip="2001:db8:1:2::3", site="hats"))
         log.record(make_decision(consent_id="carol", decided_at=TODAY, action="custom",
                                  categories=("necessary", "analytics"), site="shoes"))
-        log.record(make_decision(consent_id="alice", decided_at=TODAY + timedelta(minutes=5), action="opt_out_link",
+        log.record(make_decision(consent_id="alice", decided_at=LATER_TODAY, action="opt_out_link",
                                  categories=("necessary", "analytics"), region="US-CA", rule="opt_out", gpc=True,
                                  ip=None, user_agent=None, site="shoes"))
     return database_url
@@ -106,7 +110,7 @@ def test_show_prints_every_record_of_one_id(filled, capsys) -> None:
     assert code == 0
     assert out.startswith("consent id alice: 2 records (times in UTC)")
     assert f"record 1  {YESTERDAY:%Y-%m-%d %H:%M:%S}  accept_all\n  site          shoes\n" in out
-    assert f"record 4  {TODAY + timedelta(minutes=5):%Y-%m-%d %H:%M:%S}  opt_out_link" in out
+    assert f"record 4  {LATER_TODAY:%Y-%m-%d %H:%M:%S}  opt_out_link" in out
     assert "region        US-CA, opt-out rule; Global Privacy Control: yes" in out
     assert "IP prefix     203.0.113.0/24" in out and "IP prefix     (unknown)" in out
     assert "  title: Your privacy choices" in out and out.count("banner texts ") == 3  # 2 records, 1 version
