@@ -100,7 +100,7 @@ def test_banner_has_no_axe_violations(shop):
     _assert_no_axe_violations(shop.page, "preferences dialog", {"include": [[host]]})
 
 
-@pytest.mark.parametrize("path", ["/", "/product.html", "/cart.html", "/thank-you.html", "/privacy.html"])
+@pytest.mark.parametrize("path", ["/", "/product.html", "/cart.html", "/thank-you.html", "/privacy.html", "/help.html"])
 def test_example_store_pages_have_no_axe_violations(shop, path):
     shop.open(path)
     reject_all(shop.page)

@@ -15,7 +15,7 @@ INVALID = ROOT / "tests" / "samples" / "invalid"
 
 def test_validate_ok(capsys) -> None:
     assert main(["validate", str(ROOT / "tag_configs")]) == 0
-    assert "OK (2 files, 8 tags, categories: necessary, analytics, marketing)" in capsys.readouterr().out
+    assert "OK (2 files, 10 tags, categories: necessary, analytics, marketing)" in capsys.readouterr().out
 
 
 def test_validate_prints_every_problem_and_exits_1(capsys, monkeypatch) -> None:

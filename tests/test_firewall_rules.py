@@ -24,13 +24,15 @@ def rules_by_target(config) -> dict[str, set[str]]:
 
 def test_every_vendor_of_the_example_store_is_claimed_by_its_own_tags() -> None:
     rules = rules_by_target(load_config(ROOT / "tag_configs"))
-    assert rules["google-analytics.com"] == {"ga4", "ga4-purchase"}
-    assert rules["www.googletagmanager.com/gtag/js?id=G-"] == {"ga4", "ga4-purchase"}
+    ga4 = {"ga4", "ga4-purchase", "ga4-virtual-pageview"}
+    assert rules["google-analytics.com"] == ga4
+    assert rules["www.googletagmanager.com/gtag/js?id=G-"] == ga4
     assert rules["www.googletagmanager.com/gtag/js?id=AW-"] == {"google-ads-conversion"}
     # One library URL for two categories: either lets it load, the id-specific rules decide first.
-    assert rules["www.googletagmanager.com/gtag/js"] == {"ga4", "ga4-purchase", "google-ads-conversion"}
+    assert rules["www.googletagmanager.com/gtag/js"] == ga4 | {"google-ads-conversion"}
     assert rules["doubleclick.net"] == rules["www.googleadservices.com"] == {"google-ads-conversion"}
-    assert rules["connect.facebook.net"] == rules["facebook.com/tr"] == {"meta-pageview", "meta-add-to-cart", "meta-purchase"}
+    meta = {"meta-pageview", "meta-add-to-cart", "meta-purchase", "meta-newsletter-lead"}
+    assert rules["connect.facebook.net"] == rules["facebook.com/tr"] == meta
     assert rules["analytics.tiktok.com"] == {"tiktok-pageview", "tiktok-purchase"}
 
 

@@ -40,7 +40,7 @@ def test_public_health_shows_counts_only(degraded, consent_log, config_dir) -> N
         response = client.get("/healthz")
     assert response.status_code == 200
     body = response.json()
-    assert body == {"status": "degraded", "tags": 8, "config_problems": len(degraded.last_error.problems),
+    assert body == {"status": "degraded", "tags": 10, "config_problems": len(degraded.last_error.problems),
                     "container_etag": degraded.current.container.etag}
     assert "SECRET-LINE" not in response.text and str(config_dir) not in response.text
     assert response.headers["cache-control"] == "no-store"

@@ -124,7 +124,7 @@ def test_a_link_between_files_of_the_folder_is_read(tmp_path, capsys, monkeypatc
     (folder / "tags.yaml").rename(folder / "shared" / "tags.yaml")
     (folder / "tags.yaml").symlink_to(Path("shared") / "tags.yaml")
     code, output, _ = validate(folder, capsys)
-    assert code == 0 and "OK" in output and "8 tags" in output, output
+    assert code == 0 and "OK" in output and "10 tags" in output, output
 
 
 # ---------------------------------------------------------------- live reload

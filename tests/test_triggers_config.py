@@ -168,7 +168,8 @@ def test_only_the_trigger_types_and_rules_in_use_are_shipped(tmp_path) -> None:
     assert "TRIGGERS.form_submit" not in body  # names are mangled; the behaviour is what ships
     example = load_config(Path(__file__).resolve().parent.parent / "tag_configs")
     shipped = runtime_config(example, "")
-    assert runtime_files(shipped["tags"], shipped.get("vars")) == ["triggers/click.js"]
+    assert runtime_files(shipped["tags"], shipped.get("vars")) == [
+        "triggers/click.js", "triggers/form_submit.js", "triggers/history_change.js"]
 
 
 def test_a_script_snippet_takes_no_placeholders_and_says_how_to_write_braces(tmp_path) -> None:
