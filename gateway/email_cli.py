@@ -12,7 +12,8 @@ import sys
 EMAIL_HELP = """\
 The e-mail open pixel: <img src="https://<gateway>/e/<campaign>.gif?t=<token>"> in each mail.
 `token` mints a recipient's token, signed with the gateway's secret (TAG_GATEWAY_SECRET, or the
-secret file in the working directory: run it where `gateway serve` runs); `stats` counts the opens.
+secret file in the working directory: run it where `gateway serve` runs); `stats` counts the opens;
+`purge` deletes whole campaigns' opens when the analysis no longer needs them.
 Only the recipients who agreed to open tracking are counted, by a pseudonym (an HMAC), never by
 address. Reads DATABASE_URL like `gateway consents`. Exit codes: 0 done, 2 an error (one line on stderr)."""
 
@@ -47,6 +48,16 @@ def add_commands(commands) -> None:
     stats.add_argument("--campaign", metavar="C", help="only this campaign")
     stats.add_argument("--format", choices=("text", "json"), default="text", help="default: text")
 
+    purge = actions.add_parser("purge", help="delete the opens of whole campaigns (retention)",
+                               description="Delete every row of a campaign, or of every campaign quiet (no token "
+                                           "minted, no open) for more than N days: keep opens no longer than the "
+                                           "analysis needs them. Whole campaigns only, so the open rates of what is "
+                                           "left stay true.")
+    which = purge.add_mutually_exclusive_group(required=True)
+    which.add_argument("--campaign", metavar="C", help="this campaign")
+    which.add_argument("--older-than", dest="older_than", type=int, metavar="DAYS",
+                       help="every campaign whose last token or open is more than DAYS days old")
+
 
 def run(args: argparse.Namespace) -> int:
     from gateway.store import ConsentLog, StoreError
@@ -55,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         if args.email_command == "token":
             return _token(args)
         with ConsentLog.open(create=False) as log:
-            return _stats(log, args)
+            return _purge(log, args) if args.email_command == "purge" else _stats(log, args)
     except StoreError as error:
         print(f"tag-gateway: {error}", file=sys.stderr)
         return 2
@@ -89,6 +100,22 @@ def _token(args: argparse.Namespace) -> int:
             email_opens.register(log.engine, args.campaign, [pseudonym])
     path = pixel_path(args.campaign, token)
     print(base.rstrip("/") + path if base else token)
+    return 0
+
+
+def _purge(log, args: argparse.Namespace) -> int:
+    from gateway.email_pixel import CAMPAIGN, valid_campaign
+    from gateway.store import email_opens
+
+    if args.campaign is not None and not valid_campaign(args.campaign):
+        return _fail(f"--campaign {args.campaign!r} must match {CAMPAIGN.pattern}")
+    if args.older_than is not None and args.older_than < 0:
+        return _fail("--older-than must be 0 or more days")
+    done = email_opens.purge(log.engine, args.campaign, args.older_than)
+    if not done.campaigns:
+        print("nothing to purge")
+    else:
+        print(f"purged {done.recipients} recipients of {len(done.campaigns)} campaigns: {', '.join(done.campaigns)}")
     return 0
 
 

@@ -370,3 +370,32 @@ def test_cli_errors_are_one_line(tmp_path, database_url) -> None:
     missing = gateway_cli("stats", cwd=tmp_path, env=env)
     assert missing.returncode == 2 and missing.stderr.startswith("tag-gateway: no consent log at ")
     assert "Traceback" not in missing.stderr
+
+
+def test_purge_deletes_whole_campaigns_by_name_or_by_quiet_time(database_url, tmp_path) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from gateway.store import email_opens
+
+    now = datetime.now(timezone.utc)
+    with ConsentLog.open(database_url) as log:
+        email_opens.register(log.engine, "spring", ["p1", "p2"], now=now - timedelta(days=200))
+        email_opens.register(log.engine, "summer", ["p3"], now=now - timedelta(days=200))
+        # summer had an open 10 days ago: not quiet, though its tokens are as old as spring's
+        email_opens.record(log.engine, {("summer", "p3"): email_opens.Opened(1, now - timedelta(days=10),
+                                                                             now - timedelta(days=10))})
+        email_opens.register(log.engine, "autumn", ["p4"], now=now - timedelta(days=1))
+    env = {**os.environ, "TAG_GATEWAY_SECRET": SECRET, "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
+    quiet = gateway_cli("purge", "--older-than", "90", cwd=tmp_path, env=env)
+    assert quiet.returncode == 0 and quiet.stdout == "purged 2 recipients of 1 campaigns: spring\n", quiet.stderr
+    left = json.loads(gateway_cli("stats", "--format", "json", cwd=tmp_path, env=env).stdout)["campaigns"]
+    assert [c["campaign"] for c in left] == ["autumn", "summer"]
+    named = gateway_cli("purge", "--campaign", "summer", cwd=tmp_path, env=env)
+    assert named.stdout == "purged 1 recipients of 1 campaigns: summer\n"
+    assert gateway_cli("purge", "--campaign", "summer", cwd=tmp_path, env=env).stdout == "nothing to purge\n"
+    assert gateway_cli("purge", "--older-than", "0", cwd=tmp_path, env=env).stdout == \
+        "purged 1 recipients of 1 campaigns: autumn\n"
+    for bad in (["purge"], ["purge", "--campaign", "../x"], ["purge", "--older-than", "-1"],
+                ["purge", "--campaign", "a", "--older-than", "3"]):
+        refused = gateway_cli(*bad, cwd=tmp_path, env=env)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr, bad

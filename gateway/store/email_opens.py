@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import Engine, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -116,6 +116,38 @@ def stats(engine: Engine, campaign: str | None = None) -> list[CampaignStats]:
         raise LogUnavailable(f"cannot read e-mail opens: {one_line(error)}") from None
     return [CampaignStats(row.campaign, int(row.tracked), int(row.unique_opens or 0), int(row.total or 0),
                           _aware(row.first), _aware(row.last)) for row in rows]
+
+
+@dataclass(frozen=True)
+class Purged:
+    campaigns: list[str]
+    recipients: int
+
+
+def purge(engine: Engine, campaign: str | None = None, older_than_days: int | None = None,
+          now: datetime | None = None) -> Purged:
+    """Delete whole campaigns: `campaign`, or every campaign quiet for more than `older_than_days` (no token
+    minted and no open since). Never part of one: its open rate would then count only who is left."""
+    if (campaign is None) == (older_than_days is None):
+        raise ValueError("give a campaign or older_than_days")
+    table = email_opens.c
+    if campaign is not None:
+        chosen = select(table.campaign).where(table.campaign == campaign).distinct()
+    else:
+        if older_than_days < 0:
+            raise ValueError("older_than_days must be >= 0")
+        cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=older_than_days)
+        last_activity = func.max(func.coalesce(table.last_open, table.tracked_since))
+        chosen = select(table.campaign).group_by(table.campaign).having(last_activity < cutoff)
+    try:
+        with engine.connect() as connection:
+            connection.execution_options(tag_gateway_write=True)  # SQLite: BEGIN IMMEDIATE
+            with connection.begin():
+                names = sorted(connection.execute(chosen).scalars())
+                deleted = connection.execute(delete(email_opens).where(table.campaign.in_(names))).rowcount if names else 0
+    except SQLAlchemyError as error:
+        raise LogUnavailable(f"cannot purge e-mail opens: {one_line(error)}") from None
+    return Purged(names, int(deleted))
 
 
 def _aware(moment: datetime | None) -> datetime | None:
