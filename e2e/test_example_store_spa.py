@@ -61,6 +61,9 @@ def test_each_navigation_in_the_help_centre_is_one_virtual_page_view(shop: Shop,
         expect(shop.page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
         view = views[-1]
         assert (view.account, view.page, view.hit.params["dr"]) == (GA4_ID, base + to, before), recorder.report()
+        # The title the store set for that address, also on back/forward, whose popstate the store handles
+        # after the container's listener (the trigger waits a task).
+        assert view.hit.params["dt"] == shop.page.title(), recorder.report()
 
     navigated(lambda: topic_link(shop, "Returns").click(), "/help.html?topic=returns", "Returns")       # pushState
     # The store sets the title before pushState, so the page view has the new one.
@@ -102,16 +105,21 @@ def test_navigation_before_a_choice_sends_nothing_then_one_page_view_each_after_
     recorder.assert_silent()
 
     accept_all(shop.page)
-    # The load's page view and the three held navigations, each once (GA4 sends them in one batch).
+    # The load's page view and the three held navigations, each once, each for the address and with the
+    # title where it happened, though all are sent after the choice, on the last address.
     recorder.wait_for(shop.page, lambda: ga4_page_views(recorder), count=4)
     recorder.settle(shop.page)
-    assert len(ga4_page_views(recorder)) == 4, recorder.report()
+    views = ga4_page_views(recorder)
+    base = shop.base_url + "/help.html"
+    assert [(v.page, v.hit.params["dr"]) for v in views] == [
+        (base, ""), (base + "?topic=returns", base), (base + "?topic=care", base + "?topic=returns"),
+        (base + "?topic=care#washing", base + "?topic=care")], recorder.report()
+    assert [v.hit.params["dt"].split(" \u2013 ")[0] for v in views] == ["Shipping", "Returns", "Product care", "Product care"]
     recorder.assert_fired("meta-pageview", once=True)
-    # Which address each page view was for: the container's trace (the batch shares one page location).
+    # The container's trace says the same.
     entries = trace(shop.page)
     urls = {e["n"]: e["url"] for e in entries if e["kind"] == "occurrence"}
     fired = [urls[e["n"]] for e in entries if e["kind"] == "fired" and e["tag"] == "ga4-virtual-pageview"]
-    base = shop.base_url + "/help.html"
     assert fired == [base + "?topic=returns", base + "?topic=care", base + "?topic=care#washing"]
 
 

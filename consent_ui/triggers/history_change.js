@@ -2,7 +2,10 @@
  * One occurrence per new URL; vendors get it as a page view of that URL. */
 TRIGGERS.history_change = {match: always, start: function () {
   var last = location.href;
-  function changed(how) {
+  // A task later: the store's router sets the new title (and, on back/forward, its own state) after
+  // the URL changed, and the page view should carry them.
+  function changed(how) { setTimeout(function () { seen(how); }); }
+  function seen(how) {
     if (location.href === last) return;
     var old = last;
     last = location.href;

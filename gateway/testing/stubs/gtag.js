@@ -199,9 +199,11 @@
     var now = Date.now();
     var due = queue.filter(function (e) { return e.due <= now; });
     queue = queue.filter(function (e) { return due.indexOf(e) === -1; });
-    var byId = {};
-    due.forEach(function (e) { (byId[e.id] = byId[e.id] || []).push(e); });
-    Object.keys(byId).forEach(function (id) { sendBatch(id, byId[id]); });
+    // The page (dl, dt, dr) is in a request's query, shared by its events: events of different pages
+    // (a single-page store that moved on) never share a request.
+    var batches = {};
+    due.forEach(function (e) { var key = JSON.stringify([e.id, e.dl, e.dt, e.dr]); (batches[key] = batches[key] || []).push(e); });
+    Object.keys(batches).forEach(function (key) { sendBatch(batches[key][0].id, batches[key]); });
   }
 
   function sendBatch(id, events) {
