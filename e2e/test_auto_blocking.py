@@ -284,6 +284,13 @@ def test_the_placeholder_has_no_axe_violations(shop):
     violations = results.response["violations"]
     assert results.response["passes"], "axe checked nothing"
     assert not violations, json.dumps(violations, indent=1)[:3000]
+    # The whole page too, with the placeholder and once the embed loaded.
+    for when in ("placeholder", "loaded"):
+        if when == "loaded":
+            shop.page.locator(PLACEHOLDER).get_by_role("button", name="Allow and load").click()
+            expect(shop.page.frame_locator("iframe[title='Canvas Tote product video']").locator("#embed-demo")).to_be_visible()
+        violations = Axe().run(shop.page).response["violations"]
+        assert not violations, (when, json.dumps(violations, indent=1)[:3000])
 
 
 def test_in_an_opt_out_region_embeds_follow_the_defaults_and_an_opt_out_withdraws_them(shop, context):
