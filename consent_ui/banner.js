@@ -161,6 +161,14 @@
       restore();
     }
 
-    return {mount: mount, load: load, banner: showBanner, preferences: preferences, close: close, fab: showFab, notice: showNotice};
+    // A category's label as the preferences show it (the configuration's own words), for the
+    // placeholders of blocked embeds (embeds.js); fetches the dialogs if they are not here yet.
+    function label(category, then) {
+      if (root) withDialogs(function () {
+        boxes().forEach(function (i) { if (i.getAttribute('data-category') === category && i.labels[0]) then(i.labels[0].textContent); });
+      });
+    }
+
+    return {mount: mount, load: load, banner: showBanner, preferences: preferences, close: close, fab: showFab, notice: showNotice, label: label};
   };
 })(document);

@@ -156,8 +156,13 @@ def static_source(kinds: tuple[str, ...], extras: tuple[str, ...] = ()) -> str:
 
 @lru_cache(maxsize=1)
 def build_ui_script() -> Container:
-    """The banner's code (consent_ui/banner.js), served at /ui.js: the same for every site and config."""
-    body = (f"/*! tag-gateway {__version__} banner */\n" + js_minify.mangle(_read("banner.js"))).encode("utf-8")
+    """The banner's code (consent_ui/banner.js), served at /ui.js: the same for every site and config.
+
+    With it, consent_ui/embeds.js (auto-blocking of the store's own <script type="text/plain"> and
+    <iframe data-src> elements): they stay inert by themselves until activated, so their code need not be
+    in the container. It wraps the functions banner.js hands over, so it must come after it."""
+    source = _read("banner.js") + "\n" + _read("embeds.js")
+    body = (f"/*! tag-gateway {__version__} banner */\n" + js_minify.mangle(source)).encode("utf-8")
     return Container(body=body, gzipped=js_minify.gzip_best(body), etag=f'"{hashlib.sha256(body).hexdigest()[:32]}"',
                      brotli=brotli.compress(body, quality=11, mode=brotli.MODE_TEXT))
 
