@@ -59,6 +59,8 @@
 
   me.tg = function (gateway) {
     var ui = banner(gateway), api = gateway.api, CONFIG = gateway.config;
+    // Only for a site whose owner turned it on (site.auto_blocking): it makes inert markup run.
+    if (!CONFIG.embeds) return ui;
     var known = map(), warned = map(), labels = map(), asked = map();
     var handled = new WeakMap(); // scripts queued or run, iframes adopted or refused: each looked at once
     var queue = [], busy = false, frames = [], scheduled = false;

@@ -9,11 +9,14 @@ browser (page.route) on the gateway's origin, so the container and /ui.js are th
 from __future__ import annotations
 
 import json
+import shutil
 
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from gateway.testing import accept_all, reject_all, visit_as, withdraw
+
+from .support import DEFAULT_CONFIG_DIR, Shop
 
 PLACEHOLDER = "[data-tag-gateway-embed]"
 MEDIA_TEXT = "This content is from Canvas & Co. Video and needs Marketing consent."
@@ -58,6 +61,24 @@ def frame_src(shop, selector: str):
     return shop.page.evaluate("s => { const f = document.querySelector(s); return f && f.getAttribute('src'); }", selector)
 
 
+def test_a_site_that_did_not_turn_it_on_leaves_every_blocked_element_inert(gateway_factory, tmp_path, page, recorder):
+    configs = tmp_path / "configs"
+    shutil.copytree(DEFAULT_CONFIG_DIR, configs)
+    site = (configs / "site.yaml").read_text()
+    assert "  auto_blocking: true\n" in site
+    (configs / "site.yaml").write_text(site.replace("  auto_blocking: true\n", ""))
+    shop = Shop(page, gateway_factory(configs).url, recorder)
+    requests = serve_test_page(shop)
+    shop.open("/blocking-test.html")
+    accept_all(shop.page)
+    shop.page.wait_for_timeout(500)
+    # Not even `necessary` markup runs, no placeholder is drawn, nothing is fetched: markup a visitor could
+    # have written into the page (a review) never becomes script on a store that does not use the feature.
+    assert log(shop) == [] and requests == []
+    expect(shop.page.locator(PLACEHOLDER)).to_have_count(0)
+    assert frame_src(shop, "#video") is None
+
+
 def test_before_a_choice_only_necessary_runs_and_after_accepting_each_script_runs_once_in_order(shop):
     warnings: list[str] = []
     shop.page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
@@ -78,7 +99,7 @@ def test_before_a_choice_only_necessary_runs_and_after_accepting_each_script_run
     shop.page.wait_for_timeout(300)
     # Document order, the external one before the inline one after it, attributes kept, each once.
     assert log(shop) == ["n", "a1:kept", "ext", "m2:after-ext"]
-    assert requests == ["blocked-ext.js", "embed-demo.html"]
+    assert sorted(requests) == ["blocked-ext.js", "embed-demo.html"]  # each once; which goes first is the browser's business
     expect(shop.page.frame_locator("iframe#video").locator("#embed-demo")).to_contain_text("product video")
     expect(shop.page.locator(PLACEHOLDER)).to_have_count(0)
 

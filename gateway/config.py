@@ -104,6 +104,9 @@ class Site:
     cookie_domain: str | None = None
     consent_max_age_days: int = DEFAULT_MAX_AGE_DAYS
     consent_firewall: bool = True
+    # Off unless the owner turns it on: it makes inert markup run, so a store whose pages could carry
+    # visitor-written HTML must not get it by default (README "Auto-blocking in the store's own HTML").
+    auto_blocking: bool = False
     acceptance_max_age_days: int | None = None  # None: consent_max_age_days
     refusal_max_age_days: int | None = None
     trusted_proxies: tuple[str, ...] = DEFAULT_TRUSTED_PROXIES
@@ -309,6 +312,7 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
         cookie_domain=site_spec.get("cookie_domain"),
         consent_max_age_days=site_spec.get("consent_max_age_days", DEFAULT_MAX_AGE_DAYS),
         consent_firewall=site_spec.get("consent_firewall", True),
+        auto_blocking=site_spec.get("auto_blocking", False),
         acceptance_max_age_days=site_spec.get("acceptance_max_age_days"),
         refusal_max_age_days=site_spec.get("refusal_max_age_days"),
         trusted_proxies=tuple(site_spec.get("trusted_proxies", DEFAULT_TRUSTED_PROXIES)),

@@ -92,6 +92,8 @@ def runtime_config(config: Config, ui_html: str) -> dict[str, Any]:
     }
     if config.variables:
         out["vars"] = config.variables
+    if config.site.auto_blocking:
+        out["embeds"] = True  # consent_ui/embeds.js (in /ui.js) acts only then
     if any(tag["kind"] in GOOGLE_KINDS for tag in tags):
         gcm = config.google_consent
         out["gcm"] = {"types": gcm["types"]}
