@@ -94,7 +94,8 @@
     // Run `then` once the dialogs are there, fetching them first if need be.
     function withDialogs(then) {
       if (banner) return then();
-      if (!loading) loading = fetch(gateway.base + '/ui').then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); }).then(load);
+      // In the language GET /consent answered in (none: the site's default).
+      if (!loading) loading = fetch(gateway.base + '/ui' + (now().lang ? '?lang=' + encodeURIComponent(now().lang) : '')).then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); }).then(load);
       loading.then(then, function (err) { loading = null; gateway.warn('could not load the banner', err); });
     }
 
@@ -147,6 +148,8 @@
     // In opt-out regions the way to opt out stays on every page: the notice, then this button.
     function showFab() {
       var state = now();
+      // The container's button is labelled in the default language; the gateway names the visitor's.
+      if (state.fab) { fab.setAttribute('aria-label', state.fab); fab.title = state.fab; }
       fab.hidden = !CONFIG.fab || (state.state !== 'decided' && !state.optOutRegion) || visible(notice);
     }
 

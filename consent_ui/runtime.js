@@ -275,7 +275,7 @@ function choose(categories, action) {
   else if (!refused) writeCookie(OPTED_OUT);
   var mine = ++sent, tries = 0;
   function post() {
-    return request('POST', '/consent', {categories: categories, action: action, gpc: gpc}).then(function (res) {
+    return request('POST', '/consent', {categories: categories, action: action, gpc: gpc, lang: lang}).then(function (res) {
       writeCookie(COOKIE.name, res.token, COOKIE.max_age);
       apply(res.consent);
     }, function (err) {
@@ -325,7 +325,7 @@ var ui = (function () {
       calls.push([name, arg]);
       el = el || loadScript(BASE + '/ui.js?v=' + CONFIG.uiv, function () {
         code = el.tg && el.tg({config: CONFIG, api: api, base: BASE, warn: warn, now: function () {
-          return {state: state, consent: consent, gpc: gpc, sale: sale, optOutRegion: optOutRegion, allowed: allowed};
+          return {state: state, consent: consent, gpc: gpc, sale: sale, optOutRegion: optOutRegion, allowed: allowed, lang: lang, fab: fabLabel};
         }});
         if (!code) return warn('could not load the banner');
         calls.forEach(function (c) { code[c[0]](c[1]); });
@@ -342,6 +342,11 @@ if (CONFIG.gcm) google.init();
 
 function ask() { state = 'undecided'; ui.banner(); }
 
+// The language the gateway answered in, picked there from the page's lang attribute (sent here), the
+// browser's languages and the site's default: sent back with the choice, so the record holds the texts
+// the visitor read, and with GET /ui. fabLabel: the floating button's label in it, if not the default's.
+var lang, fabLabel;
+
 // The gateway decides what applies here: it knows the visitor's region (the page does not), and
 // this browser tells it about Global Privacy Control and its own opt-out marker. The answer is a
 // stored choice, or the categories that fire without one (opt-out regions) and, when this browser
@@ -349,8 +354,11 @@ function ask() { state = 'undecided'; ui.banner(); }
 function start() {
   ui.mount();
   gpc = navigator.globalPrivacyControl === true;
-  request('GET', '/consent?gpc=' + +gpc + '&opted_out=' + +(readCookie(OPTED_OUT) === '1'), null, readCookie(COOKIE.name))
+  request('GET', '/consent?gpc=' + +gpc + '&opted_out=' + +(readCookie(OPTED_OUT) === '1') +
+          '&lang=' + encodeURIComponent(attr(dget('documentElement'), 'lang')), null, readCookie(COOKIE.name))
     .then(function (res) {
+      lang = res.lang;
+      fabLabel = res.fab;
       sale = res.sale;
       gpc = res.gpc;
       region = res.region.code;

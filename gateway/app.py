@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
+from gateway import i18n
 from gateway.consent import ACTIONS, COOKIE_NAME, ConsentSigner
 from gateway.email_pixel import EmailPixel
 from gateway.preview import PreviewRoutes
@@ -266,12 +267,15 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
         if site is None:
             return _unknown_site(request)
         snapshot = site.live.current
-        etag = f'"{hashlib.sha256(snapshot.dialogs.encode()).hexdigest()[:32]}"'
+        # ?lang= is the language GET /consent answered in (the container passes it on); anything the
+        # site does not offer gets the default language. The URL alone decides: no Vary needed.
+        markup = snapshot.dialogs(shown_language(snapshot.config, request.query_params.get("lang")))
+        etag = f'"{hashlib.sha256(markup.encode()).hexdigest()[:32]}"'
         headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Access-Control-Allow-Origin": "*",
                    "Cross-Origin-Resource-Policy": "cross-origin", "X-Content-Type-Options": "nosniff"}
         if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
             return Response(status_code=304, headers=headers)
-        return Response(snapshot.dialogs, media_type="text/html; charset=utf-8", headers=headers)
+        return Response(markup, media_type="text/html; charset=utf-8", headers=headers)
 
     async def store_consent(request: Request) -> Response:
         site_now = site_of(request)
@@ -300,6 +304,8 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
         config = snapshot.config
         site = config.site
         place = place_of(request, snapshot)
+        # The language the dialogs were shown in, as GET /consent named it: the record holds its texts.
+        language = shown_language(config, choice.language)
         token, consent = signer.issue(choice.categories, site.policy_version, offered=config.category_keys,
                                       rule=place.rule, gpc=choice.gpc or gpc_header(request), action=choice.action,
                                       site=site)
@@ -307,8 +313,8 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
             consent_id=consent.consent_id, decided_at=datetime.fromtimestamp(consent.timestamp, timezone.utc),
             action=consent.action, categories=consent.categories, offered=consent.offered, region=place.code,
             rule=place.rule, gpc=consent.gpc, policy_version=consent.policy_version,
-            container_version=snapshot.container.etag.strip('"'), banner_texts=texts_shown(snapshot, place.rule),
-            language=str(config.banner["language"]), ip=ip,
+            container_version=snapshot.container.etag.strip('"'),
+            banner_texts=texts_shown(snapshot, place.rule, language), language=language, ip=ip,
             user_agent=request.headers.get("user-agent"), site=log_name(site_now.name, site))
         try:
             # Written before it is acknowledged: no token, no cookie, nothing fires without the record.
@@ -427,6 +433,7 @@ class Choice:
     categories: tuple[str, ...]
     action: str
     gpc: bool
+    language: str | None = None  # as the container sent it; shown_language() makes it an offered one
 
 
 def _parse_choice(raw: bytes, known: tuple[str, ...]) -> tuple[Choice | None, tuple[str, str] | None]:
@@ -434,8 +441,11 @@ def _parse_choice(raw: bytes, known: tuple[str, ...]) -> tuple[Choice | None, tu
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         return None, ("invalid_json", f"the body is not valid JSON ({exc.__class__.__name__})")
-    if not isinstance(body, dict) or "categories" not in body or not set(body) <= {"categories", "action", "gpc"}:
-        return None, ("invalid_body", 'expected {"categories": [...], "action"?: ..., "gpc"?: true|false} and nothing else')
+    if not isinstance(body, dict) or "categories" not in body or not set(body) <= {"categories", "action", "gpc", "lang"}:
+        return None, ("invalid_body", 'expected {"categories": [...], "action"?: ..., "gpc"?: true|false, "lang"?: ...} '
+                                      'and nothing else')
+    if not isinstance(body.get("lang", ""), str):
+        return None, ("invalid_body", "lang must be a language tag such as en or de")
     chosen = body["categories"]
     if not isinstance(chosen, list) or not all(isinstance(c, str) for c in chosen):
         return None, ("invalid_body", "categories must be a list of category names")
@@ -448,4 +458,11 @@ def _parse_choice(raw: bytes, known: tuple[str, ...]) -> tuple[Choice | None, tu
     if unknown:
         return None, ("unknown_category", f"unknown categories {unknown}; known: {list(known)}")
     # `necessary` is always granted; keep the configuration's order for a stable record.
-    return Choice(tuple(c for c in known if c == "necessary" or c in chosen), action, body.get("gpc", False)), None
+    return Choice(tuple(c for c in known if c == "necessary" or c in chosen), action, body.get("gpc", False),
+                  body.get("lang")), None
+
+
+def shown_language(config, sent: str | None) -> str:
+    """The offered language a request names (`de`, or `de-AT` for a site offering `de`), else the default:
+    never the request's own text, which goes neither into a record nor into markup."""
+    return i18n.pick(config.languages, [sent], config.language) if config.languages else config.language

@@ -18,7 +18,7 @@ from gateway.placeholders import placeholder_errors
 from gateway.regions import DEFAULT_TRUSTED_PROXIES, RegionRules, invalid_networks, overlapping_codes
 from gateway.schema import validate_source
 from gateway.tags import KINDS
-from gateway import lint, triggers, variables as declared_variables
+from gateway import i18n, lint, triggers, variables as declared_variables
 from gateway.yaml_source import YamlSource, format_path, load_yaml
 
 NECESSARY = "necessary"
@@ -26,32 +26,15 @@ DEFAULT_MAX_AGE_DAYS = 180  # six months, the re-ask interval most EU regulators
 # POST /consent per client address: a visitor sends one or two; room for a few behind one NAT.
 DEFAULT_CONSENT_RATE_LIMIT = (60, 60)  # (requests, per_seconds)
 
+# The default language's texts are English unless the site says otherwise; every language's come from
+# gateway/languages/<code>.yaml (gateway/i18n.py) and the owner's overrides.
 DEFAULT_BANNER = {
-    "title": "Your privacy choices",
-    "text": "We use cookies and similar technologies to measure our store and to show you relevant ads. "
-            "Choose which ones you allow. You can change your mind at any time.",
-    "privacy_link_text": "Privacy policy",
-    "accept_all": "Accept all",
-    "reject_all": "Reject all",
-    "customize": "Customize",
-    "save": "Save choices",
-    "preferences_title": "Privacy preferences",
-    "preferences_text": "Necessary technologies are always on. Everything else runs only if you switch it on.",
-    "settings_button": "Privacy settings",
+    **i18n.bundled("en")["banner"],
     "floating_button": True,
     "accent_color": "#1f4fd1",
-    "close": "Close",
-    "consent_id": "Your consent ID (quote it if you ask us about your data):",
-    "language": "en",  # of these texts: the dialogs' lang attribute, and what the consent log records
-    # The notice at collection in opt-out regions (CCPA/CPRA; the link text is the statute's).
-    "notice_text": "We and our advertising partners use cookies and similar technologies that may count as selling or "
-                   "sharing your personal information under US state privacy laws. You can opt out at any time.",
-    "do_not_sell": "Do Not Sell or Share My Personal Information",
-    "opt_out_honored": "Opt-Out Request Honored",
-    "privacy_choices": "Your Privacy Choices",
+    "language": "en",  # the default language: the dialogs' lang attribute, and what the consent log records
 }
-NECESSARY_DEFAULT = {"label": "Necessary",
-                     "description": "Needed for the store to work, such as the cart, checkout and security. Always on."}
+NECESSARY_DEFAULT = dict(i18n.bundled("en")["necessary"])
 
 # Google Consent Mode v2: the consent types gtag knows, and which categories grant each by default
 # (only the declared ones count). Storage needed for the store itself to work is `necessary`.
@@ -75,9 +58,17 @@ TRIGGER_KEYS = triggers.TRIGGER_KEYS
 @dataclass(frozen=True)
 class Category:
     key: str
-    label: str
+    label: str         # in the site's default language
     description: str
     sale_or_sharing: bool = False
+    # Every offered language's texts (language -> text); the default language's are label/description.
+    labels: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    descriptions: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+    def in_language(self, language: str) -> "Category":
+        """This category as a visitor reading `language` sees it (the dialogs, the consent record)."""
+        return Category(self.key, self.labels.get(language, self.label),
+                        self.descriptions.get(language, self.description), self.sale_or_sharing)
 
 
 @dataclass(frozen=True)
@@ -141,6 +132,27 @@ class Config:
     variables: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> compiled (variables.py)
     # What is valid but cannot work as written (e.g. {{ event.x }} that a trigger's events never hold).
     warnings: tuple[Problem, ...] = ()
+    # The languages the site offers, its default (banner["language"]) first, and every text of each,
+    # complete (gateway/i18n.py TEXT_KEYS). Empty only for a Config made by hand: banner holds the texts.
+    languages: tuple[str, ...] = ()
+    texts: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def language(self) -> str:
+        return str(self.banner["language"])
+
+    def offered(self, language: str | None) -> str:
+        """`language` if the site offers it, else the default: what is rendered and recorded."""
+        return language if language in self.texts else self.language
+
+    def banner_in(self, language: str | None) -> dict[str, Any]:
+        """The banner settings with the texts of `language` (the default when it is not offered)."""
+        language = self.offered(language)
+        return {**self.banner, **self.texts.get(language, {}), "language": language}
+
+    def categories_in(self, language: str | None) -> tuple[Category, ...]:
+        language = self.offered(language)
+        return tuple(c.in_language(language) for c in self.categories)
 
     @property
     def sale_categories(self) -> tuple[str, ...]:
@@ -249,8 +261,10 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
 
     categories: dict[str, Category] = {NECESSARY: Category(NECESSARY, **NECESSARY_DEFAULT)}
     category_where: dict[str, str] = {}
+    category_specs: dict[str, tuple[YamlSource, dict]] = {}
     banner = dict(DEFAULT_BANNER)
     banner_where: dict[str, str] = {}
+    banner_sources: dict[str, YamlSource] = {}
     for source in sources:
         declared = {} if ("categories",) in broken[source.path] else source.data.get("categories", {})
         for key, spec in declared.items():
@@ -260,16 +274,24 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
                 report(source, ("categories", key), f"category '{key}' is already declared in {category_where[key]}")
                 continue
             category_where[key] = f"{source.name}:{source.line_of(('categories', key))}"
-            categories[key] = Category(key, spec["label"], spec["description"], spec.get("sale_or_sharing", False))
+            category_specs[key] = (source, spec)
+            categories[key] = Category(key, "", "", spec.get("sale_or_sharing", False))  # texts: _languages
         for key, value in ({} if ("banner",) in broken[source.path] else source.data.get("banner", {})).items():
+            if is_broken(source, ("banner", key)):
+                continue  # reported by the schema; the defaults stand in while the other checks run
             if key in banner_where:
                 report(source, ("banner", key), f"banner.{key} is already set in {banner_where[key]}")
                 continue
             banner_where[key] = f"{source.name}:{source.line_of(('banner', key))}"
+            banner_sources[key] = source
             banner[key] = value
 
     google_consent = _google_consent(sources, broken, categories, report)
     regions = _regions(sources, broken, report)
+    language_warnings: list[Problem] = []
+    languages, texts = _languages(banner, banner_sources, categories, category_specs, regions, report,
+                                  lambda s, path, message: language_warnings.append(
+                                      Problem(s.name, s.line_of(path), format_path(path), f"warning: {message}")))
 
     tags: list[Tag] = []
     tag_where: dict[str, str] = {}
@@ -295,9 +317,9 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
     _check_setups(tags, tag_sources, all_ids, report)
     compiled_variables = _variables(sources, broken, report)
     _check_variable_uses(tags, compiled_variables, tag_sources, report)
-    warnings = _placeholder_warnings(tags, tag_sources)
+    warnings = _placeholder_warnings(tags, tag_sources) + language_warnings
     # The law and dark patterns (gateway/lint.py): its refusals are problems like these, its doubts warnings.
-    lint.check(sources, broken, list(categories), banner, report,
+    lint.check(sources, broken, list(categories), {**banner, "texts": texts}, report,
                lambda s, path, message: warnings.append(Problem(s.name, s.line_of(path), format_path(path), message)))
 
     if problems:
@@ -319,8 +341,103 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
         id=site_spec.get("id"),
         consent_rate_limit=_rate_limit(site_spec.get("consent_rate_limit", True)),
     )
+    banner.pop("languages", None)
+    banner.pop("texts", None)
+    banner.update(texts[languages[0]])  # the flat keys, as before: the default language's texts
     return Config(directory, site, tuple(categories.values()), banner, tuple(tags), tuple(files), google_consent, regions,
-                  compiled_variables, tuple(sorted(warnings)))
+                  compiled_variables, tuple(sorted(warnings)), languages, texts)
+
+
+def _languages(banner: dict[str, Any], where: dict[str, YamlSource], categories: dict[str, Category],
+               category_specs: dict[str, tuple[YamlSource, dict]], regions: RegionRules, report, warn
+               ) -> tuple[tuple[str, ...], dict[str, dict[str, str]]]:
+    """The offered languages (the default first) and every text of each; fills the categories' texts.
+
+    A language's texts: its bundled file (by primary subtag: de-CH starts from de.yaml), then the owner's
+    `banner.texts.<language>`; the flat `banner.<key>` texts are overrides of the default language, as
+    they were before there were languages. A language with no bundled file must be written out by the
+    owner: whatever it leaves out is shown in English and `validate` warns, naming the keys, so a
+    half-translated banner never goes unnoticed. Category texts are one string for every language, or a
+    map by language."""
+    listed = banner.get("languages")
+    default = banner["language"] if "language" in where or not listed else listed[0]
+    offered = [default] + [tag for tag in (listed or []) if tag != default]
+    banner["language"] = default
+    if listed and default not in listed:
+        report(where["language"], ("banner", "language"), f"the default language {default!r} is not among "
+               f"banner.languages ({', '.join(listed)}); add it there, or pick one of them")
+    overrides: dict[str, dict[str, str]] = {tag: {} for tag in offered}
+    for key in i18n.TEXT_KEYS:
+        if key in where:
+            overrides[default][key] = banner[key]
+    per_language = banner.get("texts") or {}
+    for tag, own in per_language.items():
+        source = where["texts"]
+        if tag not in overrides:
+            warn(source, ("banner", "texts", tag), f"{tag!r} is not an offered language (banner.languages: "
+                 f"{', '.join(offered)}), so these texts are never shown; add it to banner.languages or remove them")
+            continue
+        for key, value in own.items():
+            if key in overrides[tag]:
+                report(source, ("banner", "texts", tag, key), f"the text is also set as banner.{key} (the default "
+                       f"language's); set it in one place")
+            else:
+                overrides[tag][key] = value
+    needed = [k for k in i18n.TEXT_KEYS if regions.has_opt_out or k not in i18n.OPT_OUT_KEYS]
+    english = i18n.bundled(i18n.FALLBACK)
+    texts: dict[str, dict[str, str]] = {}
+    for tag in offered:
+        base = i18n.bundled_base(tag)
+        texts[tag] = {**(i18n.bundled(base)["banner"] if base else english["banner"]), **overrides[tag]}
+        if base is None:
+            missing = [k for k in needed if k not in overrides[tag]]
+            if NECESSARY not in category_specs:
+                missing.append("categories.necessary (label and description)")
+            if missing:
+                if tag in per_language:
+                    source, at = where["texts"], ("banner", "texts", tag)
+                elif tag == default and "language" in where:
+                    source, at = where["language"], ("banner", "language")
+                else:
+                    source, at = where["languages"], ("banner", "languages", listed.index(tag))
+                warn(source, at,
+                     f"{tag!r} has no bundled texts ({', '.join(i18n.BUNDLED)} have), and these are not translated, so "
+                     f"visitors reading {tag} see them in English: {', '.join(missing)}; set them in "
+                     f"banner.texts.{tag}")
+
+    for key, category in list(categories.items()):
+        if key in category_specs:
+            source, spec = category_specs[key]
+            labels = _category_texts(source, key, "label", spec["label"], offered, warn)
+            descriptions = _category_texts(source, key, "description", spec["description"], offered, warn)
+        else:  # the built-in `necessary`: bundled per language
+            labels = {tag: i18n.bundled(i18n.bundled_base(tag) or i18n.FALLBACK)["necessary"]["label"] for tag in offered}
+            descriptions = {tag: i18n.bundled(i18n.bundled_base(tag) or i18n.FALLBACK)["necessary"]["description"]
+                            for tag in offered}
+        categories[key] = Category(key, labels[default], descriptions[default], category.sale_or_sharing,
+                                   labels, descriptions)
+    return tuple(offered), texts
+
+
+def _category_texts(source: YamlSource, key: str, field_name: str, value: str | dict[str, str],
+                    offered: list[str], warn) -> dict[str, str]:
+    """A category's label or description for every offered language."""
+    path = ("categories", key, field_name)
+    if isinstance(value, str):
+        if len(offered) > 1:
+            warn(source, path, f"is one text for every offered language ({', '.join(offered)}): visitors see it as "
+                 f"written whatever their language; give it per language ({{{offered[0]}: ..., {offered[1]}: ...}})")
+        return {tag: value for tag in offered}
+    for tag in value:
+        if tag not in offered:
+            warn(source, path + (tag,), f"{tag!r} is not an offered language (banner.languages: {', '.join(offered)}), "
+                 "so this text is never shown")
+    missing = [tag for tag in offered if tag not in value]
+    fallback = value.get(offered[0]) or next(iter(value.values()))
+    if missing:
+        warn(source, path, f"has no text for {', '.join(missing)}: visitors reading it see {fallback!r}; add "
+             f"{', '.join(missing)} to the map")
+    return {tag: value.get(tag, fallback) for tag in offered}
 
 
 def _placeholder_warnings(tags: list[Tag], where: dict[str, tuple[YamlSource, tuple]]) -> list[Problem]:

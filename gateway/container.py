@@ -104,10 +104,11 @@ def runtime_config(config: Config, ui_html: str) -> dict[str, Any]:
     return out
 
 
-def _render(template: str, css: str, config: Config, **extra: Any) -> str:
+def _render(template: str, css: str, config: Config, language: str | None = None, **extra: Any) -> str:
+    """`language`: one the site offers (else its default); its texts fill the template."""
     html = _templates().get_template(template).render(
         css=rcssmin.cssmin(_read(css)) if css else "",  # a CSS-aware minifier: `calc(a - b)` needs its spaces
-        banner=config.banner, site=config.site, categories=config.categories, **extra)
+        banner=config.banner_in(language), site=config.site, categories=config.categories_in(language), **extra)
     return re.sub(r">\s+<", "><", html.strip())  # the template's indentation, not text: no element is inline-spaced
 
 
@@ -116,19 +117,19 @@ def render_fab(config: Config) -> str:
     return _render("fab.html.j2", "fab.css", config)
 
 
-def render_dialogs(config: Config) -> str:
-    """The banner and the preferences dialog with their styles. Not in the container: the gateway
-    sends them with GET /consent when a choice is needed, and at GET /ui when the visitor opens
-    the preferences, so the script every page loads stays small."""
-    return _render("banner.html.j2", "banner.css", config)
+def render_dialogs(config: Config, language: str | None = None) -> str:
+    """The banner and the preferences dialog with their styles, in `language` (default: the site's).
+    Not in the container: the gateway sends them with GET /consent when a choice is needed, and at
+    GET /ui when the visitor opens the preferences, so the script every page loads stays small."""
+    return _render("banner.html.j2", "banner.css", config, language)
 
 
-def render_notice(config: Config, honored: bool) -> str:
+def render_notice(config: Config, honored: bool, language: str | None = None) -> str:
     """The opt-out notice (text, "Do Not Sell or Share" link, or "Opt-Out Request Honored"), or ""
     when no region is opt-out. Autoescaped like the banner; it holds no visitor data."""
     if not config.regions.has_opt_out:
         return ""
-    return _render("notice.html.j2", "", config, honored=honored,
+    return _render("notice.html.j2", "", config, language, honored=honored,
                    privacy_choices=config.regions.opt_out_link == "privacy_choices")
 
 

@@ -269,7 +269,7 @@ def check(sources: list, broken: dict, categories: list[str], banner: dict[str, 
     def ok(source, path: tuple) -> bool:  # neither this part nor anything around or inside it failed the schema
         return not any(bad[:len(path)] == path or path[:len(bad)] == bad for bad in broken[source.path])
 
-    banner_texts: dict[str, Any] = {}  # where accept_all / reject_all are set
+    banner_texts: dict[tuple, tuple] = {}  # (language, accept_all / reject_all) -> where the owner set it
     for source in sources:
         data = source.data
         for key, spec in _items(data.get("categories")):
@@ -279,17 +279,28 @@ def check(sources: list, broken: dict, categories: list[str], banner: dict[str, 
                 text = spec.get(field)
                 if isinstance(text, str) and words is not None:
                     _category_text(source, ("categories", key, field), key, text, words, report)
+                # Given per language: each text with its own language's words.
+                for language, text in _items(text):
+                    if isinstance(text, str) and language_words(language) is not None:
+                        _category_text(source, ("categories", key, field, language), key, text,
+                                       language_words(language), report)
         own = data.get("banner")
         if isinstance(own, dict):
-            for key in ("accept_all", "reject_all"):
-                if key in own and ok(source, ("banner", key)):
-                    banner_texts.setdefault(key, source)
-                    if _blank(own[key]):
-                        why = (f"{EDPB}: no reject option on the first layer" if key == "reject_all"
-                               else "consent must be an unambiguous act: GDPR Art. 4(11)")
-                        report(source, ("banner", key), f"is only white space: the first layer must offer "
-                               f"\"{'Reject' if key == 'reject_all' else 'Accept'} all\" as a button the visitor can read "
-                               f"({why}); write its text, or leave the key out for the default")
+            # The flat texts are the default language's; banner.texts.<language> the others'.
+            places = [((), own, banner.get("language"))] + [
+                (("texts", language), texts, language) for language, texts in _items(own.get("texts"))
+                if isinstance(texts, dict)]
+            for prefix, texts, language in places:
+                for key in ("accept_all", "reject_all"):
+                    path = ("banner", *prefix, key)
+                    if key in texts and ok(source, path):
+                        banner_texts.setdefault((language, key), (source, path))
+                        if _blank(texts[key]):
+                            why = (f"{EDPB}: no reject option on the first layer" if key == "reject_all"
+                                   else "consent must be an unambiguous act: GDPR Art. 4(11)")
+                            report(source, path, f"is only white space: the first layer must offer "
+                                   f"\"{'Reject' if key == 'reject_all' else 'Accept'} all\" as a button the visitor can read "
+                                   f"({why}); write its text, or leave the key out for the default")
             accent = own.get("accent_color")
             if isinstance(accent, str) and ok(source, ("banner", "accent_color")):
                 message = _accent_problem(accent)
@@ -308,14 +319,17 @@ def check(sources: list, broken: dict, categories: list[str], banner: dict[str, 
                            f"`necessary` is always on: {consent_type} would be granted before and without the visitor's "
                            f"choice ({EDPB}: inaccurately classified essential cookies); list the optional categories "
                            "that allow it")
-    accept, reject = banner.get("accept_all"), banner.get("reject_all")
-    where = banner_texts.get("reject_all") or banner_texts.get("accept_all")
-    if where is not None and isinstance(accept, str) and isinstance(reject, str) and reject.strip() \
-            and reject.strip().casefold() == accept.strip().casefold():
-        key = "reject_all" if "reject_all" in banner_texts else "accept_all"
-        report(where, ("banner", key), f"\"Accept all\" and \"Reject all\" would both read {reject.strip()!r}: the "
-               "visitor cannot tell refusing from accepting (consent must be an unambiguous act: GDPR Art. 4(11); "
-               f"{EDPB}: deceptive design); give each button the text of what it does")
+    # Per language (banner["texts"], from config.py: every offered language's merged texts; without it the
+    # banner's own), where the owner set one of the two: the bundled texts are tested (tests/test_languages.py).
+    merged = banner.get("texts") or {banner.get("language"): banner}
+    for language, texts in merged.items():
+        accept, reject = texts.get("accept_all"), texts.get("reject_all")
+        where = banner_texts.get((language, "reject_all")) or banner_texts.get((language, "accept_all"))
+        if where is not None and isinstance(accept, str) and isinstance(reject, str) and reject.strip() \
+                and reject.strip().casefold() == accept.strip().casefold():
+            report(*where, f"\"Accept all\" and \"Reject all\" would both read {reject.strip()!r}: the "
+                   "visitor cannot tell refusing from accepting (consent must be an unambiguous act: GDPR Art. 4(11); "
+                   f"{EDPB}: deceptive design); give each button the text of what it does")
 
 
 def _items(value: Any) -> Iterator[tuple[str, Any]]:

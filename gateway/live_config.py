@@ -32,15 +32,26 @@ class Snapshot:
     container: Container
     origins: OriginMatcher
     proxies: TrustedProxies
-    dialogs: str               # banner + preferences markup, sent when a choice is needed (see render_dialogs)
-    notices: tuple[str, str]   # the opt-out notice, before and after an opt-out; only for opt-out regions
+    # Per offered language (rendered once per configuration, so serving a language is a lookup):
+    dialogs_by_language: dict[str, str]               # banner + preferences markup (see render_dialogs)
+    notices_by_language: dict[str, tuple[str, str]]   # the opt-out notice before and after an opt-out
     policy_since: int = 0      # tokens signed before this Unix time are outdated (gateway.policy_state)
 
     @classmethod
     def build(cls, config: Config, policy_since: int = 0) -> "Snapshot":
+        languages = config.languages or (config.language,)
         return cls(config, build_container(config), OriginMatcher(config.site.allowed_origins),
-                   TrustedProxies(config.site.trusted_proxies), render_dialogs(config),
-                   (render_notice(config, False), render_notice(config, True)), policy_since)
+                   TrustedProxies(config.site.trusted_proxies),
+                   {tag: render_dialogs(config, tag) for tag in languages},
+                   {tag: (render_notice(config, False, tag), render_notice(config, True, tag)) for tag in languages},
+                   policy_since)
+
+    def dialogs(self, language: str | None = None) -> str:
+        """The dialogs in `language` if offered, else in the default language."""
+        return self.dialogs_by_language[self.config.offered(language)]
+
+    def notices(self, language: str | None = None) -> tuple[str, str]:
+        return self.notices_by_language[self.config.offered(language)]
 
 
 def _fingerprint(directory: Path) -> tuple:

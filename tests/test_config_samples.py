@@ -1,6 +1,6 @@
 """Every sample config under tests/samples/ behaves as its folder says.
 
-valid/<name>/     must load without problems;
+valid/<name>/     must load without problems (and, with a warnings.txt, warn exactly its lines);
 invalid/<name>/   must fail with exactly the lines in its expected.txt (FILE:LINE: key: message).
 """
 
@@ -24,6 +24,8 @@ def test_valid_sample_loads(sample: Path, monkeypatch: pytest.MonkeyPatch) -> No
     config = load_config(".")
     assert config.site.name
     assert config.category_keys[0] == "necessary"
+    if (sample / "warnings.txt").exists():
+        assert [str(w) for w in config.warnings] == (sample / "warnings.txt").read_text().strip().splitlines()
 
 
 @pytest.mark.parametrize("sample", INVALID, ids=[p.name for p in INVALID])

@@ -1,0 +1,87 @@
+"""The banner's languages: the bundled texts (gateway/languages/<code>.yaml) and which language a visitor gets.
+
+A site offers one or more languages (`banner.languages`, its default `banner.language`); every text of
+every offered language is complete when the config loads (gateway/config.py fills them from the bundled
+file of the language's primary subtag, `de-CH` -> de.yaml, and the owner's overrides). The dialogs are
+rendered on the server per language, so the visitor's language is picked here, on GET /consent: the
+page's `lang` attribute (sent by the container), then the browser's languages (its Accept-Language
+header, which browsers derive from the same setting as navigator.languages), then the site's default.
+Only an offered language ever comes out, so nothing a request says is echoed or rendered.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+from typing import Iterable
+
+import yaml
+
+# Every text the dialogs, the floating button and the opt-out notice show (consent_ui/*.j2 `banner.<key>`).
+TEXT_KEYS = ("title", "text", "privacy_link_text", "accept_all", "reject_all", "customize", "save",
+             "preferences_title", "preferences_text", "settings_button", "close", "consent_id",
+             "notice_text", "do_not_sell", "opt_out_honored", "privacy_choices")
+# Shown only to visitors in US opt-out regions: a site without such a region need not translate them.
+OPT_OUT_KEYS = ("notice_text", "do_not_sell", "opt_out_honored", "privacy_choices")
+CATEGORY_KEYS = ("label", "description")  # the built-in `necessary` category's texts, also per language
+BUNDLED = ("en", "de", "fr", "es", "it", "nl")
+FALLBACK = "en"  # fills the keys a language without bundled texts leaves out (a validate warning names them)
+
+_TAG = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
+
+
+@lru_cache(maxsize=None)
+def bundled(code: str) -> dict[str, dict[str, str]]:
+    """{"banner": {key: text}, "necessary": {"label", "description"}} of a bundled language."""
+    if code not in BUNDLED:
+        raise KeyError(code)
+    text = resources.files("gateway").joinpath("languages", f"{code}.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def primary(tag: str) -> str:
+    return tag.split("-")[0].lower()
+
+
+def bundled_base(tag: str) -> str | None:
+    """The bundled language whose texts a language tag starts from (`de-AT` -> de), or None."""
+    code = primary(tag)
+    return code if code in BUNDLED else None
+
+
+def accept_language(header: str | None, limit: int = 12) -> list[str]:
+    """The languages of an Accept-Language header, most preferred first (q=0 and `*` left out)."""
+    weighted = []
+    for position, part in enumerate((header or "").split(",")[:32]):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        match = re.search(r"q\s*=\s*([^\s;]*)", params)
+        if match:
+            try:
+                quality = float(match[1])
+            except ValueError:
+                continue  # a malformed weight: the entry means nothing
+        if quality > 0 and _TAG.fullmatch(tag.strip()):
+            weighted.append((-quality, position, tag.strip()))
+    return [tag for _, _, tag in sorted(weighted)][:limit]
+
+
+def pick(offered: Iterable[str], candidates: Iterable[str | None], default: str) -> str:
+    """The first candidate the site offers: exactly (case-insensitive), else by its primary subtag
+    (`de-AT` -> `de`, then any offered `de-*`); the default when none is offered. Always an offered tag."""
+    offered = tuple(offered)
+    exact = {tag.lower(): tag for tag in offered}
+    for candidate in candidates:
+        if not isinstance(candidate, str) or not _TAG.fullmatch(candidate.strip()):
+            continue
+        wanted = candidate.strip().lower()
+        if wanted in exact:
+            return exact[wanted]
+        base = primary(wanted)
+        if base in exact:
+            return exact[base]
+        for tag in offered:
+            if primary(tag) == base:
+                return tag
+    return default
