@@ -4,8 +4,11 @@
   animation frame in which the banner dialog has a box. This includes GET /consent, whose answer carries
   the dialogs: it is what the visitor waits for.
 * first pixel: from the "Accept all" click to the start of the first request to a vendor host.
-* longest task: the longest main-thread task (Chromium trace, `RunTask`) in which the container's code
-  ran (its evaluation, or any callback of its: timers, events, fetch answers), from load to after the click.
+* longest task: the longest main-thread task (Chromium trace, `RunTask`) in which the container's code or
+  the dialogs' (/ui.js) ran (evaluation, or any callback: timers, events, fetch answers), from load to after
+  the click.
+* interaction: from the "Accept all" click (the event's own time stamp, so input delay counts) to the first
+  frame after it: what the visitor waits for before the banner visibly reacts (the INP of that click).
 * layout shift: the layout-shift entries (not caused by input) on the page with the container, minus
   those on the same page with an empty container: what the banner moved. Must be 0.
 
@@ -32,7 +35,12 @@ PROBE = """
   new PerformanceObserver(function (list) {
     list.getEntries().forEach(function (e) { if (!e.hadRecentInput) b.shifts.push(e.value); });
   }).observe({type: 'layout-shift', buffered: true});
-  addEventListener('click', function () { if (b.clickAt === null) b.clickAt = performance.now(); }, true);
+  addEventListener('click', function (e) {
+    if (b.clickAt !== null) return;
+    b.clickAt = performance.now();
+    // The frame after every handler of this click ran: requestAnimationFrame, then the task after it.
+    requestAnimationFrame(function () { setTimeout(function () { b.frameAfterClick = performance.now() - e.timeStamp; }); });
+  }, true);
   function dialogShown() {
     var hosts = document.querySelectorAll('[data-tag-gateway]');
     for (var i = 0; i < hosts.length; i++) {
@@ -56,6 +64,7 @@ READ = """() => {
     return local.indexOf(new URL(e.name).hostname) < 0 && b.clickAt !== null && e.startTime >= b.clickAt;
   }).map(function (e) { return {url: e.name, start: e.startTime}; }).sort(function (x, y) { return x.start - y.start; });
   return {scriptEnd: script ? script.responseEnd : null, bannerAt: b.bannerAt, clickAt: b.clickAt,
+          interaction: b.frameAfterClick === undefined ? null : b.frameAfterClick,
           firstVendor: vendor[0] || null, shifts: b.shifts};
 }"""
 
@@ -75,6 +84,7 @@ class Visit:
     first_pixel_url: str
     longest_task_ms: float
     layout_shift: float
+    interaction_ms: float
 
 
 def _event_url(event: dict) -> str:
@@ -111,12 +121,16 @@ def _container_moments(events: list[dict], marker: str) -> dict[int, list[float]
     return moments
 
 
-def longest_container_task(trace: dict | list, marker: str = "/container.js") -> float:
-    """Duration (ms) of the longest main-thread task (RunTask) during which the container's code ran."""
+def longest_container_task(trace: dict | list, markers: tuple[str, ...] = ("/container.js", "/ui.js")) -> float:
+    """Duration (ms) of the longest main-thread task (RunTask) during which our code ran: the container's,
+    or the dialogs' (/ui.js, which handles the banner's clicks)."""
     events = trace["traceEvents"] if isinstance(trace, dict) else trace
     main = {(e["pid"], e["tid"]) for e in events
             if e.get("ph") == "M" and e.get("name") == "thread_name" and e["args"].get("name") == "CrRendererMain"}
-    moments = _container_moments(events, marker)
+    moments: dict[int, list[float]] = {}
+    for marker in markers:
+        for pid, times in _container_moments(events, marker).items():
+            moments.setdefault(pid, []).extend(times)
     longest = 0.0
     for e in events:
         if e.get("name") == "RunTask" and e.get("ph") == "X" and (e["pid"], e["tid"]) in main:
@@ -162,12 +176,12 @@ def _visit(browser, page_url: str) -> Visit:
         seen = page.evaluate(READ)
     finally:
         context.close()
-    if seen["scriptEnd"] is None or seen["firstVendor"] is None:
+    if seen["scriptEnd"] is None or seen["firstVendor"] is None or seen["interaction"] is None:
         raise BenchError(f"the browser did not see the container load or a vendor request after the click: {seen}")
     return Visit(banner_ms=seen["bannerAt"] - seen["scriptEnd"],
                  first_pixel_ms=seen["firstVendor"]["start"] - seen["clickAt"],
                  first_pixel_url=seen["firstVendor"]["url"], longest_task_ms=longest_container_task(trace),
-                 layout_shift=sum(seen["shifts"]))
+                 layout_shift=sum(seen["shifts"]), interaction_ms=seen["interaction"])
 
 
 def measure(store_url: str, visits: int) -> dict:
@@ -189,6 +203,7 @@ def measure(store_url: str, visits: int) -> dict:
         # Median over visits: on a busy machine one visit's task can be stretched by the scheduler.
         "longest_task_ms": statistics.median(r.longest_task_ms for r in runs),
         "longest_task_ms_per_visit": [r.longest_task_ms for r in runs],
+        "interaction_ms": statistics.median(r.interaction_ms for r in runs),
         "layout_shift_with_container": shift,
         "layout_shift_without_container": without,
         "layout_shift": max(0.0, shift - without),

@@ -221,6 +221,8 @@ def _browser(figures: Figures, gateway: Gateway, visits: int) -> None:
     figures.set("browser.longest_task", seen["longest_task_ms"],
                 f"{of} (per visit: {', '.join(f'{ms:.1f}' for ms in seen['longest_task_ms_per_visit'])} ms), "
                 "from Chromium's trace")
+    figures.set("browser.interaction", seen["interaction_ms"],
+                f"{of}; from the click's time stamp to the first frame after its handlers")
     figures.set("browser.layout_shift", seen["layout_shift"],
                 f"shift sum {seen['layout_shift_with_container']:.4f} with the container, "
                 f"{seen['layout_shift_without_container']:.4f} with an empty one")
