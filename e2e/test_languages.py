@@ -168,3 +168,17 @@ def test_the_example_stores_english_pages_stay_english_for_a_german_browser(brow
         assert dialog_lang(shop.page, ".tg-banner") == "en"
     finally:
         context.close()
+
+
+def test_the_testing_kit_chooses_in_the_language_shown(browser, six) -> None:
+    """A store's own tests with the kit (gateway.testing) work whatever language the banner is in: the
+    helpers read the dialogs' lang and use that language's texts, with or without the site's config."""
+    from gateway.testing import accept_all, choose, withdraw
+
+    context, page = open_page(browser, six, "/nl.html")
+    assert choose(page, ["analytics"])["categories"] == ["necessary", "analytics"]  # Dutch, no config given
+    assert withdraw(page, config=six.config_dir)["categories"] == ["necessary"]      # Dutch, from the config
+    context.close()
+    context, page = open_page(browser, six, "/fr.html")
+    assert accept_all(page, config=six.config_dir)["categories"] == ["necessary", "analytics"]
+    context.close()

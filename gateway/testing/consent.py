@@ -1,8 +1,9 @@
 """Consent helpers for any Playwright page of a store that includes the container.
 
 The choices are made as a visitor makes them: through the banner's accessible roles (the dialog and
-button names are the configuration's banner texts; pass `config=` when the store changed them, the
-defaults are English). Each helper returns once the container recorded the new choice
+button names are the configuration's banner texts; pass `config=` when the store changed them). The
+helpers read the language the dialogs are shown in (their `lang`), and use that language's texts: the
+configuration's, or without `config=` the bundled ones (English, German, French, Spanish, Italian, Dutch). Each helper returns once the container recorded the new choice
 (`tagGateway.state === 'decided'` after a `tag-gateway:consent` event).
 
 Visiting as a region or with Global Privacy Control is a property of the browser context:
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import BrowserContext, Page
 
+from gateway import i18n
 from gateway.config import DEFAULT_BANNER, Config, load_config
 
 GPC_INIT_SCRIPT = (
@@ -66,13 +68,28 @@ def visit_as(context: BrowserContext, region: str | None = None, gpc: bool = Fal
 
 
 class Texts:
-    """The banner's accessible names, from a configuration (tag_configs/ folder or Config) or the defaults."""
+    """The banner's accessible names in `language` (default: the site's own default language), from a
+    configuration (tag_configs/ folder or Config) or, without one, the bundled texts of that language."""
 
-    def __init__(self, config: str | Path | Config | None = None):
+    def __init__(self, config: str | Path | Config | None = None, language: str | None = None):
         if config is not None and not isinstance(config, Config):
             config = load_config(Path(config))
-        self.banner = dict(config.banner) if config else dict(DEFAULT_BANNER)
-        self.labels = {c.key: c.label for c in config.categories} if config else {}
+        if config is not None:
+            shown = config.offered(language) if language else config.language
+            self.banner = {**config.banner, **config.texts.get(shown, {})}
+            self.labels = {c.key: c.in_language(shown).label for c in config.categories}
+        else:
+            base = i18n.bundled_base(language or "en")
+            self.banner = {**DEFAULT_BANNER, **(i18n.bundled(base)["banner"] if base else {})}
+            self.labels = {}
+
+
+# The language of the dialogs on the page (server-rendered with their `lang`; open shadow roots are
+# searched by Playwright's CSS locators).
+def _texts(page: Page, config: str | Path | Config | None, dialog: str) -> Texts:
+    section = page.locator(dialog).first
+    section.wait_for(state="visible")
+    return Texts(config, section.get_attribute("lang"))
 
 
 def wait_ready(page: Page, timeout_ms: float | None = None) -> None:
@@ -97,19 +114,22 @@ def _button(dialog, name: str):
 
 def accept_all(page: Page, config: str | Path | Config | None = None) -> dict:
     """Click the banner's "Accept all"; returns the stored choice (`tagGateway.consent`)."""
-    texts = Texts(config)
+    wait_ready(page)
+    texts = _texts(page, config, ".tg-banner")
     banner = page.get_by_role("dialog", name=texts.banner["title"])
     return _choose_with(page, lambda: _button(banner, texts.banner["accept_all"]).click())
 
 
 def reject_all(page: Page, config: str | Path | Config | None = None) -> dict:
     """Click the banner's "Reject all"; returns the stored choice."""
-    texts = Texts(config)
+    wait_ready(page)
+    texts = _texts(page, config, ".tg-banner")
     banner = page.get_by_role("dialog", name=texts.banner["title"])
     return _choose_with(page, lambda: _button(banner, texts.banner["reject_all"]).click())
 
 
-def _save_preferences(page: Page, texts: Texts, categories: Iterable[str] | None) -> None:
+def _save_preferences(page: Page, config, categories: Iterable[str] | None) -> None:
+    texts = _texts(page, config, ".tg-prefs")
     dialog = page.get_by_role("dialog", name=texts.banner["preferences_title"])
     dialog.wait_for(state="visible")
     wanted = set(categories or ())
@@ -131,16 +151,16 @@ def _save_preferences(page: Page, texts: Texts, categories: Iterable[str] | None
 def choose(page: Page, categories: Iterable[str], config: str | Path | Config | None = None) -> dict:
     """Allow exactly these categories (keys, e.g. ["analytics"]) through the banner's "Customize"; on a
     page where a choice was already made, through the preferences (as "Privacy settings" opens them)."""
-    texts = Texts(config)
     wanted = list(categories)
 
     def act() -> None:
         if page.evaluate("() => window.tagGateway.state") == "decided":
             page.evaluate("() => window.tagGateway.showPreferences()")
         else:
+            texts = _texts(page, config, ".tg-banner")
             banner = page.get_by_role("dialog", name=texts.banner["title"])
             _button(banner, texts.banner["customize"]).click()
-        _save_preferences(page, texts, wanted)
+        _save_preferences(page, config, wanted)
 
     return _choose_with(page, act)
 
@@ -148,12 +168,11 @@ def choose(page: Page, categories: Iterable[str], config: str | Path | Config | 
 def withdraw(page: Page, config: str | Path | Config | None = None, keep: Iterable[str] | None = None) -> dict:
     """Withdraw every optional category (but those in `keep`, e.g. ["analytics"]) on a page where a choice
     was made: open the preferences (as the "Privacy settings" button does), switch them off, save."""
-    texts = Texts(config)
     kept = None if keep is None else list(keep)
 
     def act() -> None:
         page.evaluate("() => window.tagGateway.showPreferences()")
-        _save_preferences(page, texts, kept)
+        _save_preferences(page, config, kept)
 
     return _choose_with(page, act)
 
