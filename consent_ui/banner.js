@@ -38,6 +38,8 @@
     function q(sel) { return root.querySelector(sel); }
     function visible(el) { return el && !el.hidden; }
     function boxes() { return [].slice.call(root.querySelectorAll('input[data-category]')); }
+    // Per-vendor switches (site.vendor_choice): data-vendor, inside the category data-of.
+    function vendorBoxes() { return [].slice.call(root.querySelectorAll('input[data-vendor]')); }
     function focusables(el) {
       return [].filter.call(el.querySelectorAll('button,input,a[href]'), function (x) { return !x.disabled && x.offsetParent !== null; });
     }
@@ -65,6 +67,7 @@
       body.insertBefore(host, body.firstChild);
       root.addEventListener('click', onClick);
       root.addEventListener('keydown', onKey);
+      root.addEventListener('change', onChange);
     }
 
     function onClick(e) {
@@ -73,7 +76,7 @@
       var action = el.getAttribute('data-tg');
       if (action === 'accept') decide(api.acceptAll);
       else if (action === 'reject') decide(api.rejectAll);
-      else if (action === 'save') decide(api.save, boxes().filter(function (i) { return i.checked; }).map(function (i) { return i.getAttribute('data-category'); }));
+      else if (action === 'save') decide(save());
       else if (action === 'customize' || action === 'settings') preferences();
       else if (action === 'close') closePreferences();
       else if (action === 'optout') { api.optOut(); notice.className = 'tg-out'; } // the notice's CSS shows "Honored"
@@ -83,9 +86,29 @@
     // A choice closes the dialog at once and is made a task later: the browser paints the visitor's click
     // before the work it starts (withdrawing, cookies, the request; then the tags), which keeps the
     // interaction fast (bench: "Accept all click -> next frame").
-    function decide(choose, arg) {
+    function decide(choose) {
       close();
-      setTimeout(function () { choose(arg); });
+      setTimeout(choose);
+    }
+
+    // The checked categories, and the vendors switched off inside them (only those: a vendor of a category
+    // left off is refused with it). A vendor in two categories is refused if switched off in any allowed one.
+    // Read now, while the dialog shows them; returns the choice to make.
+    function save() {
+      var chosen = boxes().filter(function (i) { return i.checked; }).map(function (i) { return i.getAttribute('data-category'); });
+      var off = [];
+      vendorBoxes().forEach(function (i) {
+        var key = i.getAttribute('data-vendor');
+        if (!i.checked && chosen.indexOf(i.getAttribute('data-of')) >= 0 && off.indexOf(key) < 0) off.push(key);
+      });
+      return function () { api.save(chosen, CONFIG.vc ? off : undefined); };
+    }
+
+    // A category switched on or off switches its vendors with it; a vendor switched on switches its category on.
+    function onChange(e) {
+      var el = e.target, category = el.getAttribute('data-category'), of = el.getAttribute('data-of');
+      if (category) vendorBoxes().forEach(function (i) { if (i.getAttribute('data-of') === category) i.checked = el.checked; });
+      else if (of && el.checked) boxes().forEach(function (i) { if (i.getAttribute('data-category') === of) i.checked = true; });
     }
 
     function add(html) {
@@ -133,6 +156,10 @@
         remember();
         // What is allowed now: never pre-ticked before a choice in opt-in regions.
         boxes().forEach(function (input) { input.checked = isAllowed(input.getAttribute('data-category')); });
+        var refused = (consent && consent.vendors_refused) || [];
+        vendorBoxes().forEach(function (input) {
+          input.checked = isAllowed(input.getAttribute('data-of')) && refused.indexOf(input.getAttribute('data-vendor')) < 0;
+        });
         // Global Privacy Control honoured: said here too (CPRA regs §7025(c)(6)).
         q('.tg-gpc').hidden = !(state.gpc && state.sale.some(function (c) { return !isAllowed(c); }));
         var id = q('.tg-id');

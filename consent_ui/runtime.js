@@ -52,10 +52,12 @@ var held = [];              // occurrences waiting for the first decision; null 
 var model = {};             // GTM-style merged data-layer model
 var listeners = [];
 var sale = [], optOutRegion = false, gpc = false, region = null; // from the gateway: sale/sharing categories, the rule, the signal, the place
+var vendorsOff = map();        // vendor -> 1: refused one by one inside an allowed category (site.vendor_choice)
 function isAllowed(category) { return allowed[category] === 1; }
-// A tag fires when its category is allowed, or (after_opt_out: restricted) in its vendor's restricted
-// mode once the visitor of an opt-out region opted out of sale/sharing.
-function mayFire(tag) { return isAllowed(tag.category) || (tag.restricted && optOutRegion); }
+// A tag fires when its category is allowed and its vendor (tag.v, only with vendor_choice) not refused,
+// or (after_opt_out: restricted) in its vendor's restricted mode once the visitor of an opt-out region
+// opted out of sale/sharing.
+function mayFire(tag) { return isAllowed(tag.category) && !vendorsOff[tag.v] || (tag.restricted && optOutRegion); }
 
 function log() { if (DEBUG && w.console) console.log.apply(console, ['[tag-gateway]'].concat([].slice.call(arguments))); }
 function warn(msg, err) { if (w.console) console.warn('[tag-gateway] ' + msg, err || ''); }
@@ -198,19 +200,21 @@ function writeCookie(name, value, maxAge) {
   cookies(name + '=' + (value || '') + attrs + (value ? maxAge ? '; max-age=' + maxAge : '' : '; max-age=0')); // no maxAge: a session cookie
 }
 
-function allow(categories) {
-  var before = allowed;
+function allow(categories, vendors) {
+  var before = CONFIG.tags.map(mayFire);
   allowed = map();
   allowed.necessary = 1;
   categories.forEach(function (c) { if (CONFIG.categories.indexOf(c) >= 0) allowed[c] = 1; });
+  vendorsOff = map();
+  (vendors || []).forEach(function (v) { vendorsOff[v] = 1; });
   if (CONFIG.gcm) google.update();
   releaseParked();
-  // Withdrawn categories: tell the vendors that are already on the page to stop.
+  // Withdrawn categories and refused vendors: tell the vendors that are already on the page to stop.
   var revoked = map(), kept = map();
   CONFIG.tags.forEach(function (tag) { if (mayFire(tag)) kept[tag.kind] = 1; });
-  CONFIG.tags.forEach(function (tag) {
+  CONFIG.tags.forEach(function (tag, i) {
     var kind = KINDS[tag.kind];
-    if (before[tag.category] && !mayFire(tag) && !revoked[tag.kind + tag.category]) {
+    if (before[i] && !mayFire(tag) && !revoked[tag.kind + tag.category]) {
       revoked[tag.kind + tag.category] = 1;
       try { if (kind.revoke) kind.revoke(tag); } catch (err) { warn('revoke failed', err); }
     }
@@ -234,15 +238,15 @@ function deleteCookies(patterns) {
 }
 
 // The categories that may fire now; the occurrences held until then fire once for them.
-function settle(categories) {
-  allow(categories);
+function settle(categories, vendors) {
+  allow(categories, vendors);
   var replay = held;
   held = null;
   if (replay) replay.forEach(run);
 }
 
 function apply(next) {
-  settle(next.categories);
+  settle(next.categories, next.vendors_refused);
   consent = next;
   state = 'decided';
   ui.fab();
@@ -264,10 +268,12 @@ function request(method, path, body, token) {
 }
 
 var sent = 0; // choices sent: a retry of an older one is dropped
-function choose(categories, action) {
+// vendors: those refused inside allowed categories (vendor_choice); unsaid, the ones refused now stay so.
+function choose(categories, action, vendors) {
   ui.close();
+  vendors = vendors || Object.keys(vendorsOff);
   // A withdrawal takes effect now, not after the round trip; new grants wait for the signed record.
-  allow(categories.filter(isAllowed));
+  allow(categories.filter(isAllowed), vendors.concat(Object.keys(vendorsOff)));
   // In an opt-out region, a no to sale/sharing by any way (the link, the preferences) is an opt-out the
   // browser keeps at once; an explicit yes (banner, preferences) lifts the marker anywhere.
   var refused = sale.some(function (c) { return categories.indexOf(c) < 0; });
@@ -275,7 +281,7 @@ function choose(categories, action) {
   else if (!refused) writeCookie(OPTED_OUT);
   var mine = ++sent, tries = 0;
   function post() {
-    return request('POST', '/consent', {categories: categories, action: action, gpc: gpc, lang: lang}).then(function (res) {
+    return request('POST', '/consent', {categories: categories, action: action, gpc: gpc, lang: lang, vendors_refused: CONFIG.vc && vendors}).then(function (res) {
       writeCookie(COOKIE.name, res.token, COOKIE.max_age);
       apply(res.consent);
     }, function (err) {
@@ -299,9 +305,10 @@ var api = w.tagGateway = {
   event: null,
   get state() { return state; },
   get consent() { return consent && JSON.parse(JSON.stringify(consent)); }, // a copy: the page cannot change ours
-  acceptAll: function () { return choose(categoriesExcept(function () { return true; }), 'accept_all'); },
+  acceptAll: function () { return choose(categoriesExcept(function () { return true; }), 'accept_all', []); },
   rejectAll: function () { return choose([], 'reject_all'); },
-  save: function (categories) { return choose(categoriesExcept(function (c) { return categories.indexOf(c) >= 0; }), 'custom'); },
+  // vendors (vendor_choice): the vendors refused inside the allowed categories.
+  save: function (categories, vendors) { return choose(categoriesExcept(function (c) { return categories.indexOf(c) >= 0; }), 'custom', vendors); },
   // "Do Not Sell or Share My Personal Information": held in this browser at once, whatever the gateway says.
   optOut: function () {
     if (!optOutRegion) writeCookie(OPTED_OUT, '1', 395 * 86400); // choose() sets it in opt-out regions

@@ -40,6 +40,7 @@ from gateway.serving.container_answers import CACHE_CONTROL, AnswersCache, answe
 from gateway.sites import SITE_NAME, LiveSites, log_name
 from gateway.static_files import StoreFiles
 from gateway.store import ConsentLog, Decision, LogUnavailable
+from gateway.vendor_choice import parse_refused
 from gateway.visitor import client_ip, gpc_header, place_of, served_over_https, texts_shown, what_applies
 
 MAX_CONSENT_BODY = 2048  # bytes; a real choice is well under 200
@@ -303,19 +304,23 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
             return error(400, *problem, cors)
         config = snapshot.config
         site = config.site
+        vendors_refused, vendor_problem = parse_refused(choice.vendors_refused, config, choice.categories)
+        if vendor_problem:
+            return error(400, "unknown_vendor" if vendor_problem.startswith("unknown") else "invalid_body", vendor_problem, cors)
         place = place_of(request, snapshot)
         # The language the dialogs were shown in, as GET /consent named it: the record holds its texts.
         language = shown_language(config, choice.language)
         token, consent = signer.issue(choice.categories, site.policy_version, offered=config.category_keys,
                                       rule=place.rule, gpc=choice.gpc or gpc_header(request), action=choice.action,
-                                      site=site)
+                                      site=site, vendors_refused=vendors_refused)
         decision = Decision(
             consent_id=consent.consent_id, decided_at=datetime.fromtimestamp(consent.timestamp, timezone.utc),
             action=consent.action, categories=consent.categories, offered=consent.offered, region=place.code,
             rule=place.rule, gpc=consent.gpc, policy_version=consent.policy_version,
             container_version=snapshot.container.etag.strip('"'),
             banner_texts=texts_shown(snapshot, place.rule, language), language=language, ip=ip,
-            user_agent=request.headers.get("user-agent"), site=log_name(site_now.name, site))
+            user_agent=request.headers.get("user-agent"), site=log_name(site_now.name, site),
+            vendors_refused=consent.vendors_refused)
         try:
             # Written before it is acknowledged: no token, no cookie, nothing fires without the record.
             await consent_log.record_async(decision)
@@ -434,6 +439,7 @@ class Choice:
     action: str
     gpc: bool
     language: str | None = None  # as the container sent it; shown_language() makes it an offered one
+    vendors_refused: Any = None  # as sent; checked against the config by gateway.vendor_choice.parse_refused
 
 
 def _parse_choice(raw: bytes, known: tuple[str, ...]) -> tuple[Choice | None, tuple[str, str] | None]:
@@ -441,9 +447,10 @@ def _parse_choice(raw: bytes, known: tuple[str, ...]) -> tuple[Choice | None, tu
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         return None, ("invalid_json", f"the body is not valid JSON ({exc.__class__.__name__})")
-    if not isinstance(body, dict) or "categories" not in body or not set(body) <= {"categories", "action", "gpc", "lang"}:
-        return None, ("invalid_body", 'expected {"categories": [...], "action"?: ..., "gpc"?: true|false, "lang"?: ...} '
-                                      'and nothing else')
+    if not isinstance(body, dict) or "categories" not in body or not set(body) <= {"categories", "action", "gpc", "lang",
+                                                                                           "vendors_refused"}:
+        return None, ("invalid_body", 'expected {"categories": [...], "action"?: ..., "gpc"?: true|false, "lang"?: ..., '
+                                      '"vendors_refused"?: [...]} and nothing else')
     if not isinstance(body.get("lang", ""), str):
         return None, ("invalid_body", "lang must be a language tag such as en or de")
     chosen = body["categories"]
@@ -459,7 +466,7 @@ def _parse_choice(raw: bytes, known: tuple[str, ...]) -> tuple[Choice | None, tu
         return None, ("unknown_category", f"unknown categories {unknown}; known: {list(known)}")
     # `necessary` is always granted; keep the configuration's order for a stable record.
     return Choice(tuple(c for c in known if c == "necessary" or c in chosen), action, body.get("gpc", False),
-                  body.get("lang")), None
+                  body.get("lang"), body.get("vendors_refused")), None
 
 
 def shown_language(config, sent: str | None) -> str:

@@ -17,7 +17,7 @@ from gateway.errors import ConfigError, Problem, display_path
 from gateway.placeholders import placeholder_errors
 from gateway.regions import DEFAULT_TRUSTED_PROXIES, RegionRules, invalid_networks, overlapping_codes
 from gateway.schema import validate_source
-from gateway.tags import KINDS
+from gateway.tags import GENERIC, KINDS
 from gateway import i18n, lint, triggers, variables as declared_variables
 from gateway.yaml_source import YamlSource, format_path, load_yaml
 
@@ -50,6 +50,7 @@ GOOGLE_CONSENT_DEFAULTS = {
 
 # Tag kinds with a restricted mode for visitors who opted out of sale/sharing (`after_opt_out: restricted`).
 RESTRICTED_MODES = {"meta_pixel": "Limited Data Use", "google_ads": "restricted data processing"}
+GENERIC_KINDS = tuple(GENERIC)  # the gateway's own kinds (image, script), not vendor templates
 
 # Which optional trigger keys each trigger type accepts (gateway/triggers.py).
 TRIGGER_KEYS = triggers.TRIGGER_KEYS
@@ -84,6 +85,14 @@ class Tag:
     restricted: bool = False     # after an opt-out (opt-out regions): keeps firing in the vendor's restricted mode
     firing: dict[str, Any] = field(default_factory=dict)  # fire / delay_ms as the runtime reads them (triggers.py)
     setup: str | None = None     # id of a tag to fire first, once per page
+    vendor: dict[str, Any] | None = None  # image/script: the owner's disclosure (privacy_policy, cookies)
+
+    @property
+    def vendor_key(self) -> str:
+        """Whom the tag's data goes to, as the preferences list it and per-vendor choices name it: a vendor
+        template's key (`meta_pixel`), or `tag-<id>` for an image or script tag (a template's key never has
+        a `-`, so the two never clash)."""
+        return f"tag-{self.id}" if self.kind in GENERIC_KINDS else self.kind
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,8 @@ class Site:
     # Off unless the owner turns it on: it makes inert markup run, so a store whose pages could carry
     # visitor-written HTML must not get it by default (README "Auto-blocking in the store's own HTML").
     auto_blocking: bool = False
+    # Off unless the owner turns it on: one switch per vendor inside each category (gateway/vendor_choice.py).
+    vendor_choice: bool = False
     acceptance_max_age_days: int | None = None  # None: consent_max_age_days
     refusal_max_age_days: int | None = None
     trusted_proxies: tuple[str, ...] = DEFAULT_TRUSTED_PROXIES
@@ -335,6 +346,7 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
         consent_max_age_days=site_spec.get("consent_max_age_days", DEFAULT_MAX_AGE_DAYS),
         consent_firewall=site_spec.get("consent_firewall", True),
         auto_blocking=site_spec.get("auto_blocking", False),
+        vendor_choice=site_spec.get("vendor_choice", False),
         acceptance_max_age_days=site_spec.get("acceptance_max_age_days"),
         refusal_max_age_days=site_spec.get("refusal_max_age_days"),
         trusted_proxies=tuple(site_spec.get("trusted_proxies", DEFAULT_TRUSTED_PROXIES)),
@@ -592,6 +604,10 @@ def _check_tag(source: YamlSource, path: tuple, spec: dict, categories: dict[str
         report(source, path, f"a tag fires exactly one thing: give it one of {', '.join(KINDS)} ({found})")
         return None
     kind = kinds[0]
+    if "vendor" in spec and kind not in GENERIC_KINDS:
+        report(source, path + ("vendor",), f"{kind} brings its own vendor information (gateway/vendors/{kind}/vendor.yaml); "
+               "`vendor` is for image and script tags")
+        ok = False
     if spec.get("after_opt_out") == "restricted":
         if kind not in RESTRICTED_MODES:
             modes = ", ".join(f"{k} ({m})" for k, m in RESTRICTED_MODES.items())
@@ -612,4 +628,4 @@ def _check_tag(source: YamlSource, path: tuple, spec: dict, categories: dict[str
     return Tag(id=spec["id"], name=spec.get("name", spec["id"]), category=spec["category"],
                trigger=dict(trigger), kind=kind, compiled=compiled, enabled=spec.get("enabled", True),
                hosts=tuple(spec.get("hosts", ())), restricted=spec.get("after_opt_out") == "restricted",
-               firing=triggers.compile_firing(spec), setup=spec.get("setup"))
+               firing=triggers.compile_firing(spec), setup=spec.get("setup"), vendor=spec.get("vendor"))

@@ -11,6 +11,8 @@ every category the configuration has now, so upgrading never re-asks every visit
 Version 3 adds the site (`s`, see `site_claim`): a token of another site signed with the same
 secret reads as "other_site". Tokens without `s` (versions 1 and 2, issued before this existed)
 still verify; no gateway of this version issues them, so they die out within the consent lifetime.
+A per-vendor choice (site.vendor_choice) adds `vr`, the vendors refused inside the allowed categories;
+a token without it means every vendor of an allowed category, as every token before it did.
 
 `policy_since` closes the other revival: a token counts only if it was signed after the site's
 current policy_version took effect (gateway.policy_state), so lowering 3 -> 2 does not bring back
@@ -45,6 +47,7 @@ class Consent:
     rule: str = "opt_in"
     gpc: bool = False
     action: str = "custom"
+    vendors_refused: tuple[str, ...] | None = None  # None: no per-vendor choice (every vendor of an allowed category)
 
     @property
     def is_refusal(self) -> bool:
@@ -54,7 +57,8 @@ class Consent:
     def as_json(self) -> dict:
         return {"categories": list(self.categories), "policy_version": self.policy_version, "id": self.consent_id,
                 "timestamp": datetime.fromtimestamp(self.timestamp, timezone.utc).isoformat().replace("+00:00", "Z"),
-                "rule": self.rule, "gpc": self.gpc, "action": self.action}
+                "rule": self.rule, "gpc": self.gpc, "action": self.action,
+                **({"vendors_refused": list(self.vendors_refused)} if self.vendors_refused is not None else {})}
 
 
 @dataclass(frozen=True)
@@ -81,18 +85,22 @@ class ConsentSigner:
         self._signer = TimestampSigner(keys[::-1], salt=_SALT)
 
     def issue(self, categories: tuple[str, ...], policy_version: int, *, offered: tuple[str, ...] = (),
-              rule: str = "opt_in", gpc: bool = False, action: str = "custom", site=None) -> tuple[str, Consent]:
+              rule: str = "opt_in", gpc: bool = False, action: str = "custom", site=None,
+              vendors_refused: tuple[str, ...] | None = None) -> tuple[str, Consent]:
         """`site` (a config Site) binds the token to it; without, the token is unbound (tests, old tokens)."""
         consent_id = secrets.token_hex(16)
         data = {"c": list(categories), "v": policy_version, "id": consent_id, "o": list(offered),
                 "r": rule, "g": int(gpc), "a": action}
         if site is not None:
             data["s"] = site_claim(site)
+        if vendors_refused is not None:
+            data["vr"] = list(vendors_refused)
         payload = json.dumps(data, separators=(",", ":"))
         token = self._signer.sign(urlsafe_b64encode(payload.encode()).rstrip(b"=")).decode("ascii")
         _, timestamp = self._signer.unsign(token, return_timestamp=True)
         return token, Consent(categories, policy_version, consent_id, int(timestamp.timestamp()),
-                              tuple(offered), rule, gpc, action)
+                              tuple(offered), rule, gpc, action,
+                              None if vendors_refused is None else tuple(vendors_refused))
 
     def read(self, token: str | None, *, policy_version: int, known_categories: tuple[str, ...],
              max_age: int, refusal_max_age: int | None = None, site=None, policy_since: int = 0) -> Reading:
@@ -114,8 +122,11 @@ class ConsentSigner:
             categories, version, consent_id = data["c"], data["v"], data["id"]
             offered = data.get("o", known_categories)  # version 1: everything there is now was offered
             rule, gpc, action = data.get("r", "opt_in"), bool(data.get("g", 0)), data.get("a", "custom")
+            vendors = data.get("vr")
             if not (isinstance(categories, list) and isinstance(offered, (list, tuple)) and isinstance(version, int)):
                 raise TypeError("malformed payload")
+            if vendors is not None and not (isinstance(vendors, list) and all(isinstance(v, str) for v in vendors)):
+                raise TypeError("malformed vendors")
         except (ValueError, KeyError, TypeError):
             return Reading(None, "invalid")
         if site is not None and "s" in data and data["s"] != site_claim(site):
@@ -129,7 +140,7 @@ class ConsentSigner:
         # Categories removed from the config since the choice simply drop out; new ones were never granted.
         kept = tuple(c for c in known_categories if c in categories)
         consent = Consent(kept, version, str(consent_id), int(signed_at.timestamp()),
-                          tuple(offered), str(rule), gpc, str(action))
+                          tuple(offered), str(rule), gpc, str(action), None if vendors is None else tuple(vendors))
         age = datetime.now(timezone.utc).timestamp() - consent.timestamp
         if age > (refusal_max_age if consent.is_refusal else max_age):
             return Reading(None, "expired")

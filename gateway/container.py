@@ -25,6 +25,7 @@ from gateway.firewall import firewall_rules
 from gateway.tags import kind_js, shared_js
 from gateway.vendors import VENDORS
 from gateway.triggers import compile_trigger, runtime_files
+from gateway.vendor_choice import vendors_by_category
 
 # The vendor units that share consent_ui/tags/google.js (one gtag data layer, Consent Mode): ga4, google_ads.
 GOOGLE_KINDS = tuple(key for key, vendor in VENDORS.items() if "google" in vendor.shared_js)
@@ -78,7 +79,9 @@ def runtime_config(config: Config, ui_html: str) -> dict[str, Any]:
         tags.append({"id": tag.id, "category": tag.category, "kind": tag.kind,
                      "trigger": compile_trigger(tag.trigger), **tag.compiled, **tag.firing,
                      **({"setup": position[tag.setup]} if tag.setup else {}),
-                     **({"restricted": True} if tag.restricted else {})})
+                     **({"restricted": True} if tag.restricted else {}),
+                     # Whom a per-vendor choice names (runtime.js mayFire): only when the site offers it.
+                     **({"v": tag.vendor_key} if config.site.vendor_choice and tag.category != "necessary" else {})})
     out = {
         "version": __version__,
         "categories": list(config.category_keys),
@@ -92,11 +95,18 @@ def runtime_config(config: Config, ui_html: str) -> dict[str, Any]:
     }
     if config.variables:
         out["vars"] = config.variables
+    if config.site.vendor_choice:
+        out["vc"] = True  # POST /consent carries vendors_refused (runtime.js, banner.js)
     if config.site.auto_blocking:
         out["embeds"] = True  # consent_ui/embeds.js (in /ui.js) acts only then
     if any(tag["kind"] in GOOGLE_KINDS for tag in tags):
         gcm = config.google_consent
         out["gcm"] = {"types": gcm["types"]}
+        if config.site.vendor_choice:
+            # The Google vendors behind each consent type: refused all, the type stays denied (google.js).
+            behind = {t: sorted({tag["kind"] for tag in tags if tag["kind"] in GOOGLE_KINDS and tag["category"] in cats
+                                 and tag["category"] != "necessary"}) for t, cats in gcm["types"].items()}
+            out["gcm"]["v"] = {t: kinds for t, kinds in behind.items() if kinds}
         if gcm["ads_data_redaction"]:
             out["gcm"]["redact"] = True
         if gcm["url_passthrough"]:
@@ -121,7 +131,8 @@ def render_dialogs(config: Config, language: str | None = None) -> str:
     """The banner and the preferences dialog with their styles, in `language` (default: the site's).
     Not in the container: the gateway sends them with GET /consent when a choice is needed, and at
     GET /ui when the visitor opens the preferences, so the script every page loads stays small."""
-    return _render("banner.html.j2", "banner.css", config, language)
+    return _render("banner.html.j2", "banner.css", config, language, vendors=vendors_by_category(config),
+                   vendor_choice=config.site.vendor_choice)
 
 
 def render_notice(config: Config, honored: bool, language: str | None = None) -> str:

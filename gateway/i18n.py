@@ -21,7 +21,10 @@ import yaml
 # Every text the dialogs, the floating button and the opt-out notice show (consent_ui/*.j2 `banner.<key>`).
 TEXT_KEYS = ("title", "text", "privacy_link_text", "accept_all", "reject_all", "customize", "save",
              "preferences_title", "preferences_text", "settings_button", "close", "consent_id",
-             "notice_text", "do_not_sell", "opt_out_honored", "privacy_choices")
+             "notice_text", "do_not_sell", "opt_out_honored", "privacy_choices",
+             # The vendors listed inside each category of the preferences (gateway/vendor_choice.py).
+             "vendors", "vendor_cookies", "vendor_policy", "purpose_analytics", "purpose_advertising",
+             "lifetime_days", "lifetime_day", "lifetime_session")
 # Shown only to visitors in US opt-out regions: a site without such a region need not translate them.
 OPT_OUT_KEYS = ("notice_text", "do_not_sell", "opt_out_honored", "privacy_choices")
 CATEGORY_KEYS = ("label", "description")  # the built-in `necessary` category's texts, also per language

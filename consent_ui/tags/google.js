@@ -10,7 +10,8 @@ var google = (function () {
 
   function consentState() {
     var s = {};
-    for (var t in GCM.types) s[t] = GCM.types[t].some(isAllowed) ? 'granted' : 'denied';
+    // GCM.v (vendor_choice): the Google vendors behind a type; refused all, the type stays denied.
+    for (var t in GCM.types) s[t] = GCM.types[t].some(isAllowed) && !(GCM.v && GCM.v[t] && GCM.v[t].every(function (v) { return vendorsOff[v]; })) ? 'granted' : 'denied';
     return s;
   }
 

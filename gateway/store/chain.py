@@ -17,6 +17,10 @@ and verification recomputes the record's own, so records written by an older gat
   0003). ``site`` NULL is format 1, any other value format 2, so setting, changing or
   clearing a record's site afterwards changes its canonical form and its hash no longer
   matches: a record cannot be moved to another site, nor out of every site.
+* 3: format 1 plus ``site`` (even NULL) and ``vendors_refused``: every record of a per-vendor
+  choice (site.vendor_choice, since 0004). ``vendors_refused`` NULL keeps formats 1 and 2, so
+  every record written before 0004 hashes as it did; setting or clearing the list afterwards
+  changes the form and breaks the hash.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 
 FORMAT = 2  # what new records are hashed in; bump (and keep the old forms verifiable) if it ever changes
 FORMAT_WITHOUT_SITE = 1  # records with no site: the form every record had before 0003, unchanged
+FORMAT_WITH_VENDORS = 3  # records of a per-vendor choice (vendors_refused not NULL, since 0004)
 
 
 def canonical_json(value: Any) -> str:
@@ -80,6 +85,10 @@ def chained_fields(row: Any) -> dict[str, Any]:
     site = row.get("site") if isinstance(row, dict) else getattr(row, "site", None)
     if site is not None:
         fields.update(format=FORMAT, site=site)
+    # Absent (None) in rows and exports made before 0004, and for sites without per-vendor choice: unchanged.
+    vendors = row.get("vendors_refused") if isinstance(row, dict) else getattr(row, "vendors_refused", None)
+    if vendors is not None:
+        fields.update(format=FORMAT_WITH_VENDORS, site=site, vendors_refused=list(vendors))
     return fields
 
 

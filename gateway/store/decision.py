@@ -42,6 +42,9 @@ class Decision:
     ip: str | None                # full client IP as received; never stored as it is
     user_agent: str | None        # stored cut to MAX_USER_AGENT characters
     site: str | None = None       # the site that served the banner (gateway.sites.log_name); None: not named
+    # Vendors refused one by one inside the allowed categories (site.vendor_choice); None: no per-vendor choice
+    # was offered, so every vendor of an allowed category is allowed.
+    vendors_refused: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.consent_id, str) or not 0 < len(self.consent_id) <= MAX_CONSENT_ID:
@@ -73,6 +76,11 @@ class Decision:
             raise ValueError("policy_version must be an int")
         if not isinstance(self.gpc, bool):
             raise ValueError("gpc must be a bool")
+        if self.vendors_refused is not None:
+            value = tuple(self.vendors_refused)
+            if not all(isinstance(v, str) and 0 < len(v) <= 80 for v in value):
+                raise ValueError("vendors_refused must be None or vendor keys")
+            object.__setattr__(self, "vendors_refused", value)
         if self.site is not None and (not isinstance(self.site, str) or not 0 < len(self.site) <= MAX_SITE):
             raise ValueError(f"site must be None or a string of 1 to {MAX_SITE} characters")
 
@@ -101,6 +109,7 @@ class Record:
     prev_hash: str
     record_hash: str
     site: str | None = None       # None: recorded before the log named sites (migration 0003), or not named
+    vendors_refused: tuple[str, ...] | None = None  # None: no per-vendor choice (before 0004, or not offered)
 
     @property
     def erased(self) -> bool:

@@ -6,7 +6,9 @@ Banner texts are resolved: each row carries the exact texts the visitor was show
 In CSV, ``categories`` and ``offered`` are space-separated category keys (keys never
 hold spaces); ``gpc`` and ``erased`` are ``true``/``false``; empty cells are nulls.
 ``site`` is the site the decision was made on (null in records written before the log
-named sites: see chain.py's formats).
+named sites: see chain.py's formats). ``vendors_refused`` lists the vendors refused one by one inside
+the allowed categories (null: no per-vendor choice was offered; in CSV a JSON list, so ``[]`` stays
+apart from null).
 With ``personal_digest``, ``prev_hash`` and ``record_hash`` an export holds everything the
 chain covers, so anyone can recompute the hashes (see chain.py) without database access.
 An export of one site (``--site``) has gaps in ``seq``; each row's hash still checks
@@ -24,7 +26,8 @@ from typing import IO, Any
 from gateway.store.chain import timestamp
 from gateway.store.log import ConsentLog
 
-FIELDS = ["seq", "site", "consent_id", "decided_at", "action", "categories", "offered", "region", "rule", "gpc",
+FIELDS = ["seq", "site", "consent_id", "decided_at", "action", "categories", "vendors_refused", "offered", "region",
+          "rule", "gpc",
           "policy_version", "container_version", "language", "ip_prefix", "user_agent", "personal_digest", "erased",
           "erased_at",
           "banner_texts_hash", "banner_texts", "prev_hash", "record_hash"]
@@ -37,7 +40,9 @@ def rows(log: ConsentLog, since: datetime | None = None, site: str | None = None
         yield {
             "seq": record.seq, "site": record.site, "consent_id": record.consent_id,
             "decided_at": timestamp(record.decided_at), "action": record.action,
-            "categories": list(record.categories), "offered": list(record.offered),
+            "categories": list(record.categories),
+            "vendors_refused": None if record.vendors_refused is None else list(record.vendors_refused),
+            "offered": list(record.offered),
             "region": record.region, "rule": record.rule, "gpc": record.gpc, "policy_version": record.policy_version,
             "container_version": record.container_version, "language": record.language,
             "ip_prefix": record.ip_prefix, "user_agent": record.user_agent,
@@ -70,6 +75,8 @@ def write(log: ConsentLog, out: IO[str], fmt: str = "jsonl", since: datetime | N
 def _cell(key: str, value: Any) -> str:
     if value is None:
         return ""
+    if key == "vendors_refused":  # JSON, so an empty list (nothing refused) stays apart from null (not offered)
+        return json.dumps(value)
     if key in ("categories", "offered"):
         return " ".join(value)
     if key == "banner_texts":

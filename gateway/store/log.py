@@ -166,6 +166,7 @@ class ConsentLog:
             "language": decision.language, "ip_prefix": ip_prefix, "user_agent": user_agent,
             "personal_salt": salt, "personal_digest": chain.personal_digest(salt, ip_prefix, user_agent),
             "erased_at": None, "site": decision.site,
+            "vendors_refused": None if decision.vendors_refused is None else list(decision.vendors_refused),
         }
         return row, texts
 
@@ -312,7 +313,8 @@ class ConsentLog:
 def _stored(row: dict[str, Any]) -> Record:
     """The record as committed (the salt stays in the database: it is erased with the personal fields)."""
     fields = {key: value for key, value in row.items() if key != "personal_salt"}
-    return Record(**{**fields, "categories": tuple(row["categories"]), "offered": tuple(row["offered"])})
+    return Record(**{**fields, "categories": tuple(row["categories"]), "offered": tuple(row["offered"]),
+                     "vendors_refused": _vendors(row["vendors_refused"])})
 
 
 def _lock_head(connection: Connection) -> Any:
@@ -325,7 +327,12 @@ def _to_record(row: Any) -> Record:
     values["categories"] = tuple(values["categories"])
     values["offered"] = tuple(values["offered"])
     values["gpc"] = bool(values["gpc"])
+    values["vendors_refused"] = _vendors(values["vendors_refused"])
     return Record(**values)
+
+
+def _vendors(value: Any) -> tuple[str, ...] | None:
+    return None if value is None else tuple(value)
 
 
 class _Walk:

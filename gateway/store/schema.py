@@ -3,7 +3,8 @@ a change here needs a new migration there.
 
 ``banner_texts``     each distinct set of banner texts, once, keyed by its sha256.
 ``consent_records``  one row per decision, in chain order (``seq`` 1, 2, 3, ... without gaps), and the
-                     site it was made on (``site``, since migration 0003).
+                     site it was made on (``site``, since migration 0003), the vendors refused one by one
+                     (``vendors_refused``, since 0004).
 ``chain_state``      one row (id 1): the chain's head (last seq and hash), which every writer
                      locks before appending, and its anchor (where it starts after a purge).
 ``email_opens``      the e-mail open pixel (gateway/email_pixel.py): one row per campaign and
@@ -73,6 +74,9 @@ consent_records = Table(
     Column("record_hash", String(64), nullable=False, unique=True),
     # The site that served the banner (0003); NULL in records written before the log named sites.
     Column("site", String(64)),
+    # The vendors refused one by one inside allowed categories (0004, site.vendor_choice); NULL: no per-vendor
+    # choice was offered (every record before 0004, and sites without it).
+    Column("vendors_refused", JSON(none_as_null=True)),
 )
 
 chain_state = Table(

@@ -3,7 +3,8 @@
     gateway/vendors/<key>/
       vendor.yaml   the vendor as data: display name, what it is for (`purposes`), the JSON Schema of
                     the tag's `<key>:` mapping, the hosts its library and beacons use (consent firewall),
-                    the first-party cookies it writes (removed on withdrawal), GA4 e-commerce event ->
+                    the first-party cookies it writes (removed on withdrawal) and how long each lives,
+                    its privacy policy (both shown to visitors in the preferences), GA4 e-commerce event ->
                     vendor event, consent calls, the requests it makes (docs)
       adapter.js    ES5, registers `KINDS.<key> = {fire, revoke}` in the container; `cookies` is added
                     from vendor.yaml when the container is built
@@ -42,7 +43,7 @@ REQUIRED = {"name", "purposes", "account_key", "parameters", "hosts"}
 # prevention) would be added here, outside TRACKING_PURPOSES, with the unit that needs it.
 PURPOSES = ("analytics", "advertising")
 TRACKING_PURPOSES = frozenset({"analytics", "advertising"})
-OPTIONAL = {"cookies", "events", "shared_js", "consent", "requests", "automatic", "build_data", "docs"}
+OPTIONAL = {"cookies", "cookie_lifetimes", "privacy_policy", "events", "shared_js", "consent", "requests", "automatic", "build_data", "docs"}
 
 
 class VendorError(ValueError):
@@ -90,6 +91,15 @@ class Vendor:
     @property
     def cookies(self) -> tuple[str, ...]:
         return tuple(self.data.get("cookies") or ())
+
+    @property
+    def cookie_lifetimes(self) -> dict[str, int | str]:
+        """Cookie name (pattern) -> days it lives, or "session": disclosed in the preferences."""
+        return dict(self.data.get("cookie_lifetimes") or {})
+
+    @property
+    def privacy_policy(self) -> str | None:
+        return self.data.get("privacy_policy")
 
     @property
     def events(self) -> dict[str, str]:
@@ -154,6 +164,13 @@ def _check(folder: Path, data: Any) -> dict[str, Any]:
         raise VendorError(f"{where}: hosts must be host rules like connect.facebook.net or *.facebook.com/tr")
     if not all(isinstance(c, str) and COOKIE_PATTERN.match(c) for c in data.get("cookies") or ()):
         raise VendorError(f"{where}: cookies must be cookie names, a trailing * matching a prefix")
+    # Every cookie is disclosed with its lifetime (the preferences list them): one entry per pattern.
+    lifetimes = data.get("cookie_lifetimes") or {}
+    if not isinstance(lifetimes, dict) or set(lifetimes) != set(data.get("cookies") or ()) or not all(
+            v == "session" or (isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 3650) for v in lifetimes.values()):
+        raise VendorError(f"{where}: cookie_lifetimes must give each of `cookies` its lifetime in days (1..3650) or session")
+    if "privacy_policy" in data and not (isinstance(data["privacy_policy"], str) and re.match(r"^https://[^\s<>\"']+$", data["privacy_policy"])):
+        raise VendorError(f"{where}: privacy_policy must be the https URL of the vendor's privacy policy")
     events = data.get("events") or {}
     if not isinstance(events, dict) or not all(isinstance(v, str) and v for v in events.values()):
         raise VendorError(f"{where}: events must map GA4 event names to vendor event names")

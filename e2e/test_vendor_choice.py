@@ -1,0 +1,123 @@
+"""Per-vendor choices and disclosure in a real Chromium (issue 10): with site.vendor_choice, a visitor who allows
+Marketing but switches TikTok off gets Meta and not TikTok, on this page and the next; the consent firewall
+stops a TikTok request a page script makes; switching TikTok back on lets it fire. The vendor list (cookies,
+lifetimes, privacy-policy links) is in the preferences either way, and axe finds nothing wrong with it."""
+
+from __future__ import annotations
+
+import shutil
+
+from playwright.sync_api import expect
+
+from .support import DEFAULT_CONFIG_DIR, Shop
+from .test_keyboard_and_a11y import BANNER_HOST_SELECTOR, _assert_no_axe_violations
+
+TIKTOK_BEACON = """() => { navigator.sendBeacon('https://analytics.tiktok.com/api/v2/pixel', JSON.stringify({event: 'StoreBeacon'}));
+  const img = document.createElement('img'); img.src = 'https://www.facebook.com/tr/?id=1234567890&ev=StorePixel';
+  document.body.appendChild(img); }"""
+
+
+def vendor_choice_shop(gateway_factory, tmp_path, page, recorder) -> Shop:
+    configs = tmp_path / "configs"
+    shutil.copytree(DEFAULT_CONFIG_DIR, configs)
+    site = (configs / "site.yaml").read_text()
+    (configs / "site.yaml").write_text(site.replace("  auto_blocking: true\n", "  auto_blocking: true\n  vendor_choice: true\n"))
+    return Shop(page, gateway_factory(configs).url, recorder)
+
+
+def marketing_vendors(shop: Shop):
+    """The Marketing category's vendor list, opened."""
+    details = shop.preferences.locator("details").filter(has_text="Meta Pixel")
+    if not details.evaluate("d => d.open"):
+        details.locator("summary").click()
+    return details
+
+
+def save(shop: Shop) -> None:
+    before = shop.consent_events()
+    shop.button(shop.preferences, "Save choices").click()
+    shop.wait_for_new_choice(before)
+
+
+def tiktok_requests(recorder) -> list:
+    return [r for r in recorder.requests if r.host.endswith("tiktok.com")]
+
+
+def test_refusing_tiktok_fires_meta_and_not_tiktok_on_this_page_and_the_next(gateway_factory, tmp_path, page, recorder):
+    shop = vendor_choice_shop(gateway_factory, tmp_path, page, recorder)
+    shop.open("/product.html")
+    shop.button(shop.banner, "Customize").click()
+    expect(shop.preferences).to_be_visible()
+    shop.preferences.get_by_role("checkbox", name="Marketing", exact=True).check()
+    vendors = marketing_vendors(shop)
+    # Switching the category on switched its vendors on; TikTok alone goes off.
+    expect(vendors.get_by_role("checkbox", name="Meta Pixel")).to_be_checked()
+    vendors.get_by_role("checkbox", name="TikTok Pixel").uncheck()
+    save(shop)
+    assert shop.consent()["vendors_refused"] == ["tiktok_pixel"]
+    assert shop.consent()["categories"] == ["necessary", "marketing"]
+    recorder.assert_fired("meta-pageview", once=True)
+    # The page's own script: the Meta pixel goes (marketing allowed), the TikTok beacon is stopped.
+    shop.page.evaluate(TIKTOK_BEACON)
+    recorder.wait_for(shop.page, lambda: [e for e in recorder.events() if e.event == "StorePixel"])
+    shop.settle()
+    assert recorder.events("tiktok-pageview") == [] and tiktok_requests(recorder) == []
+
+    # The next page: the stored choice still refuses TikTok.
+    recorder.clear()
+    shop.open("/")
+    recorder.assert_fired("meta-pageview", once=True)
+    shop.settle()
+    assert tiktok_requests(recorder) == []
+
+    # Switched back on in the preferences: TikTok fires from its next trigger (the next page view).
+    shop.page.evaluate("() => tagGateway.showPreferences()")
+    expect(shop.preferences).to_be_visible()
+    vendors = marketing_vendors(shop)
+    expect(vendors.get_by_role("checkbox", name="TikTok Pixel")).not_to_be_checked()
+    expect(vendors.get_by_role("checkbox", name="Meta Pixel")).to_be_checked()
+    vendors.get_by_role("checkbox", name="TikTok Pixel").check()
+    save(shop)
+    assert shop.consent()["vendors_refused"] == []
+    recorder.clear()
+    shop.open("/product.html")
+    recorder.assert_fired("tiktok-pageview")
+    recorder.assert_fired("meta-pageview")
+
+    # Withdrawn again: TikTok stops at once, its cookie goes, Meta keeps firing.
+    shop.page.evaluate("() => tagGateway.showPreferences()")
+    marketing_vendors(shop).get_by_role("checkbox", name="TikTok Pixel").uncheck()
+    save(shop)
+    recorder.clear()
+    shop.page.evaluate(TIKTOK_BEACON)
+    recorder.wait_for(shop.page, lambda: [e for e in recorder.events() if e.event == "StorePixel"])
+    shop.settle()
+    assert tiktok_requests(recorder) == []
+    # TikTok's SDK, still on this page, may write its cookie again; the next page removes it for good.
+    shop.open("/")
+    recorder.assert_fired("meta-pageview")
+    shop.settle()
+    assert tiktok_requests(recorder) == []
+    cookies = {c["name"] for c in shop.page.context.cookies()}
+    assert "_ttp" not in cookies and "_fbp" in cookies
+
+
+def test_without_vendor_choice_there_are_no_vendor_switches_but_the_list(shop, recorder):
+    shop.open("/")
+    shop.button(shop.banner, "Customize").click()
+    vendors = marketing_vendors(shop)
+    expect(vendors.get_by_role("checkbox")).to_have_count(0)
+    expect(vendors.get_by_role("link", name="Privacy policy of TikTok Pixel")).to_have_attribute(
+        "href", "https://www.tiktok.com/legal/page/eea/privacy-policy/en")
+    expect(vendors).to_contain_text("_fbp (90 days)")
+
+
+def test_the_vendor_list_and_switches_have_no_axe_violations(gateway_factory, tmp_path, page, recorder):
+    shop = vendor_choice_shop(gateway_factory, tmp_path, page, recorder)
+    shop.open("/")
+    shop.button(shop.banner, "Customize").click()
+    expect(shop.preferences).to_be_visible()
+    for summary in shop.preferences.locator("summary").all():
+        summary.click()
+    expect(shop.preferences.get_by_role("checkbox", name="TikTok Pixel")).to_be_visible()
+    _assert_no_axe_violations(shop.page, "preferences with vendors", {"include": [[shop.page.evaluate(BANNER_HOST_SELECTOR)]]})
