@@ -32,6 +32,9 @@ DEFAULT_BANNER = {
     **i18n.bundled("en")["banner"],
     "floating_button": True,
     "accent_color": "#1f4fd1",
+    "layout": "modal",          # the look (consent_ui/banner.css): today's centred card
+    "theme": "light",           # not the OS's: a light store gets a light banner unless it says auto
+    "fab_position": "bottom-left",
     "language": "en",  # the default language: the dialogs' lang attribute, and what the consent log records
 }
 NECESSARY_DEFAULT = dict(i18n.bundled("en")["necessary"])
@@ -333,9 +336,18 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
     lint.check(sources, broken, list(categories), {**banner, "texts": texts}, report,
                lambda s, path, message: warnings.append(Problem(s.name, s.line_of(path), format_path(path), message)))
 
+    if not any(isinstance(s.data.get("banner"), dict) and "layout" in s.data["banner"] and "layout" not in banner_where
+               for s in sources):  # a layout the schema refused: that is the problem to report, not the position
+        _check_position(banner, banner_sources, report)
+
     if problems:
         raise ConfigError(problems)
     banner["accent_text"] = lint.text_on_accent(banner["accent_color"])  # --tg-accent-text (fab.html.j2)
+    # The dark theme's accent: the owner's, else the accent or a lighter shade of it that reads on the dark
+    # background (what the lint checks); only rendered for theme dark or auto.
+    banner["dark_accent"] = banner.get("dark_accent_color") or lint.dark_accent(banner["accent_color"])
+    banner["dark_accent_text"] = lint.text_on_accent(banner["dark_accent"])
+    banner.setdefault("position", LAYOUT_POSITIONS[banner["layout"]][0] if LAYOUT_POSITIONS[banner["layout"]] else None)
     site_spec = site_sources[0].data["site"]
     site = Site(
         name=site_spec["name"],
@@ -358,6 +370,22 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
     banner.update(texts[languages[0]])  # the flat keys, as before: the default language's texts
     return Config(directory, site, tuple(categories.values()), banner, tuple(tags), tuple(files), google_consent, regions,
                   compiled_variables, tuple(sorted(warnings)), languages, texts)
+
+
+# The positions each banner layout takes, its default first (banner.css: .tg-<layout>.tg-<position>).
+LAYOUT_POSITIONS = {"modal": (), "box": ("bottom-right", "bottom-left"), "bar": ("bottom", "top")}
+
+
+def _check_position(banner: dict[str, Any], where: dict[str, YamlSource], report) -> None:
+    """A position must fit the layout: a box sits in a corner, a bar at an edge, a modal is centred."""
+    position, layout = banner.get("position"), banner["layout"]
+    if "position" not in where or layout not in LAYOUT_POSITIONS or position in LAYOUT_POSITIONS[layout]:
+        return
+    fits = LAYOUT_POSITIONS[layout]
+    report(where["position"], ("banner", "position"),
+           f"a {layout} banner cannot sit at {position!r}: " + (f"use {' or '.join(fits)}" if fits else
+           "it is centred at the bottom; remove position, or use layout: box (bottom-left, bottom-right) or bar "
+           "(bottom, top)"))
 
 
 def _languages(banner: dict[str, Any], where: dict[str, YamlSource], categories: dict[str, Category],

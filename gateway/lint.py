@@ -18,8 +18,12 @@ last good configuration on them. Each message names the rule it applies and what
    and "Reject all" as the same <button> as "Accept all" (tests/test_lint.py holds the template to it).
 5. Contrast (WCAG 2.x 1.4.3, AA 4.5:1): buttons take whichever of white or near-black reads better on
    `banner.accent_color` (text_on_accent, rendered as --tg-accent-text), and the accent used as link text
-   on the light banner (#fff) must reach 4.5:1 itself; the refusal gives the ratio and a colour of the
-   same hue that passes. Colours a store sets with its own CSS are the store's responsibility.
+   and as the "Customize" button's text on the light banner (#fff) must reach 4.5:1 itself; the refusal
+   gives the ratio and a colour of the same hue that passes. The dark theme (`theme: dark`, or `auto` on a
+   dark system) uses `banner.dark_accent_color`, or by default the accent or the nearest lighter shade of
+   it that reads on its background (dark_accent); an owner's dark accent is checked the same way on the
+   dark background. The light accent is only checked where the light theme can show (theme light, auto).
+   Colours a store sets with its own CSS (--tg-* on the host element) are the store's responsibility.
 """
 
 from __future__ import annotations
@@ -186,6 +190,8 @@ def mentions_tracking(text: str, words: dict[str, re.Pattern]) -> str | None:
 WHITE = "#ffffff"
 NEAR_BLACK = "#1b1d22"    # the banner's body text colour (consent_ui/banner.css)
 LIGHT_BACKGROUND = WHITE  # .tg-banner / .tg-prefs / .tg-notice background; links use the accent on it
+DARK_BACKGROUND = "#1d2027"  # the dark theme's --tg-bg (consent_ui/fab.html.j2)
+DARK_TEXT = "#eceef2"        # the dark theme's --tg-fg
 AA_TEXT = 4.5             # WCAG 2.x 1.4.3 AA, normal-size text (the buttons' 15 px semi-bold is not "large")
 
 
@@ -237,16 +243,23 @@ def passing_colour(colour: str, background: str, target: float = AA_TEXT) -> str
     return "#000000" if step < 0 else WHITE
 
 
-def _accent_problem(accent: str) -> str | None:
-    ratio = contrast_ratio(accent, LIGHT_BACKGROUND)
+def dark_accent(accent: str) -> str:
+    """The dark theme's accent when the owner names none: the accent itself if it reads on the dark
+    background, else the nearest lighter shade of its hue that does."""
+    return accent if contrast_ratio(accent, DARK_BACKGROUND) >= AA_TEXT else passing_colour(accent, DARK_BACKGROUND)
+
+
+def _accent_problem(accent: str, background: str = LIGHT_BACKGROUND) -> str | None:
+    ratio = contrast_ratio(accent, background)
     if ratio >= AA_TEXT:
         return None
-    better = passing_colour(accent, LIGHT_BACKGROUND)
+    better = passing_colour(accent, background)
     text = text_on_accent(better)
-    return (f"{accent!r} is the colour of the banner's links on its white background ({LIGHT_BACKGROUND}): "
-            f"contrast {shown_ratio(ratio)}, below the 4.5:1 that text needs ({WCAG}); use a darker shade such as "
-            f"'{better}' ({shown_ratio(contrast_ratio(better, LIGHT_BACKGROUND))}; buttons then get {text} text at "
-            f"{shown_ratio(contrast_ratio(text, better))})")
+    where, shade = ("white", "darker") if background == LIGHT_BACKGROUND else ("dark theme's", "lighter")
+    return (f"{accent!r} is the colour of the banner's links and \"Customize\" text on its {where} background "
+            f"({background}): contrast {shown_ratio(ratio)}, below the 4.5:1 that text needs ({WCAG}); use a {shade} "
+            f"shade such as '{better}' ({shown_ratio(contrast_ratio(better, background))}; buttons then get {text} "
+            f"text at {shown_ratio(contrast_ratio(text, better))})")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -301,11 +314,22 @@ def check(sources: list, broken: dict, categories: list[str], banner: dict[str, 
                             report(source, path, f"is only white space: the first layer must offer "
                                    f"\"{'Reject' if key == 'reject_all' else 'Accept'} all\" as a button the visitor can read "
                                    f"({why}); write its text, or leave the key out for the default")
-            accent = own.get("accent_color")
-            if isinstance(accent, str) and ok(source, ("banner", "accent_color")):
-                message = _accent_problem(accent)
+            # Each theme's accent on the background it is shown on (an invalid theme: the schema's problem).
+            theme = banner.get("theme") if banner.get("theme") in ("light", "dark", "auto") else "light"
+            shown = {"accent_color": LIGHT_BACKGROUND if theme != "dark" else None,
+                     "dark_accent_color": DARK_BACKGROUND if theme != "light" else None}
+            for key, background in shown.items():
+                accent = own.get(key)
+                if not (isinstance(accent, str) and ok(source, ("banner", key))):
+                    continue
+                if background is None:
+                    if key == "dark_accent_color":
+                        warn(source, ("banner", key), "warning: the light theme never shows the dark accent; set "
+                             "theme: dark or auto, or remove dark_accent_color")
+                    continue
+                message = _accent_problem(accent, background)
                 if message:
-                    report(source, ("banner", "accent_color"), message)
+                    report(source, ("banner", key), message)
         for index, tag in enumerate(_list(data.get("tags"))):
             if isinstance(tag, dict) and ok(source, ("tags", index, "category")) and tag.get("category") == NECESSARY:
                 _necessary_tag(source, ("tags", index), tag, categories, report, warn, ok)

@@ -20,7 +20,7 @@ from gateway.store import ConsentLog
 from conftest import ROOT, SECRET, STORE_ORIGIN
 
 LANGUAGES = ROOT / "gateway" / "languages"
-SETTINGS = {"accent_color", "accent_text", "floating_button", "language"}  # banner.<key> that are not texts
+SETTINGS = {"accent_color", "accent_text", "floating_button", "language", "layout", "position"}  # banner.<key> that are not texts
 
 
 # -- the bundled texts --------------------------------------------------------------------------------

@@ -102,17 +102,63 @@ def test_every_accent_the_lint_accepts_gives_buttons_readable_text() -> None:
 
 
 def test_the_lint_knows_the_colours_the_css_uses() -> None:
-    """The lint checks the accent against the banner's background; that is what banner.css and the notice use.
-    In dark mode links have a fixed colour, which must pass too; the accent is not text there."""
-    css = (UI / "banner.css").read_text()
-    notice = (UI / "notice.html.j2").read_text()
-    assert "color: #1b1d22; background: #fff;" in css and "color: #1b1d22; background: #fff;" in notice
-    assert "a { color: var(--tg-accent);" in css and ".tg-notice a { color: var(--tg-accent);" in notice
-    dark = re.search(r"prefers-color-scheme: dark\) \{(.*)\}", css, re.S).group(1)
-    assert "background: #1d2027" in dark and "a { color: #9db7ff; }" in dark
-    assert "var(--tg-accent)" not in dark
-    assert lint.contrast_ratio("#9db7ff", "#1d2027") >= 4.5 and lint.contrast_ratio("#eceef2", "#1d2027") >= 4.5
-    assert lint.NEAR_BLACK == "#1b1d22" and lint.LIGHT_BACKGROUND == "#ffffff"
+    """The lint checks each theme's accent against that theme's background: the colours fab.html.j2 sets as
+    --tg-* on :host, which banner.css and the notice use (no fixed colour for text or background there)."""
+    fab = (UI / "fab.html.j2").read_text()
+    assert f";--tg-bg:#fff;--tg-fg:{lint.NEAR_BLACK}\"" in fab
+    assert f";--tg-bg:{lint.DARK_BACKGROUND};--tg-fg:{lint.DARK_TEXT}\"" in fab
+    for css in ((UI / "banner.css").read_text(), (UI / "notice.html.j2").read_text()):
+        assert "color: var(--tg-fg); background: var(--tg-bg);" in css
+        assert "a { color: var(--tg-accent);" in css
+        assert "prefers-color-scheme" not in css  # the theme is the configuration's (fab.html.j2), not the OS's
+    assert lint.contrast_ratio(lint.DARK_TEXT, lint.DARK_BACKGROUND) >= 4.5
+    assert lint.contrast_ratio(lint.NEAR_BLACK, lint.LIGHT_BACKGROUND) >= 4.5
+    assert lint.LIGHT_BACKGROUND == "#ffffff"
+
+
+@pytest.mark.parametrize("accent", ["#1f4fd1", "#000000", "#5b2a86", "#0b6e4f", "#f5c542", "#767676", "#123"])
+def test_the_dark_accent_reads_on_the_dark_background_and_keeps_the_hue(accent: str) -> None:
+    dark = lint.dark_accent(accent)
+    assert lint.contrast_ratio(dark, lint.DARK_BACKGROUND) >= 4.5, (accent, dark)
+    assert lint.contrast_ratio(lint.text_on_accent(dark), dark) >= 4.5, (accent, dark)  # the buttons' text
+    if lint.contrast_ratio(accent, lint.DARK_BACKGROUND) >= 4.5:
+        assert dark == accent  # an accent that already reads there is kept
+    elif accent != "#000000":
+        hue = colorsys.rgb_to_hls(*lint._rgb(accent))[0]
+        assert abs(colorsys.rgb_to_hls(*lint._rgb(dark))[0] - hue) < 0.02, (accent, dark)
+
+
+def test_each_theme_renders_only_its_colours(tmp_path: Path) -> None:
+    dark_accent = lint.dark_accent("#1f4fd1")
+    light = render_fab(_config(tmp_path))
+    assert ":host{--tg-accent:#1f4fd1;--tg-accent-text:#ffffff;--tg-bg:#fff;--tg-fg:#1b1d22}" in light
+    assert dark_accent not in light and "prefers-color-scheme" not in light
+    dark = render_fab(_config(tmp_path, "banner:\n  theme: dark\n"))
+    assert f":host{{--tg-accent:{dark_accent};--tg-accent-text:#1b1d22;--tg-bg:#1d2027;--tg-fg:#eceef2}}" in dark
+    assert "#1f4fd1" not in dark and "prefers-color-scheme" not in dark
+    auto = render_fab(_config(tmp_path, "banner:\n  theme: auto\n"))
+    assert auto.startswith("<style>:host{--tg-accent:#1f4fd1;")
+    assert f"@media (prefers-color-scheme:dark){{:host{{--tg-accent:{dark_accent};" in auto
+    owned = render_fab(_config(tmp_path, "banner:\n  theme: auto\n  dark_accent_color: \"#9db7ff\"\n"))
+    assert "{:host{--tg-accent:#9db7ff;--tg-accent-text:#1b1d22;" in owned
+
+
+def test_the_floating_buttons_side_and_the_layout_classes_are_rendered(tmp_path: Path) -> None:
+    assert ".tg-fab{left:auto;right:16px}" not in render_fab(_config(tmp_path))
+    moved = render_fab(_config(tmp_path, "banner:\n  fab_position: bottom-right\n"))
+    assert moved.index(".tg-fab{left:auto;right:16px}") > moved.index(".tg-fab{position:fixed")  # after the base rule
+    assert 'class="tg-banner tg-modal"' in render_dialogs(_config(tmp_path))
+    assert 'class="tg-banner tg-box tg-bottom-right"' in render_dialogs(_config(tmp_path, "banner:\n  layout: box\n"))
+    assert 'class="tg-banner tg-bar tg-top"' in render_dialogs(_config(tmp_path, "banner:\n  layout: bar\n  position: top\n"))
+    assert 'class="tg-secondary" data-tg="customize"' in render_dialogs(_config(tmp_path))
+
+
+def test_a_light_theme_with_a_dark_accent_is_warned_about_and_its_light_accent_is_checked(tmp_path: Path) -> None:
+    config = _config(tmp_path, "banner:\n  dark_accent_color: \"#1f4fd1\"\n")  # would fail on the dark background
+    assert any("dark_accent_color: warning: the light theme never shows" in str(w) for w in config.warnings)
+    with pytest.raises(ConfigError, match="white background"):
+        _config(tmp_path, "banner:\n  theme: auto\n  accent_color: \"#f5c542\"\n")
+    assert _config(tmp_path, "banner:\n  theme: dark\n  accent_color: \"#f5c542\"\n").banner["dark_accent"] == "#f5c542"
 
 
 # --- the accent's text colour, rendered and used ----------------------------------------------------
@@ -120,13 +166,13 @@ def test_the_lint_knows_the_colours_the_css_uses() -> None:
 def test_the_container_sets_the_text_colour_beside_the_accent_and_the_buttons_use_it(tmp_path: Path) -> None:
     config = _config(tmp_path)
     assert config.banner["accent_text"] == "#ffffff"
-    assert ":host{--tg-accent:#1f4fd1;--tg-accent-text:#ffffff}" in render_fab(config)
+    assert ":host{--tg-accent:#1f4fd1;--tg-accent-text:#ffffff;" in render_fab(config)
     # A light accent (refused by the link rule today, but the computation stands on its own).
     light = dataclasses.replace(config, banner={**config.banner, "accent_color": "#f5c542",
                                                 "accent_text": lint.text_on_accent("#f5c542")})
     assert "--tg-accent-text:#1b1d22" in render_fab(light)
     css = (UI / "banner.css").read_text()
-    button = re.search(r"\.tg-actions button \{([^}]*)\}", css).group(1)
+    button = re.search(r"^\.tg-actions button \{([^}]*)\}", css, re.M).group(1)  # the base rule, not a layout's
     assert "background: var(--tg-accent)" in button and "color: var(--tg-accent-text, #fff)" in button
     assert "#fff" not in re.sub(r"var\(--tg-accent-text, #fff\)", "", button)  # no fixed white text on the accent
 
