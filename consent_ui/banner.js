@@ -199,11 +199,14 @@
       restore();
     }
 
-    // A category's label as the preferences show it (the configuration's own words), for the
-    // placeholders of blocked embeds (embeds.js); fetches the dialogs if they are not here yet.
+    // A category's label as the preferences show it (the configuration's own words) and the placeholder's
+    // texts in the dialogs' language, for the placeholders of blocked embeds (embeds.js); fetches the
+    // dialogs if they are not here yet.
     function label(category, then) {
       if (root) withDialogs(function () {
-        boxes().forEach(function (i) { if (i.getAttribute('data-category') === category && i.labels[0]) then(i.labels[0].textContent); });
+        var texts = q('.tg-embed-texts');
+        texts = texts && {text: texts.getAttribute('data-text'), button: texts.getAttribute('data-button'), lang: dialog.getAttribute('lang') || 'en'};
+        boxes().forEach(function (i) { if (i.getAttribute('data-category') === category && i.labels[0]) then(i.labels[0].textContent, texts); });
       });
     }
 

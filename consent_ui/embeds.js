@@ -160,10 +160,8 @@
       root = host.attachShadow({mode: 'open'});
       style.textContent = CSS;
       box.className = 'tg-embed';
-      box.setAttribute('lang', 'en');
       text.id = 'tg-embed-text';
       button.type = 'button';
-      button.textContent = 'Allow and load';
       button.setAttribute('aria-describedby', text.id);
       // A consent like any other (logged as `custom`): what is allowed now, and this embed's category.
       button.addEventListener('click', function () {
@@ -176,20 +174,29 @@
       root.appendChild(box);
       r.text = text;
       r.button = button;
+      r.box = box;
       say(r);
       return host;
     }
 
     // Text only, never markup: the provider comes from the page, the label from the dialogs' markup (the
     // configuration's own words), fetched by banner.js the first time an embed needs it.
+    // The English wording until the dialogs' own (their language, the site's words) has arrived.
+    var words = {text: 'This content is from {provider} and needs {category} consent.', button: 'Allow and load', lang: 'en'};
     function say(r) {
       var c = r.category;
-      r.text.textContent = 'This content is from ' + r.provider + ' and needs ' + (labels[c] || c) + ' consent.';
+      // One pass with a function: what is filled in (a provider name from the page) is never read again.
+      r.text.textContent = words.text.replace(/\{(provider|category)\}/g, function (all, key) {
+        return key === 'provider' ? r.provider : labels[c] || c;
+      });
+      r.button.textContent = words.button;
+      r.box.setAttribute('lang', words.lang);
       if (labels[c] || asked[c]) return;
       asked[c] = 1;
-      if (ui.label) ui.label(c, function (label) {
+      if (ui.label) ui.label(c, function (label, texts) {
         labels[c] = label;
-        frames.forEach(function (f) { if (f.text && f.category === c) say(f); });
+        if (texts && texts.text) words = texts;
+        frames.forEach(function (f) { if (f.text) say(f); });
       });
     }
 

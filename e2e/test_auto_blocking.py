@@ -121,7 +121,9 @@ def test_before_a_choice_only_necessary_runs_and_after_accepting_each_script_run
     shop.reload()
     shop.page.wait_for_function("() => window.log.length >= 4")
     shop.page.wait_for_timeout(300)
-    assert log(shop) == ["n", "a1:kept", "ext", "m2:after-ext"]
+    # Each once, the external script before the inline one after it. Whether `necessary` ran before the others
+    # depends on whether the stored choice was known when /ui.js started (then all run in document order).
+    assert log(shop) in (["n", "a1:kept", "ext", "m2:after-ext"], ["a1:kept", "ext", "m2:after-ext", "n"])
     assert sorted(requests) == ["blocked-ext.js", "embed-demo.html"]
 
 

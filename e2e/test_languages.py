@@ -35,7 +35,7 @@ def six(tmp_path_factory) -> GatewayServer:
     store.mkdir()
     (configs / "site.yaml").write_text(yaml.safe_dump({
         "site": {"name": "Six", "allowed_origins": ["http://127.0.0.1:*"], "policy_version": 1,
-                 "privacy_policy_url": "/privacy.html"},
+                 "privacy_policy_url": "/privacy.html", "auto_blocking": True},
         "categories": {"analytics": {"label": ANALYTICS, "description": COUNTS}},
         "banner": {"languages": list(i18n.BUNDLED)},
         "tags": [],
@@ -43,6 +43,9 @@ def six(tmp_path_factory) -> GatewayServer:
     for name, lang in [*((code, f' lang="{code}"') for code in i18n.BUNDLED), ("nolang", ""), ("pt", ' lang="pt"'),
                        ("de-at", ' lang="de-AT"')]:
         (store / f"{name}.html").write_text(PAGE.format(lang=lang))
+    (store / "embed-de.html").write_text(PAGE.format(lang=' lang="de"').replace(
+        "<p>Products.</p>", "<iframe data-consent='analytics' data-src='/nolang.html' data-provider='Demo <b>Tube</b> {category}' "
+                            "title='Demo' width='320' height='180'></iframe>"))
     server = GatewayServer(configs, store).start()
     yield server
     server.stop()
@@ -181,4 +184,17 @@ def test_the_testing_kit_chooses_in_the_language_shown(browser, six) -> None:
     context.close()
     context, page = open_page(browser, six, "/fr.html")
     assert accept_all(page, config=six.config_dir)["categories"] == ["necessary", "analytics"]
+    context.close()
+
+
+def test_the_placeholder_of_a_blocked_embed_speaks_the_dialogs_language(browser, six) -> None:
+    context, page = open_page(browser, six, "/embed-de.html")
+    box = page.locator("[data-tag-gateway-embed] .tg-embed")
+    # The provider is the page's text, filled in once: neither markup nor a placeholder of ours.
+    expect(box.locator("p")).to_have_text(
+        "Dieser Inhalt stammt von Demo <b>Tube</b> {category} und braucht Ihre Einwilligung für Statistik.")
+    expect(box).to_have_attribute("lang", "de")
+    box.get_by_role("button", name="Erlauben und laden", exact=True).click()
+    expect(page.locator("iframe[title='Demo']")).to_have_attribute("src", six.url + "/nolang.html")
+    assert page.evaluate("() => tagGateway.consent.categories") == ["necessary", "analytics"]
     context.close()

@@ -303,7 +303,10 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
     google_consent = _google_consent(sources, broken, categories, report)
     regions = _regions(sources, broken, report)
     language_warnings: list[Problem] = []
-    languages, texts = _languages(banner, banner_sources, categories, category_specs, regions, report,
+    # The placeholder texts of blocked embeds matter only where auto-blocking is on.
+    embeds = bool(site_sources and isinstance(site_sources[0].data.get("site"), dict)
+                  and site_sources[0].data["site"].get("auto_blocking") is True)
+    languages, texts = _languages(banner, banner_sources, categories, category_specs, regions, embeds, report,
                                   lambda s, path, message: language_warnings.append(
                                       Problem(s.name, s.line_of(path), format_path(path), f"warning: {message}")))
 
@@ -389,7 +392,7 @@ def _check_position(banner: dict[str, Any], where: dict[str, YamlSource], report
 
 
 def _languages(banner: dict[str, Any], where: dict[str, YamlSource], categories: dict[str, Category],
-               category_specs: dict[str, tuple[YamlSource, dict]], regions: RegionRules, report, warn
+               category_specs: dict[str, tuple[YamlSource, dict]], regions: RegionRules, embeds: bool, report, warn
                ) -> tuple[tuple[str, ...], dict[str, dict[str, str]]]:
     """The offered languages (the default first) and every text of each; fills the categories' texts.
 
@@ -423,7 +426,8 @@ def _languages(banner: dict[str, Any], where: dict[str, YamlSource], categories:
                        f"language's); set it in one place")
             else:
                 overrides[tag][key] = value
-    needed = [k for k in i18n.TEXT_KEYS if regions.has_opt_out or k not in i18n.OPT_OUT_KEYS]
+    needed = [k for k in i18n.TEXT_KEYS if (regions.has_opt_out or k not in i18n.OPT_OUT_KEYS)
+              and (embeds or k not in i18n.EMBED_KEYS)]
     english = i18n.bundled(i18n.FALLBACK)
     texts: dict[str, dict[str, str]] = {}
     for tag in offered:

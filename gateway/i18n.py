@@ -24,9 +24,13 @@ TEXT_KEYS = ("title", "text", "privacy_link_text", "accept_all", "reject_all", "
              "notice_text", "do_not_sell", "opt_out_honored", "privacy_choices",
              # The vendors listed inside each category of the preferences (gateway/vendor_choice.py).
              "vendors", "vendor_cookies", "vendor_policy", "purpose_analytics", "purpose_advertising",
-             "lifetime_days", "lifetime_day", "lifetime_session")
+             "lifetime_days", "lifetime_day", "lifetime_session",
+             # The placeholder of a blocked embed (consent_ui/embeds.js, with site.auto_blocking).
+             "embed_text", "embed_button")
 # Shown only to visitors in US opt-out regions: a site without such a region need not translate them.
 OPT_OUT_KEYS = ("notice_text", "do_not_sell", "opt_out_honored", "privacy_choices")
+# Shown only on sites with site.auto_blocking (a blocked embed's placeholder).
+EMBED_KEYS = ("embed_text", "embed_button")
 CATEGORY_KEYS = ("label", "description")  # the built-in `necessary` category's texts, also per language
 BUNDLED = ("en", "de", "fr", "es", "it", "nl")
 FALLBACK = "en"  # fills the keys a language without bundled texts leaves out (a validate warning names them)
