@@ -11,11 +11,12 @@ handing the finished SQL to the driver. Everything else in the store keeps using
 
 from __future__ import annotations
 
+from itertools import chain as flatten_chain
 from typing import Any
 
 from collections.abc import Callable
 
-from sqlalchemy import Engine, bindparam, insert, literal_column, select, update
+from sqlalchemy import JSON, Engine, bindparam, insert, literal_column, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import ClauseElement
 
@@ -32,11 +33,41 @@ class _Prepared:
         names = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
         self._positional = compiled.positional
         # Compiled bind names are the column keys here (the statements below name them so).
-        self._convert = [(name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in names]
+        self._convert = [(name, _bind_processor(compiled.binds[name].type, dialect)) for name in names]
 
     def parameters(self, values: dict[str, Any]) -> tuple | dict:
-        converted = [(name, convert(values[name]) if convert else values[name]) for name, convert in self._convert]
-        return tuple(value for _, value in converted) if self._positional else dict(converted)
+        if self._positional:
+            return tuple([convert(values[name]) if convert else values[name] for name, convert in self._convert])
+        return {name: convert(values[name]) if convert else values[name] for name, convert in self._convert}
+
+
+def _bind_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The column type's value conversion; for JSON columns, remembered per value.
+
+    A record's JSON columns (categories, offered, vendors_refused) hold a list of a few names, and a site
+    has only a handful of distinct lists, while serialising each one again cost a sixth of a record's
+    append time (measured). The same list always gives the same text, so the text is kept, for up to
+    MAX_REMEMBERED distinct lists per column (a site with more just serialises the rest)."""
+    convert = type_.dialect_impl(dialect).bind_processor(dialect)
+    if convert is None or not isinstance(type_, JSON):
+        return convert
+    remembered: dict[tuple, Any] = {}
+
+    def convert_list(value: Any) -> Any:
+        if type(value) is not list or not all(type(item) is str for item in value):
+            return convert(value)
+        key = tuple(value)
+        text = remembered.get(key)
+        if text is None:
+            text = convert(value)
+            if len(remembered) < MAX_REMEMBERED:
+                remembered[key] = text
+        return text
+
+    return convert_list
+
+
+MAX_REMEMBERED = 256
 
 
 class _PreparedInsert(_Prepared):
@@ -64,7 +95,7 @@ class _PreparedInsert(_Prepared):
         for start in range(0, len(rows), self._rows_per_statement):
             chunk = rows[start:start + self._rows_per_statement]
             sql = f"{self._prefix} VALUES {', '.join([self._group] * len(chunk))}"
-            cursor.execute(sql, tuple(value for row in chunk for value in self.parameters(row)))
+            cursor.execute(sql, tuple(flatten_chain.from_iterable([self.parameters(row) for row in chunk])))
 
 
 class AppendStatements:
