@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 
 from gateway.config import load_config
 from gateway.consent import ConsentSigner
-from gateway.container import render_dialogs, runtime_config
+from gateway.container import build_container, render_dialogs, runtime_config
 from gateway.store import chain, database
 from gateway.store.export import write as export
 from gateway.store.show import render as show
@@ -112,6 +112,19 @@ def test_switches_and_container_keys_only_with_vendor_choice(config_dir: Path) -
     assert {tag["id"]: tag["v"] for tag in on["tags"]}["tiktok-pageview"] == "tiktok_pixel"
     assert on["gcm"]["v"] == {"analytics_storage": ["ga4"], "ad_storage": ["google_ads"], "ad_user_data": ["google_ads"],
                               "ad_personalization": ["google_ads"]}
+
+
+def test_only_a_vendor_choice_site_ships_the_per_vendor_code(config_dir: Path) -> None:
+    # consent_ui/vendors.js: what makes a refused vendor stop firing, keeps its list in POST /consent and
+    # keeps a Google consent type denied. A store without vendor_choice gets none of it, and a smaller file.
+    off = build_container(load_config(config_dir))
+    turn_on(config_dir)
+    on = build_container(load_config(config_dir))
+    # Its marks in the minified text (property names and strings survive the mangler): accept all lifts every
+    # refusal, and the Google vendors behind a consent type are read from CONFIG.gcm.v.
+    for mark in ("==='accept_all'?[]:", ".gcm.v["):
+        assert mark in on.body.decode() and mark not in off.body.decode(), mark
+    assert len(off.gzipped) < len(on.gzipped)
 
 
 # -- the token ---------------------------------------------------------------------------------------
