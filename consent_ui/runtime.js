@@ -371,8 +371,11 @@ function start() {
       region = res.region.code;
       optOutRegion = !!res.notice;
       if (res.ui) ui.load(res.ui);
-      if (res.consent) apply(res.consent);
-      else {
+      if (res.consent) {
+        apply(res.consent);
+        // Vendors added since the choice: held back (by the gateway) and the visitor is asked again.
+        if (res.reask) ui.banner();
+      } else {
         if (res.reason !== 'missing') { log('stored choice not used:', res.reason); writeCookie(COOKIE.name); }
         if (!res.defaults) return ask();
         state = 'undecided';

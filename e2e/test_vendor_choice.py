@@ -176,3 +176,45 @@ def test_with_google_ads_refused_and_analytics_declined_no_google_request_leaves
     shop.settle()
     google = [r for r in recorder.requests if "google" in r.host or "doubleclick" in r.host]
     assert google == [], recorder.report()
+
+
+def test_a_vendor_added_later_does_not_fire_until_the_visitor_is_asked_again(gateway_factory, tmp_path, page, recorder):
+    """The token records the vendors shown at choice time. TikTok, added to Marketing after the visitor allowed
+    Marketing (Meta, Google Ads), gets nothing on the next page, where the banner asks again while Meta keeps
+    firing; once the visitor accepts again, TikTok fires."""
+    from .test_config_changes import _edit, _wait_for_container
+
+    configs = tmp_path / "configs"
+    shutil.copytree(DEFAULT_CONFIG_DIR, configs)
+    site = (configs / "site.yaml").read_text()
+    (configs / "site.yaml").write_text(site.replace("  auto_blocking: true\n", "  auto_blocking: true\n  vendor_choice: true\n"))
+    _edit(configs, "    tiktok_pixel: {pixel_id: CEXAMPLE0TIKTOK00001}\n",
+          "    tiktok_pixel: {pixel_id: CEXAMPLE0TIKTOK00001}\n    enabled: false\n")
+    server = gateway_factory(configs)
+    shop = Shop(page, server.url, recorder)
+    shop.open("/product.html")
+    before = shop.consent_events()
+    shop.button(shop.banner, "Accept all").click()
+    shop.wait_for_new_choice(before)
+    recorder.assert_fired("meta-pageview", once=True)
+
+    _edit(configs, "    enabled: false\n", "")
+    _wait_for_container(server, lambda script: "tiktok_pixel" in script)
+    recorder.use_config(configs)
+    recorder.clear()
+    shop.open("/product.html")
+    expect(shop.banner).to_be_visible()
+    recorder.assert_fired("meta-pageview", once=True)
+    assert shop.consent()["vendors_refused"] == ["tiktok_pixel"]
+    shop.settle()
+    assert tiktok_requests(recorder) == [] and recorder.events("tiktok-pageview") == []
+
+    before = shop.consent_events()
+    shop.button(shop.banner, "Accept all").click()
+    shop.wait_for_new_choice(before)
+    assert shop.consent()["vendors_refused"] == []
+    recorder.clear()
+    shop.open("/")
+    recorder.assert_fired("tiktok-pageview")
+    recorder.assert_fired("meta-pageview")
+    expect(shop.banner).to_be_hidden()
