@@ -52,12 +52,14 @@ var held = [];              // occurrences waiting for the first decision; null 
 var model = {};             // GTM-style merged data-layer model
 var listeners = [];
 var sale = [], optOutRegion = false, gpc = false, region = null; // from the gateway: sale/sharing categories, the rule, the signal, the place
-var vendorsOff = map();        // vendor -> 1: refused one by one inside an allowed category (site.vendor_choice)
 function isAllowed(category) { return allowed[category] === 1; }
-// A tag fires when its category is allowed and its vendor (tag.v, only with vendor_choice) not refused,
-// or (after_opt_out: restricted) in its vendor's restricted mode once the visitor of an opt-out region
-// opted out of sale/sharing.
-function mayFire(tag) { return isAllowed(tag.category) && !vendorsOff[tag.v] || (tag.restricted && optOutRegion); }
+// Per-vendor choices (site.vendor_choice) are consent_ui/vendors.js, shipped only to sites that offer them:
+// it runs before this file and replaces these two hooks. Without it no vendor is refused one by one.
+function refused(tag) {}         // the tag's vendor was refused inside its allowed category
+function refuse(vendors, more) {} // a decision's vendors_refused take effect (allow)
+// A tag fires when its category is allowed and its vendor not refused, or (after_opt_out: restricted) in
+// its vendor's restricted mode once the visitor of an opt-out region opted out of sale/sharing.
+function mayFire(tag) { return isAllowed(tag.category) && !refused(tag) || (tag.restricted && optOutRegion); }
 
 function log() { if (DEBUG && w.console) console.log.apply(console, ['[tag-gateway]'].concat([].slice.call(arguments))); }
 function warn(msg, err) { if (w.console) console.warn('[tag-gateway] ' + msg, err || ''); }
@@ -200,13 +202,12 @@ function writeCookie(name, value, maxAge) {
   cookies(name + '=' + (value || '') + attrs + (value ? maxAge ? '; max-age=' + maxAge : '' : '; max-age=0')); // no maxAge: a session cookie
 }
 
-function allow(categories, vendors) {
+function allow(categories, vendors, more) {
   var before = CONFIG.tags.map(mayFire);
   allowed = map();
   allowed.necessary = 1;
   categories.forEach(function (c) { if (CONFIG.categories.indexOf(c) >= 0) allowed[c] = 1; });
-  vendorsOff = map();
-  (vendors || []).forEach(function (v) { vendorsOff[v] = 1; });
+  refuse(vendors, more);
   if (CONFIG.gcm) google.update();
   releaseParked();
   // Withdrawn categories and refused vendors: tell the vendors that are already on the page to stop.
@@ -268,12 +269,11 @@ function request(method, path, body, token) {
 }
 
 var sent = 0; // choices sent: a retry of an older one is dropped
-// vendors: those refused inside allowed categories (vendor_choice); unsaid, the ones refused now stay so.
+// vendors: those refused inside allowed categories (vendor_choice, consent_ui/vendors.js); else undefined.
 function choose(categories, action, vendors) {
   ui.close();
-  vendors = vendors || Object.keys(vendorsOff);
   // A withdrawal takes effect now, not after the round trip; new grants wait for the signed record.
-  allow(categories.filter(isAllowed), vendors.concat(Object.keys(vendorsOff)));
+  allow(categories.filter(isAllowed), vendors, 1);
   // In an opt-out region, a no to sale/sharing by any way (the link, the preferences) is an opt-out the
   // browser keeps at once; an explicit yes (banner, preferences) lifts the marker anywhere.
   var refused = sale.some(function (c) { return categories.indexOf(c) < 0; });
@@ -281,7 +281,7 @@ function choose(categories, action, vendors) {
   else if (!refused) writeCookie(OPTED_OUT);
   var mine = ++sent, tries = 0;
   function post() {
-    return request('POST', '/consent', {categories: categories, action: action, gpc: gpc, lang: lang, vendors_refused: CONFIG.vc && vendors}).then(function (res) {
+    return request('POST', '/consent', {categories: categories, action: action, gpc: gpc, lang: lang, vendors_refused: vendors}).then(function (res) {
       writeCookie(COOKIE.name, res.token, COOKIE.max_age);
       apply(res.consent);
     }, function (err) {
@@ -305,7 +305,7 @@ var api = w.tagGateway = {
   event: null,
   get state() { return state; },
   get consent() { return consent && JSON.parse(JSON.stringify(consent)); }, // a copy: the page cannot change ours
-  acceptAll: function () { return choose(categoriesExcept(function () { return true; }), 'accept_all', []); },
+  acceptAll: function () { return choose(categoriesExcept(function () { return true; }), 'accept_all'); },
   rejectAll: function () { return choose([], 'reject_all'); },
   // vendors (vendor_choice): the vendors refused inside the allowed categories.
   save: function (categories, vendors) { return choose(categoriesExcept(function (c) { return categories.indexOf(c) >= 0; }), 'custom', vendors); },
@@ -371,8 +371,11 @@ function start() {
       region = res.region.code;
       optOutRegion = !!res.notice;
       if (res.ui) ui.load(res.ui);
-      if (res.consent) apply(res.consent);
-      else {
+      if (res.consent) {
+        apply(res.consent);
+        // Vendors added since the choice: held back (by the gateway) and the visitor is asked again.
+        if (res.reask) ui.banner();
+      } else {
         if (res.reason !== 'missing') { log('stored choice not used:', res.reason); writeCookie(COOKIE.name); }
         if (!res.defaults) return ask();
         state = 'undecided';

@@ -121,3 +121,100 @@ def test_the_vendor_list_and_switches_have_no_axe_violations(gateway_factory, tm
         summary.click()
     expect(shop.preferences.get_by_role("checkbox", name="TikTok Pixel")).to_be_visible()
     _assert_no_axe_violations(shop.page, "preferences with vendors", {"include": [[shop.page.evaluate(BANNER_HOST_SELECTOR)]]})
+
+
+GOOGLE_ADS_HOSTS = ("googleadservices.com", "googleads.g.doubleclick.net", "google.com")
+
+
+def _google_ads_requests(recorder) -> list:
+    """What Google Ads would receive: its library (gtag/js?id=AW-...) or a conversion or remarketing hit."""
+    return [r for r in recorder.requests if "AW-" in r.url or r.host.endswith(GOOGLE_ADS_HOSTS)]
+
+
+def _allow_with_google_ads_refused(shop: Shop, categories: list[str]) -> None:
+    shop.open("/product.html")
+    shop.button(shop.banner, "Customize").click()
+    expect(shop.preferences).to_be_visible()
+    for name in categories:
+        shop.preferences.get_by_role("checkbox", name=name, exact=True).check()
+    marketing_vendors(shop).get_by_role("checkbox", name="Google Ads").uncheck()
+    save(shop)
+    assert shop.consent()["vendors_refused"] == ["google_ads"]
+
+
+def test_a_refused_google_ads_sends_nothing_and_ga4_tells_google_ad_storage_is_denied(gateway_factory, tmp_path, page, recorder):
+    """By design a refused vendor's tags are blocked, not downgraded to Consent Mode pings: the Google Ads tag
+    does not fire, its library is never requested and the firewall stops its hosts (so not even a cookieless
+    ping leaves). Consent Mode still matters for the Google vendor the visitor allowed: GA4 shares gtag.js
+    with Google Ads, and the container keeps every consent type whose Google vendors are all refused denied
+    (CONFIG.gcm.v: ad_storage, ad_user_data and ad_personalization are Google Ads' alone), although Marketing is
+    allowed. On the wire that is `gcs=G101` on GA4's hits: Google's format is G1 followed by ad_storage then
+    analytics_storage, 1 granted and 0 denied. Meta, in the same category, fires."""
+    shop = vendor_choice_shop(gateway_factory, tmp_path, page, recorder)
+    _allow_with_google_ads_refused(shop, ["Analytics", "Marketing"])
+    page_view = recorder.assert_fired("ga4")[0]
+    assert page_view.signals["gcs"] == "G101", page_view
+    recorder.assert_fired("meta-pageview", once=True)
+    shop.page.evaluate("""() => dataLayer.push({event: 'purchase', ecommerce: {transaction_id: 'T-90', value: 20, currency: 'EUR'}})""")
+    assert recorder.assert_fired("ga4-purchase", transaction_id="T-90")[0].signals["gcs"] == "G101"
+    recorder.assert_fired("meta-purchase")
+    # A page script's own conversion ping to Google Ads is stopped as well.
+    shop.page.evaluate("() => { new Image().src = 'https://www.googleadservices.com/pagead/conversion/987654321/?label=x'; }")
+    shop.settle()
+    assert recorder.events("google-ads-conversion") == [] and _google_ads_requests(recorder) == [], recorder.report()
+
+
+def test_with_google_ads_refused_and_analytics_declined_no_google_request_leaves(gateway_factory, tmp_path, page, recorder):
+    """Marketing allowed with Google Ads refused, Analytics declined: no Google vendor may fire, so gtag.js is
+    never even loaded (no Consent Mode ping, denied or not, can leave); Meta and TikTok fire."""
+    shop = vendor_choice_shop(gateway_factory, tmp_path, page, recorder)
+    _allow_with_google_ads_refused(shop, ["Marketing"])
+    recorder.assert_fired("meta-pageview", once=True)
+    recorder.assert_fired("tiktok-pageview")
+    shop.page.evaluate("""() => dataLayer.push({event: 'purchase', ecommerce: {transaction_id: 'T-91', value: 20, currency: 'EUR'}})""")
+    recorder.assert_fired("meta-purchase")
+    shop.settle()
+    google = [r for r in recorder.requests if "google" in r.host or "doubleclick" in r.host]
+    assert google == [], recorder.report()
+
+
+def test_a_vendor_added_later_does_not_fire_until_the_visitor_is_asked_again(gateway_factory, tmp_path, page, recorder):
+    """The token records the vendors shown at choice time. TikTok, added to Marketing after the visitor allowed
+    Marketing (Meta, Google Ads), gets nothing on the next page, where the banner asks again while Meta keeps
+    firing; once the visitor accepts again, TikTok fires."""
+    from .test_config_changes import _edit, _wait_for_container
+
+    configs = tmp_path / "configs"
+    shutil.copytree(DEFAULT_CONFIG_DIR, configs)
+    site = (configs / "site.yaml").read_text()
+    (configs / "site.yaml").write_text(site.replace("  auto_blocking: true\n", "  auto_blocking: true\n  vendor_choice: true\n"))
+    _edit(configs, "    tiktok_pixel: {pixel_id: CEXAMPLE0TIKTOK00001}\n",
+          "    tiktok_pixel: {pixel_id: CEXAMPLE0TIKTOK00001}\n    enabled: false\n")
+    server = gateway_factory(configs)
+    shop = Shop(page, server.url, recorder)
+    shop.open("/product.html")
+    before = shop.consent_events()
+    shop.button(shop.banner, "Accept all").click()
+    shop.wait_for_new_choice(before)
+    recorder.assert_fired("meta-pageview", once=True)
+
+    _edit(configs, "    enabled: false\n", "")
+    _wait_for_container(server, lambda script: "tiktok_pixel" in script)
+    recorder.use_config(configs)
+    recorder.clear()
+    shop.open("/product.html")
+    expect(shop.banner).to_be_visible()
+    recorder.assert_fired("meta-pageview", once=True)
+    assert shop.consent()["vendors_refused"] == ["tiktok_pixel"]
+    shop.settle()
+    assert tiktok_requests(recorder) == [] and recorder.events("tiktok-pageview") == []
+
+    before = shop.consent_events()
+    shop.button(shop.banner, "Accept all").click()
+    shop.wait_for_new_choice(before)
+    assert shop.consent()["vendors_refused"] == []
+    recorder.clear()
+    shop.open("/")
+    recorder.assert_fired("tiktok-pageview")
+    recorder.assert_fired("meta-pageview")
+    expect(shop.banner).to_be_hidden()

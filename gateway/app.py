@@ -40,7 +40,7 @@ from gateway.serving.container_answers import CACHE_CONTROL, AnswersCache, answe
 from gateway.sites import SITE_NAME, LiveSites, log_name
 from gateway.static_files import StoreFiles
 from gateway.store import ConsentLog, Decision, LogUnavailable
-from gateway.vendor_choice import parse_refused
+from gateway.vendor_choice import offered_vendors, parse_refused, with_unseen_vendors
 from gateway.visitor import client_ip, gpc_header, place_of, served_over_https, texts_shown, what_applies
 
 MAX_CONSENT_BODY = 2048  # bytes; a real choice is well under 200
@@ -258,7 +258,12 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
         reading = signer.read(token, policy_version=site.policy_version, known_categories=config.category_keys,
                               max_age=site.acceptance_max_age_seconds, refusal_max_age=site.refusal_max_age_seconds,
                               site=site, policy_since=snapshot.policy_since)
-        body = what_applies(request, snapshot, reading.consent, reading.reason)
+        # Vendors added since the choice: held back for this visitor, who is asked again (gateway.vendor_choice).
+        consent, reask = with_unseen_vendors(reading.consent, config) if reading.consent else (None, False)
+        body = what_applies(request, snapshot, consent, reading.reason)
+        if reask and body["consent"] is not None:
+            body["reask"] = True  # runtime.js shows the banner over the choice that still applies
+            body["ui"] = snapshot.dialogs(body["lang"])
         return answer(body, headers={**cors, "Cache-Control": "no-store"})
 
     async def dialogs(request: Request) -> Response:
@@ -312,7 +317,7 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
         language = shown_language(config, choice.language)
         token, consent = signer.issue(choice.categories, site.policy_version, offered=config.category_keys,
                                       rule=place.rule, gpc=choice.gpc or gpc_header(request), action=choice.action,
-                                      site=site, vendors_refused=vendors_refused)
+                                      site=site, vendors_refused=vendors_refused, vendors_offered=offered_vendors(config))
         decision = Decision(
             consent_id=consent.consent_id, decided_at=datetime.fromtimestamp(consent.timestamp, timezone.utc),
             action=consent.action, categories=consent.categories, offered=consent.offered, region=place.code,
@@ -320,7 +325,7 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
             container_version=snapshot.container.etag.strip('"'),
             banner_texts=texts_shown(snapshot, place.rule, language), language=language, ip=ip,
             user_agent=request.headers.get("user-agent"), site=log_name(site_now.name, site),
-            vendors_refused=consent.vendors_refused)
+            vendors_refused=consent.vendors_refused, vendors_offered=consent.vendors_offered)
         try:
             # Written before it is acknowledged: no token, no cookie, nothing fires without the record.
             await consent_log.record_async(decision)

@@ -13,6 +13,10 @@ secret reads as "other_site". Tokens without `s` (versions 1 and 2, issued befor
 still verify; no gateway of this version issues them, so they die out within the consent lifetime.
 A per-vendor choice (site.vendor_choice) adds `vr`, the vendors refused inside the allowed categories;
 a token without it means every vendor of an allowed category, as every token before it did.
+`vo` lists the vendors of the optional categories the visitor was shown (gateway.vendor_choice.offered_vendors):
+the list itself, not a hash, because only the list tells which vendor is new (a vendor removed since must not
+re-ask anyone). A token without `vo` (issued before it existed) is read as "every vendor there is now was shown":
+upgrading the gateway re-asks nobody, and only vendors added after the visitor's next choice are held back.
 
 `policy_since` closes the other revival: a token counts only if it was signed after the site's
 current policy_version took effect (gateway.policy_state), so lowering 3 -> 2 does not bring back
@@ -48,6 +52,7 @@ class Consent:
     gpc: bool = False
     action: str = "custom"
     vendors_refused: tuple[str, ...] | None = None  # None: no per-vendor choice (every vendor of an allowed category)
+    vendors_offered: tuple[str, ...] | None = None  # None: not recorded (an older token): read as everything now
 
     @property
     def is_refusal(self) -> bool:
@@ -86,7 +91,8 @@ class ConsentSigner:
 
     def issue(self, categories: tuple[str, ...], policy_version: int, *, offered: tuple[str, ...] = (),
               rule: str = "opt_in", gpc: bool = False, action: str = "custom", site=None,
-              vendors_refused: tuple[str, ...] | None = None) -> tuple[str, Consent]:
+              vendors_refused: tuple[str, ...] | None = None,
+              vendors_offered: tuple[str, ...] | None = None) -> tuple[str, Consent]:
         """`site` (a config Site) binds the token to it; without, the token is unbound (tests, old tokens)."""
         consent_id = secrets.token_hex(16)
         data = {"c": list(categories), "v": policy_version, "id": consent_id, "o": list(offered),
@@ -95,12 +101,15 @@ class ConsentSigner:
             data["s"] = site_claim(site)
         if vendors_refused is not None:
             data["vr"] = list(vendors_refused)
+        if vendors_offered is not None:
+            data["vo"] = list(vendors_offered)
         payload = json.dumps(data, separators=(",", ":"))
         token = self._signer.sign(urlsafe_b64encode(payload.encode()).rstrip(b"=")).decode("ascii")
         _, timestamp = self._signer.unsign(token, return_timestamp=True)
         return token, Consent(categories, policy_version, consent_id, int(timestamp.timestamp()),
                               tuple(offered), rule, gpc, action,
-                              None if vendors_refused is None else tuple(vendors_refused))
+                              None if vendors_refused is None else tuple(vendors_refused),
+                              None if vendors_offered is None else tuple(vendors_offered))
 
     def read(self, token: str | None, *, policy_version: int, known_categories: tuple[str, ...],
              max_age: int, refusal_max_age: int | None = None, site=None, policy_since: int = 0) -> Reading:
@@ -122,11 +131,13 @@ class ConsentSigner:
             categories, version, consent_id = data["c"], data["v"], data["id"]
             offered = data.get("o", known_categories)  # version 1: everything there is now was offered
             rule, gpc, action = data.get("r", "opt_in"), bool(data.get("g", 0)), data.get("a", "custom")
-            vendors = data.get("vr")
+            vendors, shown = data.get("vr"), data.get("vo")
             if not (isinstance(categories, list) and isinstance(offered, (list, tuple)) and isinstance(version, int)):
                 raise TypeError("malformed payload")
             if vendors is not None and not (isinstance(vendors, list) and all(isinstance(v, str) for v in vendors)):
                 raise TypeError("malformed vendors")
+            if shown is not None and not (isinstance(shown, list) and all(isinstance(v, str) for v in shown)):
+                raise TypeError("malformed vendors offered")
         except (ValueError, KeyError, TypeError):
             return Reading(None, "invalid")
         if site is not None and "s" in data and data["s"] != site_claim(site):
@@ -140,7 +151,8 @@ class ConsentSigner:
         # Categories removed from the config since the choice simply drop out; new ones were never granted.
         kept = tuple(c for c in known_categories if c in categories)
         consent = Consent(kept, version, str(consent_id), int(signed_at.timestamp()),
-                          tuple(offered), str(rule), gpc, str(action), None if vendors is None else tuple(vendors))
+                          tuple(offered), str(rule), gpc, str(action), None if vendors is None else tuple(vendors),
+                          None if shown is None else tuple(shown))
         age = datetime.now(timezone.utc).timestamp() - consent.timestamp
         if age > (refusal_max_age if consent.is_refusal else max_age):
             return Reading(None, "expired")

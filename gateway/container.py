@@ -186,10 +186,20 @@ def ui_version() -> str:
     return build_ui_script().etag[1:13]
 
 
+def optional_files(config: Config, runtime: dict[str, Any]) -> tuple[str, ...]:
+    """The consent_ui files beyond the core that this configuration needs, in the order they run (all before
+    runtime.js): trigger types, values and rules in use, and the per-vendor choices (consent_ui/vendors.js)
+    only for a site that offers them, so no other store's container pays for that code."""
+    files = runtime_files(runtime["tags"], runtime.get("vars"))
+    if config.site.vendor_choice:
+        files.append("vendors.js")
+    return tuple(files)
+
+
 def build_container(config: Config) -> Container:
     kinds = tuple(sorted({tag.kind for tag in config.tags if tag.enabled}))
     runtime = runtime_config(config, render_fab(config))
-    extras = tuple(runtime_files(runtime["tags"], runtime.get("vars")))
+    extras = optional_files(config, runtime)
     head, tail = js_minify.mangle_around(static_source(kinds, extras), CONFIG_HOLE)  # cached per set of kinds and extras
     text = (f"/*! tag-gateway {__version__} container: {len(config.tags)} tags, consent first */\n"
             + head + script_safe_json(runtime) + tail + ";")

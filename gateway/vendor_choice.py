@@ -14,10 +14,11 @@ meaning.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gateway.config import Config
+from gateway.consent import NECESSARY, Consent
 from gateway.vendors import VENDORS
 
 
@@ -80,3 +81,34 @@ def parse_refused(value: Any, config: Config, categories: tuple[str, ...]) -> tu
     if unknown:
         return None, f"unknown vendors {unknown}; known: {sorted(keys)}"
     return tuple(sorted({v for v in value if any(c in categories for c in keys[v])})), None
+
+
+def offered_vendors(config: Config) -> tuple[str, ...]:
+    """The vendors of the optional categories, sorted: what a visitor is shown when choosing, whether or not
+    the site has per-vendor switches. The token (`vo`) and the record (vendors_offered) keep it."""
+    return tuple(sorted({tag.vendor_key for tag in config.tags if tag.enabled and tag.category != NECESSARY}))
+
+
+def with_unseen_vendors(consent: Consent, config: Config) -> tuple[Consent, bool]:
+    """A stored choice as it applies now that the configuration may name vendors the visitor was never shown,
+    and whether to ask again.
+
+    An unseen vendor in a category the visitor allowed must not receive their data: with vendor_choice it is
+    refused one by one (the others of its category keep firing); without, a category is all a visitor can
+    grant, so a category that gained a vendor is off until they choose again. Either way the banner asks
+    again. An unseen vendor only in categories the visitor refused changes nothing for them: no question.
+    A token without the list (older than it) reads as "saw everything there is now": upgrading asks no one."""
+    if consent.vendors_offered is None:
+        return consent, False
+    shown = set(consent.vendors_offered)
+    unseen: dict[str, set[str]] = {}
+    for tag in config.tags:
+        if tag.enabled and tag.category != NECESSARY and tag.category in consent.categories and tag.vendor_key not in shown:
+            unseen.setdefault(tag.vendor_key, set()).add(tag.category)
+    if not unseen:
+        return consent, False
+    if config.site.vendor_choice:
+        refused = tuple(sorted(set(consent.vendors_refused or ()) | set(unseen)))
+        return replace(consent, vendors_refused=refused), True
+    gained = set().union(*unseen.values())
+    return replace(consent, categories=tuple(c for c in consent.categories if c not in gained)), True

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 
 from gateway.config import load_config
 from gateway.consent import ConsentSigner
-from gateway.container import render_dialogs, runtime_config
+from gateway.container import build_container, render_dialogs, runtime_config
 from gateway.store import chain, database
 from gateway.store.export import write as export
 from gateway.store.show import render as show
@@ -112,6 +112,19 @@ def test_switches_and_container_keys_only_with_vendor_choice(config_dir: Path) -
     assert {tag["id"]: tag["v"] for tag in on["tags"]}["tiktok-pageview"] == "tiktok_pixel"
     assert on["gcm"]["v"] == {"analytics_storage": ["ga4"], "ad_storage": ["google_ads"], "ad_user_data": ["google_ads"],
                               "ad_personalization": ["google_ads"]}
+
+
+def test_only_a_vendor_choice_site_ships_the_per_vendor_code(config_dir: Path) -> None:
+    # consent_ui/vendors.js: what makes a refused vendor stop firing, keeps its list in POST /consent and
+    # keeps a Google consent type denied. A store without vendor_choice gets none of it, and a smaller file.
+    off = build_container(load_config(config_dir))
+    turn_on(config_dir)
+    on = build_container(load_config(config_dir))
+    # Its marks in the minified text (property names and strings survive the mangler): accept all lifts every
+    # refusal, and the Google vendors behind a consent type are read from CONFIG.gcm.v.
+    for mark in ("==='accept_all'?[]:", ".gcm.v["):
+        assert mark in on.body.decode() and mark not in off.body.decode(), mark
+    assert len(off.gzipped) < len(on.gzipped)
 
 
 # -- the token ---------------------------------------------------------------------------------------
@@ -217,3 +230,74 @@ def test_verify_catches_an_edited_vendor_list_and_old_records_verify(tmp_path, m
         export(log, out, "csv")
         header, *lines = out.getvalue().splitlines()
         assert "vendors_refused" in header.split(",") and "[]" in lines[2] and lines[0].count("[]") == 0
+
+
+# -- the vendors shown, and vendors added since ------------------------------------------------------
+
+def _without_tiktok(config_dir: Path) -> None:
+    tags = config_dir / "tags.yaml"
+    tags.write_text(tags.read_text().replace("    tiktok_pixel: {pixel_id: CEXAMPLE0TIKTOK00001}\n",
+                                             "    tiktok_pixel: {pixel_id: CEXAMPLE0TIKTOK00001}\n    enabled: false\n"))
+
+
+def test_a_vendor_added_since_the_choice_is_held_back_and_the_visitor_asked_again(config_dir: Path) -> None:
+    from gateway.vendor_choice import offered_vendors, with_unseen_vendors
+
+    _without_tiktok(config_dir)
+    before = load_config(config_dir)
+    assert offered_vendors(before) == ("ga4", "google_ads", "meta_pixel")
+    signer = ConsentSigner(SECRET)
+    keys = before.category_keys
+    _, marketing = signer.issue(("necessary", "marketing"), 1, offered=keys, vendors_offered=offered_vendors(before))
+    _, analytics = signer.issue(("necessary", "analytics"), 1, offered=keys, vendors_offered=offered_vendors(before))
+    _, old = signer.issue(("necessary", "marketing"), 1, offered=keys)  # a token from before `vo`
+    assert with_unseen_vendors(marketing, before) == (marketing, False)
+
+    tags = config_dir / "tags.yaml"
+    tags.write_text(tags.read_text().replace("    enabled: false\n", ""))
+    after = load_config(config_dir)
+    # Without per-vendor switches, the category that gained TikTok is off until the visitor chooses again.
+    now, reask = with_unseen_vendors(marketing, after)
+    assert reask and now.categories == ("necessary",)
+    # Only in a category the visitor refused: nothing changes for them; an old token asks no one.
+    assert with_unseen_vendors(analytics, after) == (analytics, False)
+    assert with_unseen_vendors(old, after) == (old, False)
+    # With per-vendor switches, TikTok alone is refused: Meta and Google Ads keep their consent.
+    turn_on(config_dir)
+    now, reask = with_unseen_vendors(marketing, load_config(config_dir))
+    assert reask and now.categories == ("necessary", "marketing") and now.vendors_refused == ("tiktok_pixel",)
+
+
+def test_get_consent_asks_again_with_the_banner_and_the_log_lists_the_vendors_shown(config_dir, consent_log) -> None:
+    from starlette.testclient import TestClient
+
+    from gateway.app import create_app
+    from gateway.live_config import LiveConfig
+
+    _without_tiktok(config_dir)
+    with TestClient(create_app(LiveConfig.load(config_dir), SECRET, consent_log, watch=False), base_url="http://gateway.test") as first:
+        body = first.post("/consent", json={"categories": ["marketing"]}, headers=JSON).json()
+    [record] = consent_log.records()
+    assert record.vendors_offered == ("ga4", "google_ads", "meta_pixel") and consent_log.verify().ok
+    assert "  vendors shown ga4, google_ads, meta_pixel" in show(record.consent_id, [record], {})
+    ask = {"X-Tag-Gateway-Consent": body["token"], "Origin": STORE_ORIGIN}
+    with TestClient(create_app(LiveConfig.load(config_dir), SECRET, consent_log, watch=False), base_url="http://gateway.test") as same:
+        unchanged = same.get("/consent", headers=ask).json()
+    assert "reask" not in unchanged and "ui" not in unchanged and unchanged["consent"]["categories"] == ["necessary", "marketing"]
+
+    tags = config_dir / "tags.yaml"
+    tags.write_text(tags.read_text().replace("    enabled: false\n", ""))
+    with TestClient(create_app(LiveConfig.load(config_dir), SECRET, consent_log, watch=False), base_url="http://gateway.test") as later:
+        again = later.get("/consent", headers=ask).json()
+    assert again["reask"] is True and "TikTok Pixel" in again["ui"]
+    assert again["consent"]["categories"] == ["necessary"] and again["consent"]["id"] == body["consent"]["id"]
+
+
+def test_the_chain_covers_the_vendors_shown_in_format_4() -> None:
+    from test_consent_log import FORMAT_1_HASH, FORMAT_1_ROW
+
+    assert chain.record_hash("0" * 64, {**FORMAT_1_ROW, "vendors_offered": None}) == FORMAT_1_HASH
+    fields = chain.chained_fields({**FORMAT_1_ROW, "vendors_offered": ["meta_pixel"]})
+    assert fields["format"] == 4 and fields["vendors_offered"] == ["meta_pixel"] and fields["vendors_refused"] is None
+    hashes = {chain.record_hash("0" * 64, {**FORMAT_1_ROW, "vendors_offered": v}) for v in ([], ["meta_pixel"], ["ga4"])}
+    assert len(hashes) == 3 and FORMAT_1_HASH not in hashes

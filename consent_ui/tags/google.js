@@ -3,6 +3,8 @@
  * init() queues gtag('consent', 'default', ...) at start, before any Google library can load;
  * every change of the visitor's choice queues gtag('consent', 'update', ...). CONFIG.gcm.types says
  * which categories grant each consent type (google_consent_mode in the YAML). */
+// Per-vendor choices (consent_ui/vendors.js) replace it: a consent type whose Google vendors are all refused.
+function gcmDenied(type) {}
 var google = (function () {
   var LAYER = 'tgGtagLayer', GCM = CONFIG.gcm, started = map();
 
@@ -10,8 +12,7 @@ var google = (function () {
 
   function consentState() {
     var s = {};
-    // GCM.v (vendor_choice): the Google vendors behind a type; refused all, the type stays denied.
-    for (var t in GCM.types) s[t] = GCM.types[t].some(isAllowed) && !(GCM.v && GCM.v[t] && GCM.v[t].every(function (v) { return vendorsOff[v]; })) ? 'granted' : 'denied';
+    for (var t in GCM.types) s[t] = GCM.types[t].some(isAllowed) && !gcmDenied(t) ? 'granted' : 'denied';
     return s;
   }
 

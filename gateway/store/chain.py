@@ -21,6 +21,8 @@ and verification recomputes the record's own, so records written by an older gat
   choice (site.vendor_choice, since 0004). ``vendors_refused`` NULL keeps formats 1 and 2, so
   every record written before 0004 hashes as it did; setting or clearing the list afterwards
   changes the form and breaks the hash.
+* 4: format 3 plus ``vendors_offered`` (``vendors_refused`` even NULL): every record that lists the vendors
+  shown when the visitor chose (since 0005). NULL keeps formats 1 to 3, so older records hash as they did.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Any
 FORMAT = 2  # what new records are hashed in; bump (and keep the old forms verifiable) if it ever changes
 FORMAT_WITHOUT_SITE = 1  # records with no site: the form every record had before 0003, unchanged
 FORMAT_WITH_VENDORS = 3  # records of a per-vendor choice (vendors_refused not NULL, since 0004)
+FORMAT_WITH_VENDORS_OFFERED = 4  # records that list the vendors shown (vendors_offered not NULL, since 0005)
 
 
 def canonical_json(value: Any) -> str:
@@ -89,6 +92,10 @@ def chained_fields(row: Any) -> dict[str, Any]:
     vendors = row.get("vendors_refused") if isinstance(row, dict) else getattr(row, "vendors_refused", None)
     if vendors is not None:
         fields.update(format=FORMAT_WITH_VENDORS, site=site, vendors_refused=list(vendors))
+    shown = row.get("vendors_offered") if isinstance(row, dict) else getattr(row, "vendors_offered", None)
+    if shown is not None:
+        fields.update(format=FORMAT_WITH_VENDORS_OFFERED, site=site,
+                      vendors_refused=None if vendors is None else list(vendors), vendors_offered=list(shown))
     return fields
 
 

@@ -45,6 +45,9 @@ class Decision:
     # Vendors refused one by one inside the allowed categories (site.vendor_choice); None: no per-vendor choice
     # was offered, so every vendor of an allowed category is allowed.
     vendors_refused: tuple[str, ...] | None = None
+    # The vendors of the optional categories the visitor was shown when choosing (0005): what the choice was
+    # made over, so a vendor added later is provably one they never saw. None: recorded before it existed.
+    vendors_offered: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.consent_id, str) or not 0 < len(self.consent_id) <= MAX_CONSENT_ID:
@@ -76,11 +79,12 @@ class Decision:
             raise ValueError("policy_version must be an int")
         if not isinstance(self.gpc, bool):
             raise ValueError("gpc must be a bool")
-        if self.vendors_refused is not None:
-            value = tuple(self.vendors_refused)
-            if not all(isinstance(v, str) and 0 < len(v) <= 80 for v in value):
-                raise ValueError("vendors_refused must be None or vendor keys")
-            object.__setattr__(self, "vendors_refused", value)
+        for name in ("vendors_refused", "vendors_offered"):
+            if getattr(self, name) is not None:
+                value = tuple(getattr(self, name))
+                if not all(isinstance(v, str) and 0 < len(v) <= 80 for v in value):
+                    raise ValueError(f"{name} must be None or vendor keys")
+                object.__setattr__(self, name, value)
         if self.site is not None and (not isinstance(self.site, str) or not 0 < len(self.site) <= MAX_SITE):
             raise ValueError(f"site must be None or a string of 1 to {MAX_SITE} characters")
 
@@ -110,6 +114,7 @@ class Record:
     record_hash: str
     site: str | None = None       # None: recorded before the log named sites (migration 0003), or not named
     vendors_refused: tuple[str, ...] | None = None  # None: no per-vendor choice (before 0004, or not offered)
+    vendors_offered: tuple[str, ...] | None = None  # the vendors shown when choosing; None: recorded before 0005
 
     @property
     def erased(self) -> bool:

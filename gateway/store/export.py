@@ -26,7 +26,7 @@ from typing import IO, Any
 from gateway.store.chain import timestamp
 from gateway.store.log import ConsentLog
 
-FIELDS = ["seq", "site", "consent_id", "decided_at", "action", "categories", "vendors_refused", "offered", "region",
+FIELDS = ["seq", "site", "consent_id", "decided_at", "action", "categories", "vendors_refused", "offered", "vendors_offered", "region",
           "rule", "gpc",
           "policy_version", "container_version", "language", "ip_prefix", "user_agent", "personal_digest", "erased",
           "erased_at",
@@ -43,6 +43,7 @@ def rows(log: ConsentLog, since: datetime | None = None, site: str | None = None
             "categories": list(record.categories),
             "vendors_refused": None if record.vendors_refused is None else list(record.vendors_refused),
             "offered": list(record.offered),
+            "vendors_offered": None if record.vendors_offered is None else list(record.vendors_offered),
             "region": record.region, "rule": record.rule, "gpc": record.gpc, "policy_version": record.policy_version,
             "container_version": record.container_version, "language": record.language,
             "ip_prefix": record.ip_prefix, "user_agent": record.user_agent,
@@ -75,7 +76,7 @@ def write(log: ConsentLog, out: IO[str], fmt: str = "jsonl", since: datetime | N
 def _cell(key: str, value: Any) -> str:
     if value is None:
         return ""
-    if key == "vendors_refused":  # JSON, so an empty list (nothing refused) stays apart from null (not offered)
+    if key in ("vendors_refused", "vendors_offered"):  # JSON, so an empty list (nothing refused) stays apart from null (not offered)
         return json.dumps(value)
     if key in ("categories", "offered"):
         return " ".join(value)

@@ -167,6 +167,7 @@ class ConsentLog:
             "personal_salt": salt, "personal_digest": chain.personal_digest(salt, ip_prefix, user_agent),
             "erased_at": None, "site": decision.site,
             "vendors_refused": None if decision.vendors_refused is None else list(decision.vendors_refused),
+            "vendors_offered": None if decision.vendors_offered is None else list(decision.vendors_offered),
         }
         return row, texts
 
@@ -337,7 +338,7 @@ def _stored(row: dict[str, Any]) -> Record:
     """The record as committed (the salt stays in the database: it is erased with the personal fields)."""
     fields = {key: value for key, value in row.items() if key != "personal_salt"}
     return Record(**{**fields, "categories": tuple(row["categories"]), "offered": tuple(row["offered"]),
-                     "vendors_refused": _vendors(row["vendors_refused"])})
+                     "vendors_refused": _vendors(row["vendors_refused"]), "vendors_offered": _vendors(row["vendors_offered"])})
 
 
 def _lock_head(connection: Connection) -> Any:
@@ -351,6 +352,7 @@ def _to_record(row: Any) -> Record:
     values["offered"] = tuple(values["offered"])
     values["gpc"] = bool(values["gpc"])
     values["vendors_refused"] = _vendors(values["vendors_refused"])
+    values["vendors_offered"] = _vendors(values["vendors_offered"])
     return Record(**values)
 
 

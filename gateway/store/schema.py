@@ -77,6 +77,8 @@ consent_records = Table(
     # The vendors refused one by one inside allowed categories (0004, site.vendor_choice); NULL: no per-vendor
     # choice was offered (every record before 0004, and sites without it).
     Column("vendors_refused", JSON(none_as_null=True)),
+    # The vendors of the optional categories shown when the visitor chose (0005); NULL in records before it.
+    Column("vendors_offered", JSON(none_as_null=True)),
 )
 
 chain_state = Table(

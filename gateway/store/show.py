@@ -19,6 +19,7 @@ def render(consent_id: str, records: list[Record], texts: dict[str, dict[str, st
             f"  allowed       {', '.join(r.categories) or '(none)'}",
             *([f"  vendors off   {', '.join(r.vendors_refused) or '(none)'}"] if r.vendors_refused is not None else []),
             f"  offered       {', '.join(r.offered) or '(none)'}",
+            *([f"  vendors shown {', '.join(r.vendors_offered) or '(none)'}"] if r.vendors_offered is not None else []),
             f"  region        {region}, {r.rule.replace('_', '-')} rule; Global Privacy Control: {'yes' if r.gpc else 'no'}",
             f"  policy        version {r.policy_version}; container {r.container_version}",
             f"  language      {r.language}",
