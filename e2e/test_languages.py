@@ -192,7 +192,7 @@ def test_the_placeholder_of_a_blocked_embed_speaks_the_dialogs_language(browser,
     box = page.locator("[data-tag-gateway-embed] .tg-embed")
     # The provider is the page's text, filled in once: neither markup nor a placeholder of ours.
     expect(box.locator("p")).to_have_text(
-        "Dieser Inhalt stammt von Demo <b>Tube</b> {category} und braucht Ihre Einwilligung für Statistik.")
+        "Dieser Inhalt stammt von Demo <b>Tube</b> {category} und erfordert Ihre Einwilligung für Statistik.")
     expect(box).to_have_attribute("lang", "de")
     box.get_by_role("button", name="Erlauben und laden", exact=True).click()
     expect(page.locator("iframe[title='Demo']")).to_have_attribute("src", six.url + "/nolang.html")

@@ -25,6 +25,8 @@ TEXT_KEYS = ("title", "text", "privacy_link_text", "accept_all", "reject_all", "
              # The vendors listed inside each category of the preferences (gateway/vendor_choice.py).
              "vendors", "vendor_cookies", "vendor_policy", "purpose_analytics", "purpose_advertising",
              "lifetime_days", "lifetime_day", "lifetime_session",
+             # Below a day (a vendor.yaml lifetime "<n>h" / "<n>m", such as GA's _gat: 1 minute).
+             "lifetime_hours", "lifetime_hour", "lifetime_minutes", "lifetime_minute",
              # The placeholder of a blocked embed (consent_ui/embeds.js, with site.auto_blocking).
              "embed_text", "embed_button")
 # Shown only to visitors in US opt-out regions: a site without such a region need not translate them.

@@ -27,7 +27,7 @@ class VendorEntry:
     key: str                                  # meta_pixel, or tag-<id> for an image/script tag
     name: str
     purposes: tuple[str, ...]                 # analytics, advertising (vendor templates only)
-    cookies: tuple[tuple[str, int | str], ...]  # (name or pattern, days or "session")
+    cookies: tuple[tuple[str, int | str], ...]  # (name or pattern, days, "<n>m"/"<n>h" below a day, or "session")
     privacy_policy: str | None
 
 

@@ -43,6 +43,9 @@ def test_every_vendor_discloses_its_cookies_lifetimes_and_privacy_policy() -> No
 @pytest.mark.parametrize("extra,message", [
     ("cookies: [_a, _b]\ncookie_lifetimes: {_a: 30}\n", "cookie_lifetimes must give each"),
     ("cookies: [_a]\ncookie_lifetimes: {_a: forever}\n", "cookie_lifetimes must give each"),
+    ("cookies: [_a]\ncookie_lifetimes: {_a: 0m}\n", "cookie_lifetimes must give each"),
+    ("cookies: [_a]\ncookie_lifetimes: {_a: 1d}\n", "cookie_lifetimes must give each"),
+    ("cookies: [_a]\ncookie_lifetimes: {_a: 0.5}\n", "cookie_lifetimes must give each"),
     ("privacy_policy: javascript:alert(1)\n", "privacy_policy must be the https URL"),
 ])
 def test_a_unit_with_broken_disclosure_is_refused(tmp_path: Path, extra: str, message: str) -> None:
@@ -69,11 +72,29 @@ def test_each_category_lists_its_vendors_with_cookies_lifetimes_and_link(config_
         assert cookie in marketing
         assert f'<a href="{policy}" target="_blank" rel="noopener">Privacy policy of {name}</a>' in marketing
     analytics = html[html.index('data-category="analytics"'):html.index('data-category="marketing"')]
-    assert "<strong>Google Analytics 4</strong>" in analytics and "<code>_gid</code> (1 day)" in analytics
+    assert "<strong>Google Analytics 4</strong>" in analytics and "<code>_gid</code> (24 hours)" in analytics
     assert "Meta Pixel" not in analytics
     assert "data-vendor" not in html  # no switches without vendor_choice
     german = render_dialogs(load_config(config_dir), "de")
     assert "Partner und ihre Cookies (3)" in german and "(90 Tage)" in german and "Datenschutzerklärung von Meta Pixel" in german
+
+
+def test_a_lifetime_below_a_day_is_said_in_minutes_or_hours_as_the_vendor_documents_it(config_dir: Path) -> None:
+    """Google documents _gat as 1 minute and _gid as 24 hours: the preferences never round them up to a day."""
+    assert VENDORS["ga4"].cookie_lifetimes["_gat*"] == "1m" and VENDORS["ga4"].cookie_lifetimes["_gid"] == "24h"
+    config = load_config(config_dir)
+    english = render_dialogs(config, "en")
+    analytics = english[english.index('data-category="analytics"'):english.index('data-category="marketing"')]
+    assert "<code>_gat*</code> (1 minute)" in analytics and "<code>_gid</code> (24 hours)" in analytics
+    assert "<code>_ga</code> (730 days)" in analytics
+    german = render_dialogs(config, "de")
+    assert "<code>_gat*</code> (1 Minute)" in german and "<code>_gid</code> (24 Stunden)" in german
+    (config_dir / "own.yaml").write_text(yaml.safe_dump({"tags": [
+        {"id": "short", "name": "Short", "category": "analytics", "trigger": {"type": "page_view"},
+         "image": {"url": "https://c.example/p.gif"},
+         "vendor": {"cookies": {"a": "30m", "b": "1h", "c": "12h"}}}]}))
+    html = render_dialogs(load_config(config_dir), "en")
+    assert "<code>a</code> (30 minutes), <code>b</code> (1 hour), <code>c</code> (12 hours)" in html
 
 
 def test_image_and_script_tags_are_listed_by_their_name_with_what_they_declare(config_dir: Path) -> None:

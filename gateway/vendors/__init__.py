@@ -94,7 +94,8 @@ class Vendor:
 
     @property
     def cookie_lifetimes(self) -> dict[str, int | str]:
-        """Cookie name (pattern) -> days it lives, or "session": disclosed in the preferences."""
+        """Cookie name (pattern) -> days it lives, "<n>m"/"<n>h" below a day, or "session": disclosed in the
+        preferences."""
         return dict(self.data.get("cookie_lifetimes") or {})
 
     @property
@@ -167,8 +168,9 @@ def _check(folder: Path, data: Any) -> dict[str, Any]:
     # Every cookie is disclosed with its lifetime (the preferences list them): one entry per pattern.
     lifetimes = data.get("cookie_lifetimes") or {}
     if not isinstance(lifetimes, dict) or set(lifetimes) != set(data.get("cookies") or ()) or not all(
-            v == "session" or (isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 3650) for v in lifetimes.values()):
-        raise VendorError(f"{where}: cookie_lifetimes must give each of `cookies` its lifetime in days (1..3650) or session")
+            valid_lifetime(v) for v in lifetimes.values()):
+        raise VendorError(f"{where}: cookie_lifetimes must give each of `cookies` its lifetime in days (1..3650), "
+                          "in minutes or hours as a string ('1m', '24h') or session")
     if "privacy_policy" in data and not (isinstance(data["privacy_policy"], str) and re.match(r"^https://[^\s<>\"']+$", data["privacy_policy"])):
         raise VendorError(f"{where}: privacy_policy must be the https URL of the vendor's privacy policy")
     events = data.get("events") or {}
@@ -179,6 +181,18 @@ def _check(folder: Path, data: Any) -> dict[str, Any]:
     if not (folder / "adapter.js").is_file():
         raise VendorError(f"{folder}: no adapter.js registering KINDS.{folder.name}")
     return data
+
+
+# A lifetime shorter than a day, as the vendor documents it: "<n>m" (minutes) or "<n>h" (hours), such as
+# GA's _gat, 1 minute. The preferences say it in that unit (consent_ui/banner.html.j2), never as "1 day".
+SHORT_LIFETIME = re.compile(r"^[1-9][0-9]{0,3}[mh]$")
+
+
+def valid_lifetime(value: Any) -> bool:
+    """A cookie's disclosed lifetime: whole days 1..3650, a string "<n>m" / "<n>h", or "session"."""
+    if isinstance(value, str):
+        return value == "session" or bool(SHORT_LIFETIME.match(value))
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 3650
 
 
 def discover(root: Path = ROOT) -> dict[str, Vendor]:
