@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
@@ -82,7 +83,7 @@ class VendorStandIn:
                 stand_in.hold.wait(30)
                 with stand_in.lock:
                     stand_in.received.append({"path": self.path, "headers": dict(self.headers),
-                                              "body": json.loads(body)})
+                                              "body": json.loads(body), "at": time.monotonic()})
                     status, headers, answer = stand_in.answers.pop(0) if stand_in.answers else (200, {}, b'{"ok":1}')
                 self.send_response(status)
                 for key, value in headers.items():

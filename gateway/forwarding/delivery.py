@@ -89,13 +89,20 @@ class DeliveryWorker:
     def run_once(self) -> int:
         """Claim and deliver one batch; how many rows it claimed."""
         claimed = self.outbox.claim(self.batch, self.lease)
+        held: dict[str, datetime] = {}  # vendor -> until when it asked us to wait, within this batch
         for row in claimed:
             if self._stop.is_set() and row is not claimed[0]:
                 break  # the rest wait for their lease to run out
-            self.deliver(row)
+            if row.event.vendor in held:
+                self.outbox.release(row, held[row.event.vendor])
+                continue
+            until = self.deliver(row)
+            if until is not None:
+                held[row.event.vendor] = until
         return len(claimed)
 
-    def deliver(self, row: Claimed) -> None:
+    def deliver(self, row: Claimed) -> datetime | None:
+        """Send one claimed row and settle it; the time the vendor asked to be left alone until, if it did."""
         event = row.event
         forwarding = self.forwarding_of(row.site) or Forwarding()
         outcome = self._attempt(event, forwarding)
@@ -109,10 +116,12 @@ class DeliveryWorker:
             state, error = PENDING, outcome.error
             wait = self._delay(row.attempts, outcome.after)
             at = datetime.now(timezone.utc) + timedelta(seconds=wait)
-            if outcome.after is not None:
-                self.outbox.hold_vendor(event.vendor, at)  # a rate limit holds the account, not one event
         if not self.outbox.settle(row, state, error=error, next_attempt_at=at):
             log.info("event %s: its claim ran out before the answer came; the row was not changed", row.id)
+        if state == PENDING and outcome.after is not None:
+            self.outbox.hold_vendor(event.vendor, at)  # a rate limit holds the account, not one event
+            return at
+        return None
 
     def _attempt(self, event, forwarding: Forwarding):
         adapter = self.adapters(event.vendor)

@@ -99,9 +99,10 @@ class Outbox:
                     site=item.site, vendor=event.vendor, tag_id=event.tag_id, event_id=event.event_id,
                     consent_id=event.consent_id, payload=event.as_json(), state=PENDING, attempts=0,
                     next_attempt_at=now, created_at=now)
+                # RETURNING, not rowcount: psycopg reports a row count for a skipped conflicting insert.
                 inserted = connection.execute(statement.on_conflict_do_nothing(
-                    index_elements=["site", "vendor", "event_id"])).rowcount
-                results.append("queued" if inserted else "duplicate")
+                    index_elements=["site", "vendor", "event_id"]).returning(event_outbox.c.id)).first()
+                results.append("queued" if inserted is not None else "duplicate")
         return results
 
     # -- delivery ---------------------------------------------------------------------------------
@@ -138,6 +139,15 @@ class Outbox:
             return bool(connection.execute(update(event_outbox).where(
                 event_outbox.c.id == claimed.id, event_outbox.c.claim == claimed.claim,
                 event_outbox.c.state == SENDING).values(**values)).rowcount)
+
+    def release(self, claimed: Claimed, until: datetime) -> bool:
+        """Give a claimed row back unsent, due at `until`: the attempt it was claimed for does not count."""
+        with self._writing("release an event") as connection:
+            return bool(connection.execute(update(event_outbox).where(
+                event_outbox.c.id == claimed.id, event_outbox.c.claim == claimed.claim,
+                event_outbox.c.state == SENDING).values(state=PENDING, claim=None, lease_until=None,
+                                                         attempts=event_outbox.c.attempts - 1,
+                                                         next_attempt_at=until)).rowcount)
 
     def hold_vendor(self, vendor: str, until: datetime) -> None:
         """The vendor said when to come back (Retry-After): none of its pending events is tried before then."""
