@@ -355,7 +355,9 @@ def cmd_consents(args: argparse.Namespace) -> int:
                 return 0
             if action == "show":
                 print(show.render(args.id, log.show(args.id), log.banner_text_versions()))
-                print(report.render_for_consent(_outbox(log).rows(consent_id=args.id)))
+                events = _outbox(log).rows(consent_id=args.id)
+                if events:
+                    print(report.render_for_consent(events))
                 return 0
             if action == "stats":
                 per_site = stats.per_site(log.records(since=stats.window_start(args.days), site=args.site))
@@ -366,7 +368,8 @@ def cmd_consents(args: argparse.Namespace) -> int:
                 events = _outbox(log).delete_before(done.cutoff)  # the events go with the records
                 print(f"purged {done.deleted} record{'s' if done.deleted != 1 else ''} decided before "
                       f"{done.cutoff:%Y-%m-%d %H:%M} UTC; the chain now starts after record {done.anchor_seq}")
-                print(f"deleted {events} server-side event{'s' if events != 1 else ''} accepted before then")
+                if events:
+                    print(f"deleted {events} server-side event{'s' if events != 1 else ''} accepted before then")
                 return 0
             if action == "erase":
                 # The events hold the visitor's IP, user agent and e-mail: they go entirely, not marked.
