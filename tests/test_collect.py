@@ -224,6 +224,9 @@ def test_a_tag_without_credential_is_not_accepted(client, consent_log, monkeypat
     (purchase(tag="nope"), 404, "unknown_tag"),
     (purchase(tag="meta-pageview"), 422, "not_server_side"),
     (purchase(params={"value": 5000}), 422, "implausible_value"),
+    (purchase(params={"value": "5000.00"}), 422, "implausible_value"),  # a page's data-price is text
+    (purchase(params={"value": "NaN"}), 400, "invalid_body"),
+    (purchase(params={"value": -1}), 400, "invalid_body"),
     (purchase(params={"value": "lots"}), 400, "invalid_body"),
     (purchase(event_time=int(time.time()) - 30 * 86400), 422, "implausible_time"),
     (purchase(event_id="a b"), 400, "invalid_body"),
@@ -274,3 +277,28 @@ def test_health_counts_tags_not_forwarding_and_the_admin_view_names_them(gateway
     [entry] = details["not_forwarding"]
     assert entry["tag"] == "ga4-purchase" and "TAG_GATEWAY_FORWARD_GA4" in entry["reason"]
     assert "ga4-secret" not in json.dumps(details) and "meta-token" not in json.dumps(details)
+
+
+def test_several_sites_each_collect_under_their_own_path(tmp_path, consent_log, monkeypatch) -> None:
+    from gateway.sites import LiveSites
+
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    root = tmp_path / "root"
+    root.mkdir()
+    for name in ("hats", "shoes"):
+        site = server_side_config(root / name) / "site.yaml"
+        site.write_text(site.read_text().replace("site:\n", f"site:\n  id: {name}\n", 1))
+    app = create_app(LiveSites.load(root), SECRET, consent_log, watch=False, adapters=adapters())
+    app.state.forwarding.start = lambda: None
+    with TestClient(app, base_url="http://gateway.test", client=("127.0.0.1", 5000)) as client:
+        hats = client.post("/c/hats/consent", json={"categories": ["marketing"]}, headers={"Origin": STORE_ORIGIN})
+        token = hats.json()["token"]
+        assert collect(client, purchase("h-1"), token, path="/c/hats/collect").json()["accepted"] is True
+        # The hats token is not a shoes choice: dropped there (opt-in default).
+        assert collect(client, purchase("h-1"), token, path="/c/shoes/collect").json() == {
+            "accepted": False, "reason": "consent"}
+        assert collect(client, purchase(), token, path="/c/nope/collect").status_code == 404
+        assert collect(client, purchase(), token).status_code == 404  # /collect of a root of several sites
+    assert [(r.site, r.event_id) for r in outbox(consent_log)] == [("hats", "h-1")]
+    assert drops(consent_log) == {("meta_pixel", "consent"): 1}

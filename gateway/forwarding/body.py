@@ -48,8 +48,7 @@ class Occurrence:
 
     @property
     def value(self) -> float | None:
-        raw = self.params.get("value")
-        return float(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else None
+        return _number(self.params.get("value"))
 
 
 def parse(raw: bytes, now: float | None = None) -> Occurrence:
@@ -78,8 +77,7 @@ def parse(raw: bytes, now: float | None = None) -> Occurrence:
     if not isinstance(params, dict) or len(params) > MAX_PARAMS:
         raise BadBody("invalid_body", f"params must be an object of at most {MAX_PARAMS} values")
     value = params.get("value")
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                              or not math.isfinite(value) or value < 0):
+    if value is not None and (_number(value) is None or _number(value) < 0):
         raise BadBody("invalid_body", "params.value must be a number >= 0")
     return Occurrence(tag, event_id, int(event_time), page, referrer, params,
                       _strings(body, "user", USER_KEYS.__contains__, len(USER_KEYS), 320),
@@ -100,3 +98,15 @@ def _strings(body: dict, name: str, key_ok, most: int, longest: int) -> dict[str
         raise BadBody("invalid_body", f"{name} must be an object of at most {most} short strings"
                                       + (f" ({', '.join(USER_KEYS)})" if name == "user" else ""))
     return dict(value)
+
+
+def _number(value: Any) -> float | None:
+    """A number, or a string holding one: placeholders from the page (data-price="59.90") resolve to text."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and len(value) <= 32:
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
