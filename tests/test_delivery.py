@@ -237,3 +237,27 @@ def test_sigkill_during_delivery_loses_no_accepted_event(tmp_path) -> None:
     # Every accepted event reached the vendor; the one in flight at the kill may have arrived twice
     # (Meta and TikTok de-duplicate it by event id), none is missing.
     assert set(vendor.event_ids()) == {f"k-{n}" for n in range(10)}
+
+
+def test_a_slow_vendor_never_makes_a_send_outlast_its_lease(log) -> None:
+    """Rows claimed together whose lease would run out during their send are given back unsent."""
+    vendor = VendorStandIn()
+    vendor.hold.clear()  # every request waits until the client times out
+    box = Outbox(log.engine)
+    for n in range(5):
+        box.put_sync(Accept(event(n), "default"))
+    worker = worker_for(box, vendor.url, timeout=0.5, lease=2.5)
+    try:
+        started = time.monotonic()
+        assert worker.run_once() == 5
+        spent = time.monotonic() - started
+    finally:
+        vendor.hold.set()
+        vendor.down()
+        box.close()
+    rows = states(log.engine)
+    sent = [e for e, (state, attempts, _) in rows.items() if attempts == 1]
+    given_back = [e for e, (state, attempts, _) in rows.items() if attempts == 0]
+    assert {rows[e][0] for e in rows} == {"pending"}
+    # Each send took its 0.5 s timeout; once less than timeout + 1 s of the 2.5 s lease was left, the rest went back.
+    assert 1 <= len(sent) <= 3 and len(sent) + len(given_back) == 5 and spent < 2.5

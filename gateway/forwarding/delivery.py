@@ -35,12 +35,14 @@ MAX_RETRY_AFTER = 6 * 3600  # a vendor's Retry-After beyond this is read as this
 class DeliveryWorker:
     def __init__(self, outbox: Outbox, forwarding_of: Callable[[str], Forwarding | None], *,
                  adapters: Callable[[str], Any] = None, timeout: float = 10.0, batch: int = 20,
-                 base_delay: float = 5.0, max_delay: float = 3600.0, poll: float = 2.0):
+                 base_delay: float = 5.0, max_delay: float = 3600.0, poll: float = 2.0, lease: float | None = None):
         self.outbox = outbox
         self.forwarding_of = forwarding_of  # site (log name) -> its forwarding settings now
         self.adapters = adapters or adapter_registry.lookup
         self.timeout = timeout
-        self.lease = 2 * timeout + 5  # outlives one send: a lease runs out only when its process is gone
+        # Outlives one send; a row whose turn comes too late in a slow batch is given back (run_once), so
+        # a lease runs out only when its process is gone.
+        self.lease = lease if lease is not None else 2 * timeout + 5
         self.batch, self.base_delay, self.max_delay, self.poll = batch, base_delay, max_delay, poll
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -95,6 +97,12 @@ class DeliveryWorker:
                 break  # the rest wait for their lease to run out
             if row.event.vendor in held:
                 self.outbox.release(row, held[row.event.vendor])
+                continue
+            now = datetime.now(timezone.utc)
+            if now + timedelta(seconds=self.timeout + 1) > row.lease_until:
+                # Slow answers used up the batch's lease: a send now could outlast it, and another
+                # worker could claim and send the row as well. Give it back, due at once, uncharged.
+                self.outbox.release(row, now)
                 continue
             until = self.deliver(row)
             if until is not None:

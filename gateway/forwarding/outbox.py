@@ -57,6 +57,7 @@ class Claimed:
     site: str
     attempts: int  # including this one
     claim: str
+    lease_until: datetime
 
 
 def _insert(dialect: str, table):
@@ -115,14 +116,15 @@ class Outbox:
         query = (select(event_outbox.c.id, event_outbox.c.payload, event_outbox.c.site, event_outbox.c.attempts)
                  .where(due).order_by(event_outbox.c.next_attempt_at).limit(limit)
                  .with_for_update(skip_locked=True))
+        lease_until = now + timedelta(seconds=lease_seconds)
         with self._writing("claim events") as connection:
             rows = connection.execute(query).all()
             if not rows:
                 return []
             connection.execute(update(event_outbox).where(event_outbox.c.id.in_([r.id for r in rows])).values(
-                state=SENDING, attempts=event_outbox.c.attempts + 1, claim=token,
-                lease_until=now + timedelta(seconds=lease_seconds)))
-        return [Claimed(r.id, ServerEvent.from_json(r.payload), r.site, r.attempts + 1, token) for r in rows]
+                state=SENDING, attempts=event_outbox.c.attempts + 1, claim=token, lease_until=lease_until))
+        return [Claimed(r.id, ServerEvent.from_json(r.payload), r.site, r.attempts + 1, token, lease_until)
+                for r in rows]
 
     def settle(self, claimed: Claimed, state: str, *, error: str | None = None,
                next_attempt_at: datetime | None = None) -> bool:
