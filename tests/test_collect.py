@@ -302,3 +302,50 @@ def test_several_sites_each_collect_under_their_own_path(tmp_path, consent_log, 
         assert collect(client, purchase(), token).status_code == 404  # /collect of a root of several sites
     assert [(r.site, r.event_id) for r in outbox(consent_log)] == [("hats", "h-1")]
     assert drops(consent_log) == {("meta_pixel", "consent"): 1}
+
+
+# -- credentials and the test-only base URL ----------------------------------------------------------------
+
+def test_credentials_env_per_account_first_then_vendor_then_the_secrets_file(tmp_path, monkeypatch, caplog) -> None:
+    from gateway.forwarding import credentials
+
+    for name in list(CREDENTIALS):
+        monkeypatch.delenv(name, raising=False)
+    secrets_file = tmp_path / "forwarding-secrets.yaml"
+    secrets_file.write_text('meta_pixel: {"1234567890": file-account, default: file-default}\nga4: ga4-file\n')
+    secrets_file.chmod(0o644)
+    monkeypatch.setenv("TAG_GATEWAY_SECRETS_FILE", str(secrets_file))
+    assert credentials.lookup("meta_pixel", "1234567890") == "file-account"
+    assert credentials.lookup("meta_pixel", "999") == "file-default"
+    assert credentials.lookup("ga4", "G-EXAMPLE123") == "ga4-file"
+    assert credentials.lookup("tiktok_pixel", "C1") is None
+    assert "can be read by other users" in caplog.text and "file-account" not in caplog.text
+    monkeypatch.setenv("TAG_GATEWAY_FORWARD_META_PIXEL", "env-vendor")
+    assert credentials.lookup("meta_pixel", "1234567890") == "env-vendor"
+    monkeypatch.setenv("TAG_GATEWAY_FORWARD_META_PIXEL_1234567890", "env-account")
+    assert credentials.lookup("meta_pixel", "1234567890") == "env-account"
+    monkeypatch.setenv("TAG_GATEWAY_FORWARD_GA4_G_EXAMPLE123", "ga4-env")
+    assert credentials.lookup("ga4", "G-EXAMPLE123") == "ga4-env"
+
+
+def test_a_broken_secrets_file_is_logged_without_its_content(tmp_path, monkeypatch, caplog) -> None:
+    from gateway.forwarding import credentials
+
+    monkeypatch.delenv("TAG_GATEWAY_FORWARD_META_PIXEL", raising=False)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("meta_pixel: [secret-token-value\n")
+    broken.chmod(0o600)
+    monkeypatch.setenv("TAG_GATEWAY_SECRETS_FILE", str(broken))
+    assert credentials.lookup("meta_pixel", "1") is None
+    assert "is not a readable YAML mapping" in caplog.text and "secret-token-value" not in caplog.text
+
+
+def test_base_url_overrides_need_the_test_switch(monkeypatch) -> None:
+    from gateway.forwarding import adapters as registry
+
+    monkeypatch.setenv("TAG_GATEWAY_FORWARD_BASE_URL_META_PIXEL", "http://127.0.0.1:1")
+    monkeypatch.delenv("TAG_GATEWAY_FORWARD_TEST_ENDPOINTS", raising=False)
+    assert registry.base_url("meta_pixel") is None
+    monkeypatch.setenv("TAG_GATEWAY_FORWARD_TEST_ENDPOINTS", "1")
+    assert registry.base_url("meta_pixel") == "http://127.0.0.1:1"
+    assert registry.base_url("ga4") is None
