@@ -168,7 +168,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def serve(tmp_path, port, vendor_url, database_url):
+def serve(tmp_path, port, vendor_url, database_url, workers=1):
     from forwarding_fakes import server_side_config
 
     config = tmp_path / "config"
@@ -181,7 +181,7 @@ def serve(tmp_path, port, vendor_url, database_url):
     script.write_text(LAUNCHER.format(tests=str(REPO / "tests"), url=vendor_url))
     out = (tmp_path / f"serve-{port}.log").open("ab")
     proc = subprocess.Popen([sys.executable, str(script), "serve", "--config", str(config), "--port", str(port),
-                             "--workers", "1", "--no-watch", "--no-access-log"], cwd=tmp_path, env=env,
+                             "--workers", str(workers), "--no-watch", "--no-access-log"], cwd=tmp_path, env=env,
                             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     import http.client
 
@@ -261,3 +261,22 @@ def test_a_slow_vendor_never_makes_a_send_outlast_its_lease(log) -> None:
     assert {rows[e][0] for e in rows} == {"pending"}
     # Each send took its 0.5 s timeout; once less than timeout + 1 s of the 2.5 s lease was left, the rest went back.
     assert 1 <= len(sent) <= 3 and len(sent) + len(given_back) == 5 and spent < 2.5
+
+
+def test_two_worker_processes_on_one_sqlite_file_deliver_each_event_once(tmp_path) -> None:
+    from served_gateway import free_port
+
+    vendor = VendorStandIn()
+    database_url = f"sqlite:///{tmp_path / 'consents.sqlite3'}"
+    port = free_port()
+    proc = serve(tmp_path, port, vendor.url, database_url, workers=2)
+    try:
+        assert all(post_event(port, n)[0] == 202 for n in range(40))
+        with ConsentLog.open(database_url) as log:
+            assert wait_for(lambda: {s[0] for s in states(log.engine).values()} == {"delivered"}, timeout=40)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        vendor.down()
+    delivered = vendor.event_ids()
+    assert sorted(delivered) == sorted(f"k-{n}" for n in range(40))  # each once
