@@ -31,6 +31,7 @@ from starlette.routing import Mount, Route
 from gateway import i18n
 from gateway.consent import ACTIONS, COOKIE_NAME, ConsentSigner
 from gateway.email_pixel import EmailPixel
+from gateway.forwarding.service import ForwardingService
 from gateway.preview import PreviewRoutes
 from gateway.live_config import LiveConfig, Snapshot
 from gateway.origins import normalize_origin
@@ -185,9 +186,13 @@ def _unknown_site(request: Request) -> JSONResponse:
 
 
 def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLog, store_dir: Path | None = None,
-               watch: bool = True) -> Starlette:
+               watch: bool = True, adapters=None) -> Starlette:
     """`consent_log` receives every decision before POST /consent acknowledges it. `live` is one site's
-    config, or every site of a root (gateway.sites): each site is served under /c/<name>."""
+    config, or every site of a root (gateway.sites): each site is served under /c/<name>. `adapters`
+    (tests): vendor -> adapter module, instead of gateway.forwarding.vendors.
+
+    The delivery worker of server-side events starts with the app's lifespan, or, under granian (which
+    sends the app no lifespan events), with `app.state.forwarding.start()` in the worker."""
     signer = ConsentSigner(secret)
     sites = LiveSites.of(live)
     default = None if sites.default is None else _Site(
@@ -198,6 +203,13 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
     limiters = [s.limiter for s in (default, *by_name.values()) if s is not None]
     admin_token = _admin_token()
     email = EmailPixel(secret, consent_log, admin_token)  # GET /e/<campaign>.gif, /email/tokens, /email/stats
+
+    def configs_by_log_name() -> dict[str, Any]:
+        every = [(None, sites.default)] if sites.default is not None else list(sites.sites.items())
+        return {log_name(name, site.current.config.site): site.current.config for name, site in every}
+
+    # POST /collect, the outbox and its delivery worker (gateway/forwarding/service.py).
+    forwarding = ForwardingService(consent_log, signer, configs_by_log_name, adapters)
 
     def site_of(request: Request) -> _Site | None:
         name = request.path_params.get("site")
@@ -342,12 +354,22 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
                             samesite="none" if secure and cors else "lax")
         return response
 
+    async def collect(request: Request) -> Response:
+        site = site_of(request)
+        if site is None:
+            return _unknown_site(request)
+        return await forwarding.collect(request, site)
+
     def site_health(live: LiveConfig) -> dict[str, Any]:
         # Public: counts only. Problem texts quote config files and name paths (a symlinked
         # /etc/passwd once showed up here), so they go to the log and to the admin view.
         current, problems = live.current, live.last_error.problems if live.last_error else []
-        return {"status": "degraded" if problems else "ok", "tags": len(current.config.tags),
+        body = {"status": "degraded" if problems else "ok", "tags": len(current.config.tags),
                 "config_problems": len(problems), "container_etag": current.container.etag}
+        if any(tag.server_side for tag in current.config.tags):
+            # A count only: which tags, and which credential is missing, is for the admin view.
+            body["tags_not_forwarding"] = len(forwarding.not_forwarding(current.config))
+        return body
 
     def health_body() -> dict[str, Any]:
         if sites.default is not None:
@@ -370,10 +392,14 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
         body = health_body()
         if sites.default is not None:
             body.update(config_dir=str(sites.default.directory), config_errors=errors(sites.default))
+            if "tags_not_forwarding" in body:
+                body["not_forwarding"] = forwarding.not_forwarding(sites.default.current.config)
         else:
             body["config_dir"] = str(sites.root)
             for name, site in sites.sites.items():
                 body["sites"][name].update(config_dir=str(site.directory), config_errors=errors(site))
+                if "tags_not_forwarding" in body["sites"][name]:
+                    body["sites"][name]["not_forwarding"] = forwarding.not_forwarding(site.current.config)
         return answer(body, headers={"Cache-Control": "no-store"})
 
     async def http_error(request: Request, exc: Exception) -> Response:
@@ -396,7 +422,11 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
         Route("/ui", dialogs, methods=["GET"], middleware=[GZIP]),
         Route("/ui.js", banner_script, methods=["GET", "HEAD"]),
         # Several sites from one config root (gateway/sites.py): the same endpoints per site.
+        Route("/collect", collect, methods=["POST"]),  # server-side events (gateway/forwarding)
+        Route("/collect", consent_preflight, methods=["OPTIONS"]),
         Route("/c/{site}.js", container, methods=["GET", "HEAD"]),
+        Route("/c/{site}/collect", collect, methods=["POST"]),
+        Route("/c/{site}/collect", consent_preflight, methods=["OPTIONS"]),
         Route("/c/{site}/consent", store_consent, methods=["POST"]),
         Route("/c/{site}/consent", read_consent, methods=["GET"], middleware=[GZIP]),
         Route("/c/{site}/consent", consent_preflight, methods=["OPTIONS"]),
@@ -414,15 +444,19 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         task = asyncio.create_task(sites.watch()) if watch else None
+        forwarding.start()
         yield
         if task:
             task.cancel()
+        await run_in_threadpool(forwarding.close)  # the send in flight is settled first
         email.close()
         for limiter in limiters:
             limiter.close()
 
-    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(refuse_ambiguous_length)],
-                     exception_handlers={HTTPException: http_error, Exception: server_error})
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(refuse_ambiguous_length)],
+                    exception_handlers={HTTPException: http_error, Exception: server_error})
+    app.state.forwarding = forwarding
+    return app
 
 
 async def _read_limited(request: Request, limit: int) -> bytes | None:

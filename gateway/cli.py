@@ -1,4 +1,4 @@
-"""`gateway serve`, `gateway validate`, `gateway consents ...` and `gateway audit`. The only place a ConfigError or a
+"""`gateway serve`, `gateway validate`, `gateway consents ...`, `gateway events ...` and `gateway audit`. The only place a ConfigError or a
 consent log error becomes an exit code."""
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("config", nargs="?", default=DEFAULT_CONFIG, metavar="DIR", help=f"default: {DEFAULT_CONFIG}")
 
     _add_consents(commands)
+    _add_events(commands)
     _add_audit(commands)
     from gateway import email_cli
 
@@ -168,6 +169,23 @@ def _add_consents(commands) -> None:
                        description="Walk the chain from its start (or purge anchor) to its head. Exit 0 and print the "
                                    "head hash when intact (keep that hash elsewhere: it pins every record up to now); "
                                    "exit 1 naming the first record that was edited, deleted or inserted.")
+
+
+def _add_events(commands) -> None:
+    events = commands.add_parser("events", help="server-side events: counts, and the dead letters",
+                                 description="The outbox of server-side events (tags with server_side), in the "
+                                             "consent log's database (DATABASE_URL).")
+    actions = events.add_subparsers(dest="events_command", required=True, metavar="ACTION")
+    stats = actions.add_parser("stats", help="accepted, dropped, delivered, retrying and dead, per vendor and day",
+                               description="Per UTC day and vendor: events accepted, dropped (by reason: consent, "
+                                           "no_credential, no_adapter), delivered, queued, retrying and dead.")
+    stats.add_argument("--days", type=_positive, default=7, metavar="N", help="the last N days, today included "
+                                                                              "(default: 7)")
+    stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    retry = actions.add_parser("retry-dead", help="deliver the dead events again",
+                               description="Make every dead event (or one vendor's) due now, with a fresh count of "
+                                           "attempts; fix the cause first (a credential, a pixel id).")
+    retry.add_argument("--vendor", metavar="V", help="only this vendor's (meta_pixel, tiktok_pixel, ga4)")
 
 
 def _since(text: str) -> datetime:
@@ -292,7 +310,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _outbox(log):
+    from gateway.forwarding.outbox import Outbox
+
+    return Outbox(log.engine)  # its commit thread starts only when something is queued: none here
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from gateway.forwarding import report
+    from gateway.store import ConsentLog, StoreError
+    from gateway.store.stats import window_start
+
+    try:
+        with ConsentLog.open(create=False) as log:
+            outbox = _outbox(log)
+            if args.events_command == "stats":
+                start = window_start(args.days)
+                entries = report.tally(outbox.rows(since=start), outbox.drops(report.since_day(start)))
+                print(report.render(entries, args.days, args.json))
+                return 0
+            count = outbox.retry_dead(args.vendor)
+            which = f" of {args.vendor}" if args.vendor else ""
+            print(f"{count} dead event{'s' if count != 1 else ''}{which} will be delivered again")
+            return 0
+    except StoreError as error:
+        print(f"tag-gateway: {error}", file=sys.stderr)
+        return 2
+
+
 def cmd_consents(args: argparse.Namespace) -> int:
+    from gateway.forwarding import report
     from gateway.store import ConsentLog, StoreError
     from gateway.store import export, show, stats
 
@@ -308,6 +355,9 @@ def cmd_consents(args: argparse.Namespace) -> int:
                 return 0
             if action == "show":
                 print(show.render(args.id, log.show(args.id), log.banner_text_versions()))
+                events = _outbox(log).rows(consent_id=args.id)
+                if events:
+                    print(report.render_for_consent(events))
                 return 0
             if action == "stats":
                 per_site = stats.per_site(log.records(since=stats.window_start(args.days), site=args.site))
@@ -315,10 +365,17 @@ def cmd_consents(args: argparse.Namespace) -> int:
                 return 0
             if action == "purge":
                 done = log.purge(args.older_than)
+                events = _outbox(log).delete_before(done.cutoff)  # the events go with the records
                 print(f"purged {done.deleted} record{'s' if done.deleted != 1 else ''} decided before "
                       f"{done.cutoff:%Y-%m-%d %H:%M} UTC; the chain now starts after record {done.anchor_seq}")
+                if events:
+                    print(f"deleted {events} server-side event{'s' if events != 1 else ''} accepted before then")
                 return 0
             if action == "erase":
+                # The events hold the visitor's IP, user agent and e-mail: they go entirely, not marked.
+                events = _outbox(log).delete_consent(args.id)
+                if events:
+                    print(f"deleted {events} server-side event{'s' if events != 1 else ''} of {args.id}")
                 erased = log.erase(args.id)
                 print(f"erased the IP prefix and user agent of {erased} record{'s' if erased != 1 else ''} of "
                       f"{args.id}" if erased else f"{args.id}: already erased")
@@ -350,7 +407,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return {"serve": cmd_serve, "validate": cmd_validate, "consents": cmd_consents,
+    return {"serve": cmd_serve, "validate": cmd_validate, "consents": cmd_consents, "events": cmd_events,
             "audit": cmd_audit, "email": cmd_email, "preview": cmd_preview}[args.command](args)
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway.errors import ConfigError, Problem, display_path
+from gateway.forwarding import credentials, settings as forwarding_settings
+from gateway.forwarding.settings import Forwarding
 from gateway.placeholders import placeholder_errors
 from gateway.regions import DEFAULT_TRUSTED_PROXIES, RegionRules, invalid_networks, overlapping_codes
 from gateway.schema import validate_source
@@ -89,6 +91,7 @@ class Tag:
     firing: dict[str, Any] = field(default_factory=dict)  # fire / delay_ms as the runtime reads them (triggers.py)
     setup: str | None = None     # id of a tag to fire first, once per page
     vendor: dict[str, Any] | None = None  # image/script: the owner's disclosure (privacy_policy, cookies)
+    server_side: str | None = None  # "also" / "only": its events also go through POST /collect (gateway/forwarding)
 
     @property
     def vendor_key(self) -> str:
@@ -150,6 +153,7 @@ class Config:
     # complete (gateway/i18n.py TEXT_KEYS). Empty only for a Config made by hand: banner holds the texts.
     languages: tuple[str, ...] = ()
     texts: dict[str, dict[str, str]] = field(default_factory=dict)
+    forwarding: Forwarding = field(default_factory=Forwarding)  # the `forwarding:` block (server-side events)
 
     @property
     def language(self) -> str:
@@ -335,6 +339,8 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
     compiled_variables = _variables(sources, broken, report)
     _check_variable_uses(tags, compiled_variables, tag_sources, report)
     warnings = _placeholder_warnings(tags, tag_sources) + language_warnings
+    forwarding = _forwarding(sources, broken, report)
+    warnings += _credential_warnings(tags, tag_sources)
     # The law and dark patterns (gateway/lint.py): its refusals are problems like these, its doubts warnings.
     lint.check(sources, broken, list(categories), {**banner, "texts": texts}, report,
                lambda s, path, message: warnings.append(Problem(s.name, s.line_of(path), format_path(path), message)))
@@ -372,7 +378,7 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
     banner.pop("texts", None)
     banner.update(texts[languages[0]])  # the flat keys, as before: the default language's texts
     return Config(directory, site, tuple(categories.values()), banner, tuple(tags), tuple(files), google_consent, regions,
-                  compiled_variables, tuple(sorted(warnings)), languages, texts)
+                  compiled_variables, tuple(sorted(warnings)), languages, texts, forwarding)
 
 
 # The positions each banner layout takes, its default first (banner.css: .tg-<layout>.tg-<position>).
@@ -649,6 +655,16 @@ def _check_tag(source: YamlSource, path: tuple, spec: dict, categories: dict[str
             report(source, path + ("after_opt_out",),
                    f"category '{spec['category']}' is not sale_or_sharing: there is no opt-out to restrict for")
             ok = False
+    if "server_side" in spec:
+        if kind not in forwarding_settings.SERVER_SIDE_VENDORS:
+            report(source, path + ("server_side",), f"{kind} has no server-side adapter; server_side is for "
+                   f"{', '.join(forwarding_settings.SERVER_SIDE_VENDORS)}")
+            ok = False
+        elif kind in forwarding_settings.NO_DEDUPLICATION and spec["server_side"] == "also":
+            report(source, path + ("server_side",), f"{kind} cannot send an event both ways: GA4 does not "
+                   "de-duplicate by event id, so every purchase would count twice; use server_side: only "
+                   "(the browser tag then sends nothing) or remove server_side")
+            ok = False
     # A kind may check its own fields (script: `init` is code, where placeholders are not filled in).
     check = getattr(KINDS[kind], "problems", None)
     for where, message in (check(spec[kind]) if check else [(e.path, str(e)) for e in placeholder_errors(spec[kind])]):
@@ -660,4 +676,40 @@ def _check_tag(source: YamlSource, path: tuple, spec: dict, categories: dict[str
     return Tag(id=spec["id"], name=spec.get("name", spec["id"]), category=spec["category"],
                trigger=dict(trigger), kind=kind, compiled=compiled, enabled=spec.get("enabled", True),
                hosts=tuple(spec.get("hosts", ())), restricted=spec.get("after_opt_out") == "restricted",
-               firing=triggers.compile_firing(spec), setup=spec.get("setup"), vendor=spec.get("vendor"))
+               firing=triggers.compile_firing(spec), setup=spec.get("setup"), vendor=spec.get("vendor"),
+               server_side=spec.get("server_side"))
+
+
+def _forwarding(sources: list[YamlSource], broken: dict[Path, set[tuple]], report) -> Forwarding:
+    """`forwarding`, defined in at most one file; what the schema cannot say about it is checked here."""
+    found = [s for s in sources if "forwarding" in s.data and not any(b[:1] == ("forwarding",) for b in broken[s.path])]
+    for extra in found[1:]:
+        report(extra, ("forwarding",), f"`forwarding` is already defined in {found[0].name}; define it once")
+    if not found:
+        return Forwarding()
+    spec = found[0].data["forwarding"]
+    for vendor, mapping in (spec.get("vendors") or {}).items():
+        if vendor in forwarding_settings.USER_AGENT_REQUIRED and (mapping or {}).get("user_agent") == "reduce":
+            report(found[0], ("forwarding", "vendors", vendor, "user_agent"),
+                   f"{vendor} requires the full user agent for website events (client_user_agent): use send")
+        try:
+            forwarding_settings.transforms_from(mapping or {})
+        except (TypeError, ValueError) as exc:
+            report(found[0], ("forwarding", "vendors", vendor), str(exc))
+    return Forwarding.from_spec(spec)
+
+
+def _credential_warnings(tags: list[Tag], where: dict[str, tuple[YamlSource, tuple]]) -> list[Problem]:
+    """A server-side tag without its API credential: a warning, not an error, so a store's CI without the
+    production secrets still validates; the gateway drops its events (counted) and /healthz counts it."""
+    found = []
+    for tag in tags:
+        if tag.server_side is None or not tag.enabled:
+            continue
+        account = credentials.account_of(tag)
+        if credentials.lookup(tag.kind, account) is None:
+            source, path = where[tag.id]
+            at = path + ("server_side",)
+            found.append(Problem(source.name, source.line_of(at), format_path(at),
+                                 f"warning: {credentials.missing_text(tag.kind, account)}: its events are not forwarded"))
+    return found

@@ -57,6 +57,7 @@ def worker_app():
     live = _prebuilt if _prebuilt is not None else LiveSites.load(settings.config)  # one site or several
     app = create_app(live, load_secret(), ConsentLog.open(), store_dir=Path(settings.store) if settings.store else None,
                      watch=False)  # the Front runs the watcher: granian does not send ASGI lifespan events to it
+    app.state.forwarding.start()  # the outbox's delivery thread, one per worker (no lifespan here either)
     return Front(live, app, Telemetry(live, settings.access_log), watch=settings.watch)
 
 

@@ -7,6 +7,8 @@ a change here needs a new migration there.
                      (``vendors_refused``, since 0004).
 ``chain_state``      one row (id 1): the chain's head (last seq and hash), which every writer
                      locks before appending, and its anchor (where it starts after a purge).
+``event_outbox``     server-side events accepted by POST /collect, until (and after) their delivery (0006).
+``event_drops``      counts of the events POST /collect dropped, per site, vendor, day and reason (0006).
 ``email_opens``      the e-mail open pixel (gateway/email_pixel.py): one row per campaign and
                      recipient who agreed to open tracking; the recipient is a pseudonym, never an address.
 """
@@ -15,8 +17,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table,
-                        Text, TypeDecorator)
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String,
+                        Table, Text, TypeDecorator, UniqueConstraint)
 
 GENESIS = "0" * 64  # the "previous hash" of the very first record
 
@@ -99,4 +101,37 @@ email_opens = Table(
     Column("first_open", UTCDateTime),                     # NULL: not opened yet
     Column("last_open", UTCDateTime),
     Column("opens", BigInteger, nullable=False),           # every open counts here, and only here
+)
+
+# Server-side forwarding (gateway/forwarding, migration 0006). An event accepted by POST /collect is a row
+# here before the answer goes out; the delivery workers claim due rows and deliver them to the vendor.
+event_outbox = Table(
+    "event_outbox", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("site", String(64), nullable=False),
+    Column("vendor", String(32), nullable=False),
+    Column("tag_id", String(64), nullable=False),
+    Column("event_id", String(128), nullable=False),
+    Column("consent_id", String(64), nullable=False, index=True),  # "" under an opt-out region's default
+    Column("payload", JSON, nullable=False),                        # ServerEvent.as_json()
+    Column("state", String(16), nullable=False),                    # pending | sending | delivered | dead
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime),                             # a `sending` row past it is due again
+    Column("claim", String(32)),                                    # which claim may settle a `sending` row
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+    Column("delivered_at", UTCDateTime),
+    UniqueConstraint("site", "vendor", "event_id", name="uq_event_outbox_event"),
+    Index("ix_event_outbox_due", "state", "next_attempt_at"),
+)
+
+# Events POST /collect did not accept, counted (never stored): per site, vendor, UTC day and reason.
+event_drops = Table(
+    "event_drops", metadata,
+    Column("site", String(64), primary_key=True),
+    Column("vendor", String(32), primary_key=True),
+    Column("day", String(10), primary_key=True),                    # YYYY-MM-DD (UTC)
+    Column("reason", String(32), primary_key=True),                 # consent | no_credential | ...
+    Column("count", BigInteger, nullable=False),
 )

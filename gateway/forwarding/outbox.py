@@ -1,0 +1,219 @@
+"""The outbox: accepted server-side events, durable before POST /collect answers, until delivered.
+
+Writes from requests go through a `GroupCommitter` (gateway/store/group_commit.py), as consent decisions
+do: a request awaits its batch's commit, so an acknowledged event is on disk, and a crowd of requests
+shares one flush. An event whose (site, vendor, event_id) is already stored is not inserted again
+(INSERT ... ON CONFLICT DO NOTHING), and its caller learns it was a duplicate. Dropped events are only
+counted (`event_drops`), in the same batches.
+
+Delivery claims due rows in a transaction of their own: `SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL,
+so instances sharing one database never claim the same row; on SQLite the transaction starts with
+BEGIN IMMEDIATE (gateway/store/database.py), which makes claims one at a time. A claimed row is `sending`
+with a lease; whoever claimed it settles it with its claim token, and a row whose lease ran out (the
+process died mid-delivery) is due again. A second delivery after such a crash is harmless for Meta and
+TikTok, which de-duplicate by event id; that is the price of never losing one.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.forwarding.event import ServerEvent
+from gateway.store import database
+from gateway.store.errors import LogUnavailable, one_line
+from gateway.store.group_commit import GroupCommitter
+from gateway.store.schema import event_drops, event_outbox
+
+PENDING, SENDING, DELIVERED, DEAD = "pending", "sending", "delivered", "dead"
+MAX_ERROR = 2000  # characters of a vendor's error kept on the row
+
+
+@dataclass(frozen=True)
+class Accept:
+    event: ServerEvent
+    site: str  # the site's name in the log (gateway.sites.log_name)
+
+
+@dataclass(frozen=True)
+class Drop:
+    site: str
+    vendor: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    event: ServerEvent
+    site: str
+    attempts: int  # including this one
+    claim: str
+    lease_until: datetime
+
+
+def _insert(dialect: str, table):
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+class Outbox:
+    def __init__(self, engine: Engine, busy_timeout: float = database.BUSY_TIMEOUT):
+        self._engine = engine
+        self._dialect = engine.dialect.name
+        self._committer = GroupCommitter(self._commit, what="queue the event",
+                                         wait_timeout=2 * busy_timeout + database.CONNECT_TIMEOUT)
+
+    def close(self) -> None:
+        self._committer.close()
+
+    # -- from requests: awaited until committed --------------------------------------------------
+    async def put(self, item: Accept | Drop) -> str:
+        """"queued", "duplicate" or "counted", once committed; LogUnavailable when it was not."""
+        return await self._committer.submit_async(item)
+
+    def put_sync(self, item: Accept | Drop) -> str:
+        return self._committer.submit(item)
+
+    def _commit(self, batch: list[Accept | Drop]) -> list[str]:
+        now = datetime.now(timezone.utc)
+        results = []
+        with self._writing("queue the events") as connection:
+            for item in batch:
+                if isinstance(item, Drop):
+                    statement = _insert(self._dialect, event_drops).values(
+                        site=item.site, vendor=item.vendor, day=now.strftime("%Y-%m-%d"), reason=item.reason, count=1)
+                    connection.execute(statement.on_conflict_do_update(
+                        index_elements=["site", "vendor", "day", "reason"],
+                        set_={"count": event_drops.c.count + 1}))
+                    results.append("counted")
+                    continue
+                event = item.event
+                statement = _insert(self._dialect, event_outbox).values(
+                    site=item.site, vendor=event.vendor, tag_id=event.tag_id, event_id=event.event_id,
+                    consent_id=event.consent_id, payload=event.as_json(), state=PENDING, attempts=0,
+                    next_attempt_at=now, created_at=now)
+                # RETURNING, not rowcount: psycopg reports a row count for a skipped conflicting insert.
+                inserted = connection.execute(statement.on_conflict_do_nothing(
+                    index_elements=["site", "vendor", "event_id"]).returning(event_outbox.c.id)).first()
+                results.append("queued" if inserted is not None else "duplicate")
+        return results
+
+    # -- delivery ---------------------------------------------------------------------------------
+    def claim(self, limit: int, lease_seconds: float, now: datetime | None = None) -> list[Claimed]:
+        """Up to `limit` due rows, marked `sending` under a fresh claim token until the lease ends."""
+        now = now or datetime.now(timezone.utc)
+        token = secrets.token_hex(8)
+        due = or_(and_(event_outbox.c.state == PENDING, event_outbox.c.next_attempt_at <= now),
+                  and_(event_outbox.c.state == SENDING, event_outbox.c.lease_until <= now))
+        query = (select(event_outbox.c.id, event_outbox.c.payload, event_outbox.c.site, event_outbox.c.attempts)
+                 .where(due).order_by(event_outbox.c.next_attempt_at).limit(limit)
+                 .with_for_update(skip_locked=True))
+        lease_until = now + timedelta(seconds=lease_seconds)
+        with self._writing("claim events") as connection:
+            rows = connection.execute(query).all()
+            if not rows:
+                return []
+            connection.execute(update(event_outbox).where(event_outbox.c.id.in_([r.id for r in rows])).values(
+                state=SENDING, attempts=event_outbox.c.attempts + 1, claim=token, lease_until=lease_until))
+        return [Claimed(r.id, ServerEvent.from_json(r.payload), r.site, r.attempts + 1, token, lease_until)
+                for r in rows]
+
+    def settle(self, claimed: Claimed, state: str, *, error: str | None = None,
+               next_attempt_at: datetime | None = None) -> bool:
+        """Record a delivery's result; False when the claim was lost (its lease ran out, another took it)."""
+        values: dict[str, Any] = {"state": state, "claim": None, "lease_until": None}
+        if state == DELIVERED:
+            values["delivered_at"] = datetime.now(timezone.utc)
+            values["last_error"] = None
+        else:
+            values["last_error"] = (error or "")[:MAX_ERROR]
+        if next_attempt_at is not None:
+            values["next_attempt_at"] = next_attempt_at
+        with self._writing("settle an event") as connection:
+            return bool(connection.execute(update(event_outbox).where(
+                event_outbox.c.id == claimed.id, event_outbox.c.claim == claimed.claim,
+                event_outbox.c.state == SENDING).values(**values)).rowcount)
+
+    def release(self, claimed: Claimed, until: datetime) -> bool:
+        """Give a claimed row back unsent, due at `until`: the attempt it was claimed for does not count."""
+        with self._writing("release an event") as connection:
+            return bool(connection.execute(update(event_outbox).where(
+                event_outbox.c.id == claimed.id, event_outbox.c.claim == claimed.claim,
+                event_outbox.c.state == SENDING).values(state=PENDING, claim=None, lease_until=None,
+                                                         attempts=event_outbox.c.attempts - 1,
+                                                         next_attempt_at=until)).rowcount)
+
+    def hold_vendor(self, vendor: str, until: datetime) -> None:
+        """The vendor said when to come back (Retry-After): none of its pending events is tried before then."""
+        with self._writing("hold a vendor's events") as connection:
+            connection.execute(update(event_outbox).where(
+                event_outbox.c.vendor == vendor, event_outbox.c.state == PENDING,
+                event_outbox.c.next_attempt_at < until).values(next_attempt_at=until))
+
+    def next_due(self) -> datetime | None:
+        """When the earliest pending row is due (the worker sleeps until then, or until woken)."""
+        with self._reading("read the outbox") as connection:
+            return connection.execute(select(func.min(event_outbox.c.next_attempt_at))
+                                      .where(event_outbox.c.state == PENDING)).scalar_one_or_none()
+
+    # -- the CLI ------------------------------------------------------------------------------------
+    def rows(self, *, since: datetime | None = None, consent_id: str | None = None) -> list[Any]:
+        query = select(event_outbox.c.id, event_outbox.c.site, event_outbox.c.vendor, event_outbox.c.tag_id,
+                       event_outbox.c.event_id, event_outbox.c.consent_id, event_outbox.c.state,
+                       event_outbox.c.attempts, event_outbox.c.last_error, event_outbox.c.created_at,
+                       event_outbox.c.delivered_at, event_outbox.c.payload).order_by(event_outbox.c.id)
+        if since is not None:
+            query = query.where(event_outbox.c.created_at >= since)
+        if consent_id is not None:
+            query = query.where(event_outbox.c.consent_id == consent_id)
+        with self._reading("read the outbox") as connection:
+            return connection.execute(query).all()
+
+    def drops(self, since_day: str) -> list[Any]:
+        with self._reading("read the dropped events") as connection:
+            return connection.execute(select(event_drops).where(event_drops.c.day >= since_day)).all()
+
+    def retry_dead(self, vendor: str | None = None) -> int:
+        """Dead events become due now with a fresh count of attempts; the last error stays until then."""
+        query = update(event_outbox).where(event_outbox.c.state == DEAD)
+        if vendor is not None:
+            query = query.where(event_outbox.c.vendor == vendor)
+        with self._writing("retry dead events") as connection:
+            return connection.execute(query.values(state=PENDING, attempts=0,
+                                                   next_attempt_at=datetime.now(timezone.utc))).rowcount
+
+    def delete_consent(self, consent_id: str) -> int:
+        with self._writing("delete events") as connection:
+            return connection.execute(delete(event_outbox).where(event_outbox.c.consent_id == consent_id)).rowcount
+
+    def delete_before(self, cutoff: datetime) -> int:
+        with self._writing("delete events") as connection:
+            return connection.execute(delete(event_outbox).where(event_outbox.c.created_at < cutoff)).rowcount
+
+    # -- plumbing -----------------------------------------------------------------------------------
+    @contextmanager
+    def _writing(self, what: str) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as connection:
+                connection.execution_options(tag_gateway_write=True)  # SQLite: BEGIN IMMEDIATE
+                with connection.begin():
+                    yield connection
+        except SQLAlchemyError as error:
+            raise LogUnavailable(f"cannot {what}: {one_line(error)}") from None
+
+    @contextmanager
+    def _reading(self, what: str) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as connection:
+                with connection.begin():
+                    yield connection
+        except SQLAlchemyError as error:
+            raise LogUnavailable(f"cannot {what}: {one_line(error)}") from None

@@ -1,0 +1,111 @@
+"""The outbox table on SQLite and PostgreSQL: one row per (site, vendor, event id), claims with leases,
+a lost claim cannot settle, and concurrent claimers never get the same row."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from gateway.forwarding.event import ServerEvent
+from gateway.forwarding.outbox import DEAD, DELIVERED, PENDING, Accept, Drop, Outbox
+from gateway.store import ConsentLog
+from gateway.store.schema import event_drops, event_outbox
+
+
+def event(n, vendor="meta_pixel", consent_id="c1") -> ServerEvent:
+    return ServerEvent(event_id=f"e-{n}", site="default", tag_id="meta-purchase", vendor=vendor,
+                       account_id="1234567890", event_name="Purchase", event_time=int(time.time()),
+                       params={"value": n}, consent_id=consent_id)
+
+
+@pytest.fixture
+def store(database_url):
+    with ConsentLog.open(database_url) as log:
+        box = Outbox(log.engine)
+        yield box
+        box.close()
+
+
+def rows(box) -> list:
+    with box._engine.connect() as connection:
+        return connection.execute(select(event_outbox).order_by(event_outbox.c.id)).all()
+
+
+def test_an_event_id_is_stored_once_per_site_and_vendor(store) -> None:
+    assert store.put_sync(Accept(event(1), "default")) == "queued"
+    assert store.put_sync(Accept(event(1), "default")) == "duplicate"
+    assert store.put_sync(Accept(event(1, vendor="tiktok_pixel"), "default")) == "queued"
+    assert store.put_sync(Accept(event(1), "other-site")) == "queued"
+    assert [(r.site, r.vendor, r.event_id, r.state) for r in rows(store)] == [
+        ("default", "meta_pixel", "e-1", PENDING), ("default", "tiktok_pixel", "e-1", PENDING),
+        ("other-site", "meta_pixel", "e-1", PENDING)]
+    assert rows(store)[0].payload == event(1).as_json()
+
+
+def test_drops_are_counted_per_reason(store) -> None:
+    for reason in ("consent", "consent", "no_credential"):
+        assert store.put_sync(Drop("default", "meta_pixel", reason)) == "counted"
+    with store._engine.connect() as connection:
+        counted = {r.reason: r.count for r in connection.execute(select(event_drops))}
+    assert counted == {"consent": 2, "no_credential": 1}
+
+
+def test_a_claim_leases_rows_and_an_expired_lease_makes_them_due_again(store) -> None:
+    for n in range(3):
+        store.put_sync(Accept(event(n), "default"))
+    first = store.claim(10, lease_seconds=60)
+    assert [c.event.event_id for c in first] == ["e-0", "e-1", "e-2"] and {c.attempts for c in first} == {1}
+    assert store.claim(10, lease_seconds=60) == []  # all leased
+    later = datetime.now(timezone.utc) + timedelta(seconds=61)
+    again = store.claim(10, lease_seconds=60, now=later)  # the claimer died: the lease ran out
+    assert len(again) == 3 and {c.attempts for c in again} == {2}
+    assert store.settle(first[0], DELIVERED) is False  # the lost claim cannot settle the row
+    assert store.settle(again[0], DELIVERED) is True
+    assert store.settle(again[1], DEAD, error="400 bad pixel") is True
+    states = {r.event_id: (r.state, r.last_error) for r in rows(store)}
+    assert states["e-0"][0] == DELIVERED and states["e-1"] == (DEAD, "400 bad pixel") and states["e-2"][0] == "sending"
+
+
+def test_a_retry_waits_until_its_time(store) -> None:
+    store.put_sync(Accept(event(1), "default"))
+    [claimed] = store.claim(10, 60)
+    store.settle(claimed, PENDING, error="503", next_attempt_at=datetime.now(timezone.utc) + timedelta(seconds=30))
+    assert store.claim(10, 60) == []
+    assert len(store.claim(10, 60, now=datetime.now(timezone.utc) + timedelta(seconds=31))) == 1
+
+
+def test_retry_dead_and_deleting_a_consents_events(store) -> None:
+    for n, consent in ((1, "a"), (2, "a"), (3, "b")):
+        store.put_sync(Accept(event(n, consent_id=consent), "default"))
+    for claimed in store.claim(10, 60):
+        store.settle(claimed, DEAD, error="boom")
+    assert store.retry_dead(vendor="tiktok_pixel") == 0
+    assert store.retry_dead() == 3
+    assert {(r.state, r.attempts) for r in rows(store)} == {(PENDING, 0)}
+    assert store.delete_consent("a") == 2
+    assert [r.event_id for r in rows(store)] == ["e-3"]
+
+
+def test_concurrent_claimers_never_share_a_row(store) -> None:
+    for n in range(120):
+        store.put_sync(Accept(event(n), "default"))
+    got: list[list[int]] = [[], [], []]
+
+    def claimer(slot: int) -> None:
+        while True:
+            claimed = store.claim(7, 60)
+            if not claimed:
+                return
+            got[slot] += [c.id for c in claimed]
+
+    threads = [threading.Thread(target=claimer, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = got[0] + got[1] + got[2]
+    assert len(every) == 120 and len(set(every)) == 120
