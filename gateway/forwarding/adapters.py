@@ -11,6 +11,7 @@ import os
 from types import ModuleType
 
 from gateway.forwarding.credentials import _env_part
+from gateway.forwarding.vendors import adapter_for
 
 # Base URL overrides: honoured ONLY with the test switch set. A leftover or injected variable must not
 # quietly divert visitors' conversion data (IP, user agent, hashed e-mail) to some other host: without
@@ -23,10 +24,6 @@ _logged: set[str] = set()
 
 
 def lookup(vendor: str) -> ModuleType | None:
-    try:
-        from gateway.forwarding.vendors import adapter_for
-    except ImportError:  # the adapters are not installed in this tree
-        return None
     return adapter_for(vendor)
 
 

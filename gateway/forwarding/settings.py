@@ -1,9 +1,8 @@
 """The configuration's `forwarding:` block and the vendor facts the config checks need.
 
-Kept apart from the vendor adapters (gateway/forwarding/vendors/) on purpose: `gateway validate` must
-refuse an impossible setting (GA4 both ways, a reduced user agent for Meta) even where an adapter
-module is missing, so the facts the checks rest on are listed here. Each matches the adapter's own
-constant of the same name (DEDUPLICATES_BY_EVENT_ID, USER_AGENT_REQUIRED).
+The facts `gateway validate` checks against (GA4 only one way, no reduced user agent for Meta) are read
+from the adapters' own constants (DEDUPLICATES_BY_EVENT_ID, USER_AGENT_REQUIRED), so a new adapter brings
+its rules with it and nothing is listed twice.
 """
 
 from __future__ import annotations
@@ -11,12 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.forwarding.privacy import Transforms
+from gateway.forwarding.vendors import ADAPTERS
+
 # The vendor templates that have a conversion-API adapter: only their tags may say `server_side`.
-SERVER_SIDE_VENDORS = ("meta_pixel", "tiktok_pixel", "ga4")
-# GA4's Measurement Protocol keeps every hit: a browser hit and a server hit of one purchase count twice.
-NO_DEDUPLICATION = frozenset({"ga4"})
-# Meta requires client_user_agent for website events (action_source "website").
-USER_AGENT_REQUIRED = frozenset({"meta_pixel"})
+SERVER_SIDE_VENDORS = tuple(ADAPTERS)
+# E.g. GA4's Measurement Protocol keeps every hit: a browser hit and a server hit of one purchase count twice.
+NO_DEDUPLICATION = frozenset(v for v, adapter in ADAPTERS.items() if not adapter.DEDUPLICATES_BY_EVENT_ID)
+# E.g. Meta requires client_user_agent for website events (action_source "website").
+USER_AGENT_REQUIRED = frozenset(v for v, adapter in ADAPTERS.items() if adapter.USER_AGENT_REQUIRED)
 # Vendors with a restricted mode for visitors who opted out of sale/sharing (Meta: Limited Data Use).
 RESTRICTED_MODES = frozenset({"meta_pixel"})
 SERVER_SIDE = ("also", "only")
@@ -38,25 +40,10 @@ class Forwarding:
                    opt_out_mode=spec.get("opt_out_mode", "drop"),
                    privacy={vendor: dict(mapping or {}) for vendor, mapping in (spec.get("vendors") or {}).items()})
 
-    def transforms_for(self, vendor: str) -> Any:
+    def transforms_for(self, vendor: str) -> Transforms:
         """The vendor's privacy transforms: the ONE place the YAML mapping becomes a `Transforms`."""
         return transforms_from(self.privacy.get(vendor, {}))
 
 
-@dataclass(frozen=True)
-class _Transforms:
-    """Stand-in with the fields of gateway.forwarding.privacy.Transforms, used only while that module is
-    absent from this tree (it is written in parallel); `transforms_from` prefers the real one."""
-    ip: str = "send"
-    user_agent: str = "send"
-    strip_query: bool = False
-    strip_referrer: bool = False
-    user_data: bool = True
-
-
-def transforms_from(mapping: dict[str, Any]) -> Any:
-    try:
-        from gateway.forwarding.privacy import Transforms
-    except ImportError:
-        return _Transforms(**mapping)
+def transforms_from(mapping: dict[str, Any]) -> Transforms:
     return Transforms.from_config(mapping)

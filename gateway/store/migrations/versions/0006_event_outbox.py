@@ -6,8 +6,8 @@ due again later, or dead with the vendor's error. (site, vendor, event_id) is un
 accepted once. event_drops holds only counts: a dropped event is never stored.
 
 Revision ID: 0006
-Revises: 0004 (the lead re-links it after 0005 when both are merged)
-Create Date: 2027-02-01
+Revises: 0005
+Create Date: 2026-12-06
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from alembic import op
 UTCDateTime = sa.DateTime(timezone=True)  # as 0001: schema.UTCDateTime maps it
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
