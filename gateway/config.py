@@ -89,6 +89,7 @@ class Tag:
     firing: dict[str, Any] = field(default_factory=dict)  # fire / delay_ms as the runtime reads them (triggers.py)
     setup: str | None = None     # id of a tag to fire first, once per page
     vendor: dict[str, Any] | None = None  # image/script: the owner's disclosure (privacy_policy, cookies)
+    server_side: str | None = None  # also | only: the container sends its events to POST /collect too (or only)
 
     @property
     def vendor_key(self) -> str:
@@ -660,4 +661,5 @@ def _check_tag(source: YamlSource, path: tuple, spec: dict, categories: dict[str
     return Tag(id=spec["id"], name=spec.get("name", spec["id"]), category=spec["category"],
                trigger=dict(trigger), kind=kind, compiled=compiled, enabled=spec.get("enabled", True),
                hosts=tuple(spec.get("hosts", ())), restricted=spec.get("after_opt_out") == "restricted",
-               firing=triggers.compile_firing(spec), setup=spec.get("setup"), vendor=spec.get("vendor"))
+               firing=triggers.compile_firing(spec), setup=spec.get("setup"), vendor=spec.get("vendor"),
+               server_side=spec.get("server_side"))
