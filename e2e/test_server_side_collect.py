@@ -20,7 +20,8 @@ from playwright.sync_api import expect
 
 from gateway.testing import accept_all, reject_all, withdraw
 
-from .support import DEFAULT_CONFIG_DIR, TIKTOK_PIXEL_ID, Shop
+from .support import DEFAULT_CONFIG_DIR, STORE_DIR, TIKTOK_PIXEL_ID, Shop
+from .test_vendor_choice import marketing_vendors, save
 
 ALSO = {"meta-purchase", "tiktok-purchase", "meta-add-to-cart", "tiktok-add-to-cart"}
 ONLY = {"ga4-purchase"}
@@ -221,3 +222,36 @@ def test_ga4_only_without_browser_ga4_tags_never_loads_gtag_for_it(gateway_facto
     assert recorder.ga4_requests() == []
     assert [r.url for r in recorder.requests if "G-EXAMPLE123" in r.url] == []
     recorder.assert_fired("google-ads-conversion", once=True)  # gtag.js for Google Ads only
+
+
+def test_a_refused_vendor_sends_nothing_to_collect(gateway_factory, tmp_path, page, recorder, context):
+    configs = server_side_configs(tmp_path)
+    site = (configs / "site.yaml").read_text()
+    (configs / "site.yaml").write_text(site.replace("  auto_blocking: true\n", "  auto_blocking: true\n  vendor_choice: true\n"))
+    recorder.use_config(configs)
+    shop, collect = Shop(page, gateway_factory(configs).url, recorder), CollectCalls(context)
+    shop.open("/thank-you.html")
+    shop.button(shop.banner, "Customize").click()
+    for name in ("Analytics", "Marketing"):
+        shop.preferences.get_by_role("checkbox", name=name, exact=True).check()
+    marketing_vendors(shop).get_by_role("checkbox", name="TikTok Pixel").uncheck()
+    save(shop)
+    wait_for_calls(shop, collect, 2)
+    assert set(collect.by_tag()) == {"meta-purchase", "ga4-purchase"}
+    assert recorder.events("tiktok-purchase") == []
+
+
+def test_one_of_several_sites_sends_to_its_own_collect(gateway_factory, tmp_path, page, recorder, context):
+    root, store = tmp_path / "sites", tmp_path / "store"
+    shutil.copytree(server_side_configs(tmp_path), root / "shop")
+    shutil.copytree(STORE_DIR, store / "shop")
+    for html in (store / "shop").glob("*.html"):
+        html.write_text(html.read_text("utf-8").replace('src="/container.js"', 'src="/c/shop.js"'), "utf-8")
+    recorder.use_config(root / "shop")
+    server = gateway_factory(root, store)
+    shop, collect = Shop(page, server.url + "/shop", recorder), CollectCalls(context)
+    shop.open("/thank-you.html")
+    accept_all(shop.page)
+    wait_for_calls(shop, collect, 3)
+    assert {call["url"] for call in collect.calls} == {server.url + "/c/shop/collect"}
+    assert set(collect.by_tag()) == PURCHASE_TAGS

@@ -47,10 +47,15 @@
     if (token) headers['X-Tag-Gateway-Consent'] = token; // as runtime.js request() sends it
     COOKIES[tag.kind].forEach(function (name) { var v = readCookie(name); if (v != null) jar[name] = v; });
     var params = tag.params ? resolve(tag.params, occ) : kind.data ? kind.data(occ) : ecommerceOf(occ);
-    fetch(BASE + '/collect', {method: 'POST', keepalive: true, credentials: 'include', headers: headers,
-                              body: JSON.stringify({tag: tag.id, event_id: id, event_time: Math.floor(Date.now() / 1e3),
-                                                    page: occ.page.url, referrer: occ.page.referrer, params: params || {},
-                                                    user: {}, cookies: jar})})
+    var body = JSON.stringify({tag: tag.id, event_id: id, event_time: Math.floor(Date.now() / 1e3), page: occ.page.url,
+                               referrer: occ.page.referrer, params: params || {}, user: {}, cookies: jar});
+    function post(keepalive) {
+      return fetch(BASE + '/collect', {method: 'POST', keepalive: keepalive, credentials: 'include', headers: headers, body: body});
+    }
+    // Older Chromium refuses keepalive on a request that needs a CORS preflight (a gateway on another origin):
+    // then once more without it. A request that did arrive is not counted twice: the gateway drops an event id
+    // it has seen.
+    post(true).catch(function () { return post(false); })
       .then(function (r) { if (!r.ok) warn('POST /collect for ' + tag.id + ': ' + r.status); },
             function (err) { warn('could not send ' + tag.id + ' to /collect', err); });
   }
