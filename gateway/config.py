@@ -91,7 +91,7 @@ class Tag:
     firing: dict[str, Any] = field(default_factory=dict)  # fire / delay_ms as the runtime reads them (triggers.py)
     setup: str | None = None     # id of a tag to fire first, once per page
     vendor: dict[str, Any] | None = None  # image/script: the owner's disclosure (privacy_policy, cookies)
-    server_side: str | None = None  # "also" / "only": its events also go through POST /collect (gateway/forwarding)
+    server_side: str | None = None  # "also" / "only": its events also (or only) go through POST /collect (gateway/forwarding)
 
     @property
     def vendor_key(self) -> str:

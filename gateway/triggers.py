@@ -170,6 +170,8 @@ def runtime_files(tags: list[dict], variables: dict | None = None) -> list[str]:
         files.append("rules/conditions.js")
     if any("once" in t or "delay" in t or "setup" in t for t in tags):
         files.append("rules/firing.js")
+    if any("ss" in t for t in tags):
+        files.append("rules/server_side.js")
     return files
 
 

@@ -10,7 +10,8 @@ function money(e, p) {
   if (e.currency) p.currency = e.currency;
   return p;
 }
-// The transaction id, which vendors use to de-duplicate a conversion sent twice.
+// The transaction id, which vendors use to de-duplicate a conversion sent twice. (While the pixel of a
+// `server_side: also` tag fires, rules/server_side.js makes it the event id /collect gets too.)
 function orderId(occ) {
   var e = ecommerceOf(occ);
   return e && e.transaction_id ? String(e.transaction_id) : undefined;

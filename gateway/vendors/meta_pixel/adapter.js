@@ -44,6 +44,7 @@ KINDS.meta_pixel = (function () {
       w.fbq(tag.custom ? 'trackSingleCustom' : 'trackSingle', tag.pixel_id, tag.event,
             tag.params ? resolve(tag.params, occ) : defaults(occ), id ? {eventID: id} : undefined);
     },
+    data: defaults, // the params from a GA4 ecommerce push: what consent_ui/rules/server_side.js sends too
     revoke: function () { if (w.fbq) { w.fbq('consent', 'revoke'); revoked = true; } }
   };
 })();

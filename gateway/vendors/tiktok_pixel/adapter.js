@@ -51,6 +51,7 @@ KINDS.tiktok_pixel = (function () {
       if (tag.page) inst.page();
       else inst.track(tag.event, tag.params ? resolve(tag.params, occ) : defaults(occ), order ? {event_id: order} : undefined);
     },
+    data: defaults, // the params from a GA4 ecommerce push: what consent_ui/rules/server_side.js sends too
     revoke: function () { if (w.ttq) { w.ttq.revokeConsent(); revoked = true; } }
   };
 })();
