@@ -98,8 +98,9 @@ class GatewayServer:
     """`python -m gateway serve` as a subprocess on a free port."""
 
     def __init__(self, config_dir: Path, store_dir: Path = STORE_DIR, extra_args: tuple[str, ...] = (),
-                 database_url: str | None = None):
+                 database_url: str | None = None, env: dict[str, str] | None = None):
         self.config_dir = Path(config_dir)
+        self.env = dict(env or {})  # on top of this process's environment
         self.store_dir = Path(store_dir)
         self.extra_args = extra_args
         # The consent log: a SQLite file of this server's own unless a test passes another URL.
@@ -124,7 +125,8 @@ class GatewayServer:
             *(() if "--workers" in self.extra_args else ("--workers", "1")),
             *self.extra_args,
         ]
-        env = dict(os.environ, TAG_GATEWAY_SECRET=self.secret, PYTHONUNBUFFERED="1", DATABASE_URL=self.database_url)
+        env = dict(os.environ, **self.env, TAG_GATEWAY_SECRET=self.secret, PYTHONUNBUFFERED="1",
+                   DATABASE_URL=self.database_url)
         self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         last_error = "no answer yet"

@@ -1,0 +1,120 @@
+"""Server-side forwarding through the whole chain (issue 11's proof): a real Chromium on the example store, the
+container, `gateway serve`'s POST /collect with its own consent decision, the outbox, the delivery worker and
+the real adapters, up to local stand-ins of Meta's Conversions API, TikTok's Events API and GA4's Measurement
+Protocol that validate each payload as the vendors document (tests/vendor_api_standins.py).
+
+e2e/test_server_side_collect.py tests what the container sends with /collect answered by the test; this file
+checks that the event reaches the vendor API, under the same consent as the browser pixel, with its event id.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from gateway.testing import accept_all, reject_all, visit_as
+from tests.vendor_api_standins import GA4, META, TIKTOK, VendorAPIStandIns
+
+from .support import STORE_DIR, GatewayServer, Shop
+from .test_server_side_collect import server_side_configs
+
+TOKENS = {META: "meta-token", TIKTOK: "tt-token", GA4: "ga4-secret"}
+VENDOR_APIS = (META, TIKTOK, GA4)
+
+
+def forwarding_env(apis: VendorAPIStandIns) -> dict[str, str]:
+    """The gateway's forwarding credentials, and the vendor APIs' base URL pointed at the stand-ins (honoured
+    only under the test switch)."""
+    return {"TAG_GATEWAY_FORWARD_TEST_ENDPOINTS": "1", "TAG_GATEWAY_FORWARD_TIMEOUT": "2",
+            "TAG_GATEWAY_FORWARD_META_PIXEL": TOKENS[META], "TAG_GATEWAY_FORWARD_TIKTOK_PIXEL": TOKENS[TIKTOK],
+            "TAG_GATEWAY_FORWARD_GA4": TOKENS[GA4],
+            **{f"TAG_GATEWAY_FORWARD_BASE_URL_{v.upper()}": apis.base_url for v in VENDOR_APIS}}
+
+
+@pytest.fixture
+def apis():
+    with VendorAPIStandIns(tokens=TOKENS) as standins:
+        yield standins
+
+
+@pytest.fixture
+def shop(tmp_path, apis, page, recorder):
+    configs = server_side_configs(tmp_path)
+    recorder.use_config(configs)
+    server = GatewayServer(configs, STORE_DIR, env=forwarding_env(apis)).start()
+    try:
+        yield Shop(page, server.url, recorder)
+    finally:
+        server.stop()
+
+
+def wait_for(check, timeout=30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return check()
+
+
+def delivered(apis: VendorAPIStandIns) -> dict[str, int]:
+    return {vendor: apis.distinct_events(vendor) for vendor in VENDOR_APIS}
+
+
+def test_after_accept_all_a_purchase_reaches_the_pixel_and_the_api_with_one_event_id(shop, apis, context) -> None:
+    shop.open("/")
+    accept_all(shop.page)
+    shop.settle()
+    shop.open("/thank-you.html?order=ORD-88")
+    expect(shop.page.locator("#order-id")).to_have_text("ORD-88")
+
+    assert wait_for(lambda: delivered(apis) == {META: 1, TIKTOK: 1, GA4: 1}), delivered(apis)
+    [meta_api] = apis.requests(META)
+    [tiktok_api] = apis.requests(TIKTOK)
+    [ga4_api] = apis.requests(GA4)
+    # The browser pixels (`server_side: also`) sent the same purchase with the same id: each vendor counts one.
+    [meta_pixel] = shop.recorder.assert_fired("meta-purchase", once=True)
+    [tiktok_pixel] = shop.recorder.assert_fired("tiktok-purchase", once=True)
+    assert meta_pixel.params["event_id"] == meta_api.body["data"][0]["event_id"] == "ORD-88"
+    assert tiktok_pixel.params["event_id"] == tiktok_api.body["data"][0]["event_id"] == "ORD-88"
+    assert meta_api.body["data"][0]["custom_data"]["content_ids"] == ["SKU-42"]
+    assert meta_api.body["data"][0]["user_data"]["fbp"] == next(
+        c["value"] for c in context.cookies() if c["name"] == "_fbp")
+    # GA4 (`only`): nothing from the browser for the purchase; the server's hit is valid by the debug rules.
+    assert shop.recorder.ga4("purchase") == []
+    assert ga4_api.validation == [] and ga4_api.body["events"][0]["name"] == "purchase"
+    assert ga4_api.body["events"][0]["params"]["transaction_id"] == "ORD-88"
+
+
+def test_after_reject_all_nothing_reaches_the_pixels_or_the_apis(shop, apis) -> None:
+    shop.open("/thank-you.html?order=ORD-1")
+    reject_all(shop.page)
+    shop.open("/thank-you.html?order=ORD-2")
+    shop.settle()
+    time.sleep(1.5)  # longer than the delivery worker's poll
+    assert delivered(apis) == {META: 0, TIKTOK: 0, GA4: 0}
+    assert [apis.requests(v) for v in VENDOR_APIS] == [[], [], []]
+    shop.recorder.assert_silent(categories=["analytics", "marketing"])
+
+
+def test_california_with_gpc_reaches_neither_the_pixels_nor_the_apis(shop, apis, context) -> None:
+    visit_as(context, region="US-CA", gpc=True)
+    shop.open("/thank-you.html?order=ORD-3")
+    shop.settle()
+    time.sleep(1.5)
+    assert [apis.requests(v) for v in (META, TIKTOK)] == [[], []]
+    shop.recorder.assert_silent(categories=["marketing"])
+
+
+def test_a_blocked_browser_pixel_still_yields_the_server_event(shop, apis, context) -> None:
+    """An ad blocker or tracking prevention that stops Meta's library: the server event still arrives."""
+    context.route("**/connect.facebook.net/**", lambda route: route.abort("blockedbyclient"))
+    shop.open("/")
+    accept_all(shop.page)
+    shop.settle()
+    shop.open("/thank-you.html?order=ORD-99")
+    assert wait_for(lambda: apis.distinct_events(META) == 1), delivered(apis)
+    assert apis.requests(META)[0].body["data"][0]["event_id"] == "ORD-99"
+    assert shop.recorder.events("meta-purchase") == []  # no browser hit: fbevents.js never loaded
