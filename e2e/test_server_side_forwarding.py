@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import time
 
+import hashlib
+
 import pytest
+import yaml
 from playwright.sync_api import expect
 
 from gateway.testing import accept_all, reject_all, visit_as
@@ -42,6 +45,13 @@ def apis():
 @pytest.fixture
 def shop(tmp_path, apis, page, recorder):
     configs = server_side_configs(tmp_path)
+    # The store gives the customer's e-mail and phone for the server events (never for the browser pixels).
+    tags = configs / "tags.yaml"
+    data = yaml.safe_load(tags.read_text("utf-8"))
+    for tag in data["tags"]:
+        if tag["id"] in ("meta-purchase", "tiktok-purchase"):
+            tag["user_data"] = {"email": "{{ dataLayer.user_data.email }}", "phone": "{{ dataLayer.user_data.phone }}"}
+    tags.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), "utf-8")
     recorder.use_config(configs)
     server = GatewayServer(configs, STORE_DIR, env=forwarding_env(apis)).start()
     try:
@@ -118,3 +128,24 @@ def test_a_blocked_browser_pixel_still_yields_the_server_event(shop, apis, conte
     assert wait_for(lambda: apis.distinct_events(META) == 1), delivered(apis)
     assert apis.requests(META)[0].body["data"][0]["event_id"] == "ORD-99"
     assert shop.recorder.events("meta-purchase") == []  # no browser hit: fbevents.js never loaded
+
+
+def test_the_customers_email_and_phone_reach_the_apis_hashed_and_never_the_pixels(shop, apis, page) -> None:
+    page.add_init_script("window.dataLayer = [{user_data: {email: ' Ada.Lovelace@Example.COM ', phone: '+49 151 2345 6789'}}]")
+    shop.open("/")
+    accept_all(shop.page)
+    shop.settle()
+    shop.open("/thank-you.html?order=ORD-5")
+    assert wait_for(lambda: apis.distinct_events(META) == 1 and apis.distinct_events(TIKTOK) == 1), delivered(apis)
+    email = hashlib.sha256(b"ada.lovelace@example.com").hexdigest()  # trimmed, lower-cased, then hashed
+    meta_user = apis.requests(META)[0].body["data"][0]["user_data"]
+    assert meta_user["em"] in (email, [email])
+    phone = hashlib.sha256(b"4915123456789").hexdigest()  # Meta: digits only, with the country code
+    assert meta_user["ph"] in (phone, [phone])
+    tiktok_user = apis.requests(TIKTOK)[0].body["data"][0]["user"]
+    assert tiktok_user["email"] == email
+    # The browser pixels never see the address, raw or hashed.
+    for request in shop.recorder.vendor_requests():
+        seen = (request.url + (request.body or b"").decode("utf-8", "replace")).lower()
+        for secret in ("lovelace", email, "15123456789", phone, "151%202345", "151 2345"):
+            assert secret not in seen, (secret, request.url)

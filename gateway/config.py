@@ -16,7 +16,7 @@ from typing import Any
 from gateway.errors import ConfigError, Problem, display_path
 from gateway.forwarding import credentials, settings as forwarding_settings
 from gateway.forwarding.settings import Forwarding
-from gateway.placeholders import placeholder_errors
+from gateway.placeholders import compile_value, placeholder_errors
 from gateway.regions import DEFAULT_TRUSTED_PROXIES, RegionRules, invalid_networks, overlapping_codes
 from gateway.schema import validate_source
 from gateway.tags import GENERIC, KINDS
@@ -92,6 +92,7 @@ class Tag:
     setup: str | None = None     # id of a tag to fire first, once per page
     vendor: dict[str, Any] | None = None  # image/script: the owner's disclosure (privacy_policy, cookies)
     server_side: str | None = None  # "also" / "only": its events also (or only) go through POST /collect (gateway/forwarding)
+    user_data: dict[str, Any] | None = None  # compiled email/phone placeholders, sent only to /collect (server_side)
 
     @property
     def vendor_key(self) -> str:
@@ -665,6 +666,14 @@ def _check_tag(source: YamlSource, path: tuple, spec: dict, categories: dict[str
                    "de-duplicate by event id, so every purchase would count twice; use server_side: only "
                    "(the browser tag then sends nothing) or remove server_side")
             ok = False
+    if "user_data" in spec:
+        if "server_side" not in spec:
+            report(source, path + ("user_data",), "user_data goes only to the gateway for server-side forwarding: "
+                   "add server_side (also or only), or remove user_data")
+            ok = False
+        for error in placeholder_errors(spec["user_data"]):
+            report(source, path + ("user_data",) + error.path, str(error))
+            ok = False
     # A kind may check its own fields (script: `init` is code, where placeholders are not filled in).
     check = getattr(KINDS[kind], "problems", None)
     for where, message in (check(spec[kind]) if check else [(e.path, str(e)) for e in placeholder_errors(spec[kind])]):
@@ -677,7 +686,8 @@ def _check_tag(source: YamlSource, path: tuple, spec: dict, categories: dict[str
                trigger=dict(trigger), kind=kind, compiled=compiled, enabled=spec.get("enabled", True),
                hosts=tuple(spec.get("hosts", ())), restricted=spec.get("after_opt_out") == "restricted",
                firing=triggers.compile_firing(spec), setup=spec.get("setup"), vendor=spec.get("vendor"),
-               server_side=spec.get("server_side"))
+               server_side=spec.get("server_side"),
+               user_data=compile_value(spec["user_data"]) if "user_data" in spec else None)
 
 
 def _forwarding(sources: list[YamlSource], broken: dict[Path, set[tuple]], report) -> Forwarding:

@@ -82,6 +82,7 @@ def runtime_config(config: Config, ui_html: str) -> dict[str, Any]:
                      **({"restricted": True} if tag.restricted else {}),
                      # also | only: consent_ui/rules/server_side.js sends its events to POST /collect too (or only).
                      **({"ss": tag.server_side} if tag.server_side else {}),
+                     **({"ud": tag.user_data} if tag.user_data else {}),
                      # Whom a per-vendor choice names (runtime.js mayFire): only when the site offers it.
                      **({"v": tag.vendor_key} if config.site.vendor_choice and tag.category != "necessary" else {})})
     out = {

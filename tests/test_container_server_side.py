@@ -46,3 +46,40 @@ def test_server_side_tags_carry_their_mode_and_bring_the_collect_code(tmp_path) 
     assert "'/collect'" in text
     assert "keepalive:" in text and "X-Tag-Gateway-Consent" in text
 
+
+
+def with_user_data(tmp_path: Path, tag_id: str, user_data: dict, server_side: str | None = "also") -> Path:
+    configs = with_server_side(tmp_path, {tag_id: server_side} if server_side else {})
+    data = yaml.safe_load((configs / "tags.yaml").read_text("utf-8"))
+    for tag in data["tags"]:
+        if tag["id"] == tag_id:
+            tag["user_data"] = user_data
+    (configs / "tags.yaml").write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
+    return configs
+
+
+def test_user_data_is_compiled_for_the_collect_call_only(tmp_path) -> None:
+    config = load_config(with_user_data(tmp_path, "meta-purchase", {"email": "{{ dataLayer.user_data.email }}",
+                                                                    "phone": "{{ cookie.phone }}"}))
+    tags = {tag["id"]: tag for tag in embedded_config(build_container(config).body.decode())["tags"]}
+    assert tags["meta-purchase"]["ud"] == {"email": {"$": ["dataLayer", "user_data", "email"]},
+                                           "phone": {"$": ["cookie", "phone"]}}
+    assert all("ud" not in tag for tag_id, tag in tags.items() if tag_id != "meta-purchase")
+    # A placeholder root with a file of its own (cookie) is shipped because user_data uses it.
+    assert "values/cookie.js" in runtime_files(runtime_config(config, "")["tags"])
+
+
+def test_user_data_without_server_side_or_with_a_bad_placeholder_is_refused_with_its_line(tmp_path) -> None:
+    import pytest
+
+    from gateway.errors import ConfigError
+
+    with pytest.raises(ConfigError) as refused:
+        load_config(with_user_data(tmp_path / "a", "meta-purchase", {"email": "{{ dataLayer.email }}"}, server_side=None))
+    assert "tags.yaml:" in str(refused.value) and "user_data goes only to the gateway" in str(refused.value)
+    with pytest.raises(ConfigError) as refused:
+        load_config(with_user_data(tmp_path / "b", "meta-purchase", {"email": "{{ visitor.email }}"}))
+    assert "user_data.email" in str(refused.value) and "must start with one of" in str(refused.value)
+    with pytest.raises(ConfigError) as refused:
+        load_config(with_user_data(tmp_path / "c", "meta-purchase", {"name": "Ada"}))
+    assert "user_data" in str(refused.value)

@@ -47,8 +47,11 @@
     if (token) headers['X-Tag-Gateway-Consent'] = token; // as runtime.js request() sends it
     COOKIES[tag.kind].forEach(function (name) { var v = readCookie(name); if (v != null) jar[name] = v; });
     var params = tag.params ? resolve(tag.params, occ) : kind.data ? kind.data(occ) : ecommerceOf(occ);
+    // user_data (e-mail, phone): only here, never to the browser pixel; the gateway hashes them. Empty ones stay out.
+    var user = {}, given = tag.ud ? resolve(tag.ud, occ) : {};
+    for (var k in given) if (text(given[k])) user[k] = text(given[k]);
     var body = JSON.stringify({tag: tag.id, event_id: id, event_time: Math.floor(Date.now() / 1e3), page: occ.page.url,
-                               referrer: occ.page.referrer, params: params || {}, user: {}, cookies: jar});
+                               referrer: occ.page.referrer, params: params || {}, user: user, cookies: jar});
     function post(keepalive) {
       return fetch(BASE + '/collect', {method: 'POST', keepalive: keepalive, credentials: 'include', headers: headers, body: body});
     }
