@@ -17,7 +17,7 @@ import pytest
 import yaml
 from playwright.sync_api import expect
 
-from gateway.testing import accept_all, reject_all, visit_as
+from gateway.testing import accept_all, opt_out, reject_all, visit_as
 from tests.vendor_api_standins import GA4, META, TIKTOK, VendorAPIStandIns
 
 from .support import STORE_DIR, GatewayServer, Shop
@@ -116,6 +116,22 @@ def test_california_with_gpc_reaches_neither_the_pixels_nor_the_apis(shop, apis,
     time.sleep(1.5)
     assert [apis.requests(v) for v in (META, TIKTOK)] == [[], []]
     shop.recorder.assert_silent(categories=["marketing"])
+
+
+def test_in_california_events_reach_the_apis_until_the_visitor_opts_out(shop, apis, context) -> None:
+    """An opt-out region: no choice is needed before the purchase counts; after "Do Not Sell or Share" neither the
+    pixels nor the gateway send the marketing vendors anything more."""
+    visit_as(context, region="US-CA")
+    shop.open("/thank-you.html?order=ORD-10")
+    assert wait_for(lambda: apis.distinct_events(META) == 1 and apis.distinct_events(TIKTOK) == 1), delivered(apis)
+    opt_out(shop.page)
+    shop.recorder.clear()
+    shop.open("/thank-you.html?order=ORD-11")
+    shop.settle()
+    time.sleep(1.5)  # longer than the delivery worker's poll
+    assert [r.body["data"][0]["event_id"] for r in apis.requests(META)] == ["ORD-10"]
+    assert [r.body["data"][0]["event_id"] for r in apis.requests(TIKTOK)] == ["ORD-10"]
+    assert shop.recorder.events("meta-purchase") == [] and shop.recorder.events("tiktok-purchase") == []
 
 
 def test_a_blocked_browser_pixel_still_yields_the_server_event(shop, apis, context) -> None:
