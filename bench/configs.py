@@ -101,3 +101,21 @@ def large_config(target: Path, source: Path = EXAMPLE) -> Path:
     except ConfigError as error:
         raise BenchError(f"the generated {LARGE_TAGS}-tag config is invalid: " + "; ".join(map(str, error.problems))) from None
     return target
+
+
+# The tags that send their events server-side in the /collect and delivery measurements (as in
+# tests/forwarding_fakes.py::server_side_config): GA4 cannot be `also` (it does not de-duplicate).
+SERVER_SIDE = {"meta-purchase": "also", "tiktok-purchase": "also", "ga4-purchase": "only"}
+
+
+def server_side_copy(target: Path, source: Path = EXAMPLE) -> Path:
+    """`load_config_copy` with the purchase tags forwarded server-side (POST /collect accepts them)."""
+    load_config_copy(target, source)
+    tags = target / "tags.yaml"
+    text = tags.read_text()
+    for tag, mode in SERVER_SIDE.items():
+        if f"  - id: {tag}\n" not in text:
+            raise BenchError(f"tag_configs/tags.yaml has no tag {tag}: the /collect measurements need it")
+        text = text.replace(f"  - id: {tag}\n", f"  - id: {tag}\n    server_side: {mode}\n", 1)
+    tags.write_text(text)
+    return target

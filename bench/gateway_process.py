@@ -37,11 +37,16 @@ def worker_count() -> int:
 
 
 class Gateway:
-    def __init__(self, config_dir: Path, database_url: str, *, store_dir: Path | None = None, discard: bool = False):
+    def __init__(self, config_dir: Path, database_url: str, *, store_dir: Path | None = None, discard: bool = False,
+                 discard_outbox: bool = False, env: dict[str, str] | None = None):
+        """`discard`: the consent log's write off; `discard_outbox`: the event outbox's write off;
+        `env`: more variables (the forwarding credentials and stand-in URLs of the /collect servers)."""
         self.config_dir = config_dir
         self.database_url = database_url
         self.store_dir = store_dir
         self.discard = discard
+        self.discard_outbox = discard_outbox
+        self.extra_env = dict(env or {})
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = tempfile.TemporaryFile(mode="w+b")
@@ -59,12 +64,17 @@ class Gateway:
         if self.store_dir:
             command += ["--store", str(self.store_dir)]
         env = dict(os.environ, TAG_GATEWAY_SECRET=secrets.token_hex(32), DATABASE_URL=self.database_url,
-                   PYTHONUNBUFFERED="1")
+                   PYTHONUNBUFFERED="1", **self.extra_env)
         env.pop("TAG_GATEWAY_CONSENT_LOG", None)
-        if self.discard:
+        env.pop("TAG_GATEWAY_OUTBOX", None)
+        if self.discard or self.discard_outbox:
             # bench/discard_hook/sitecustomize.py runs in every process of this server (workers too,
-            # however they are started) and swaps the consent log for one that writes nothing.
-            env["TAG_GATEWAY_CONSENT_LOG"] = "discard"
+            # however they are started) and swaps the consent log for one that writes nothing, or skips
+            # the outbox's write, as the variables below say.
+            if self.discard:
+                env["TAG_GATEWAY_CONSENT_LOG"] = "discard"
+            if self.discard_outbox:
+                env["TAG_GATEWAY_OUTBOX"] = "discard"
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(DISCARD_HOOK), str(ROOT), env.get("PYTHONPATH")]))
         self._proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                       start_new_session=True)

@@ -29,6 +29,7 @@ from pathlib import Path
 from bench import machine, report, tools, wrk
 from bench.configs import large_config, load_config_copy
 from bench.errors import BenchError
+from bench.collect_bench import collect_sides
 from bench.gateway_process import Gateway, worker_count, workers_flag
 from bench.loads import Comparison, Side, interleave
 from bench.net import request
@@ -46,10 +47,11 @@ class Settings:
     warmup: int = 1
     visits: int = 3
     browser: bool = True
+    events: int = 2000  # delivery: events per round in the filled outbox
     command: str = ".venv/bin/python -m bench"
 
 
-QUICK = dict(rounds=1, seconds=2, warmup=0, visits=1)  # warmup 0: none
+QUICK = dict(rounds=1, seconds=2, warmup=0, visits=1, events=300)  # warmup 0: none
 
 
 class Figures:
@@ -196,6 +198,8 @@ def _record_loads(figures: Figures, comparisons: list[Comparison]) -> None:
         figures.set(f"{c.key}.ratio", s["ratio"],
                     f"{s['subject_requests_per_s']:,.0f} vs {s['baseline_requests_per_s']:,.0f} req/s "
                     f"(p99 {s['subject_p99_ms']:.1f} vs {s['baseline_p99_ms']:.1f} ms); per round {per_round}{errors}")
+        if c.key.startswith("collect"):
+            figures.details[f"{c.key}.ratio"] += "; delivery worker running, sending to the vendor stand-ins"
         if c.key.startswith("get"):
             figures.set(f"{c.key}.p99", s["subject_p99_ms"], f"nginx {s['baseline_p99_ms']:.1f} ms")
 
@@ -226,6 +230,33 @@ def _browser(figures: Figures, gateway: Gateway, visits: int) -> None:
     figures.set("browser.layout_shift", seen["layout_shift"],
                 f"shift sum {seen['layout_shift_with_container']:.4f} with the container, "
                 f"{seen['layout_shift_without_container']:.4f} with an empty one")
+
+
+def _standins(stack: ExitStack):
+    """The Meta/TikTok/GA4 API stand-ins (tests/vendor_api_standins.py, the suite's own) on loopback."""
+    sys.path.insert(0, str(ROOT))
+    from bench.collect_bench import TOKENS
+    from tests.vendor_api_standins import VendorAPIStandIns
+
+    standins = VendorAPIStandIns(tokens=TOKENS).start()
+    stack.callback(standins.stop)
+    return standins
+
+
+def _delivery(figures: Figures, settings: Settings, gateway: Gateway, config: Path, standins, origin: str,
+              body: str, progress, stack: ExitStack) -> None:
+    from bench import delivery_bench
+    from bench.collect_bench import forwarding_env
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **forwarding_env(standins.base_url))
+    found = delivery_bench.measure(gateway.wait(), config, env, standins, origin, body, settings.events,
+                                   settings.rounds, progress, stack)
+    figures.raw["delivery.sqlite"] = found
+    per_round = ", ".join(f"{ratio:.2f}" for ratio in found["round_ratios"])
+    figures.set("delivery.sqlite.ratio", found["ratio"],
+                f"{found['subject_events_per_s']:,.0f} vs {found['baseline_events_per_s']:,.0f} events/s "
+                f"({found['events']:,} events a round; {worker_count()} worker processes' delivery threads vs one "
+                f"thread sending straight, no outbox); per round {per_round}")
 
 
 def _postgres():
@@ -261,17 +292,28 @@ def run(settings: Settings, progress: Callable[[str], None]) -> tuple[list[repor
     with tempfile.TemporaryDirectory(prefix="tag-gateway-bench-") as scratch_name, \
             ThreadPoolExecutor(max_workers=1) as background, ExitStack() as stack:
         scratch = Path(scratch_name)
-        server_keys = _keys("get") + _keys("consent") + _keys("rss") + _keys("browser")
+        server_keys = _keys("get") + _keys("consent") + _keys("collect") + _keys("delivery") + _keys("rss") + _keys("browser")
         try:
             paths = tools.ensure("nginx", "wrk")
         except BenchError as error:
-            figures.fail(_keys("get") + _keys("consent"), str(error))
+            figures.fail(_keys("get") + _keys("consent") + _keys("collect"), str(error))
             paths = None
         config = load_config_copy(scratch / "config")
+        # POST /collect and delivery: the purchase tags forwarded server-side, to the stand-ins.
+        from bench.collect_bench import forwarding_env
+        from bench.configs import server_side_copy
+
+        collect_config = server_side_copy(scratch / "collect-config")
+        standins = _standins(stack)
+        forward = forwarding_env(standins.base_url)
         # The servers start (and build their containers) while the sizes are measured.
         progress("starting the gateways and PostgreSQL; container sizes")
         gateways = {"SQLite (also GET, browser)": Gateway(config, f"sqlite:///{scratch}/write.sqlite3", store_dir=STORE),
-                    "SQLite write off": Gateway(config, f"sqlite:///{scratch}/off.sqlite3", discard=True)}
+                    "SQLite write off": Gateway(config, f"sqlite:///{scratch}/off.sqlite3", discard=True),
+                    "SQLite /collect": Gateway(collect_config, f"sqlite:///{scratch}/collect.sqlite3", env=forward),
+                    "SQLite /collect write off": Gateway(collect_config, f"sqlite:///{scratch}/collect-off.sqlite3",
+                                                         discard_outbox=True, env=forward),
+                    "SQLite delivery": Gateway(collect_config, f"sqlite:///{scratch}/delivery.sqlite3", env=forward)}
         for gateway in gateways.values():
             stack.callback(gateway.stop)
             gateway.launch()
@@ -286,7 +328,13 @@ def run(settings: Settings, progress: Callable[[str], None]) -> tuple[list[repor
                 gateway = gateways[name] = Gateway(config, server.url(server.create_database()), discard=discard)
                 stack.callback(gateway.stop)
                 on_postgres.append(gateway.launch())
-        figures.part(_keys("consent.postgresql"), launch_on_postgres)
+            for name, discard in (("PostgreSQL /collect", False), ("PostgreSQL /collect write off", True)):
+                gateway = gateways[name] = Gateway(collect_config, server.url(server.create_database()),
+                                                   discard_outbox=discard, env=forward)
+                stack.callback(gateway.stop)
+                collect_on_postgres.append(gateway.launch())
+        collect_on_postgres: list[Gateway] = []
+        figures.part(_keys("consent.postgresql") + _keys("collect.postgresql"), launch_on_postgres)
         comparisons: list[Comparison] = []
         try:
             main, off = (gateways[name].wait() for name in ("SQLite (also GET, browser)", "SQLite write off"))
@@ -302,10 +350,25 @@ def run(settings: Settings, progress: Callable[[str], None]) -> tuple[list[repor
             if on_postgres:
                 figures.part(_keys("consent.postgresql"), lambda: comparisons.append(
                     _consent_sides("postgresql", *(g.wait() for g in on_postgres), origin, body, stack)))
+            collect_origin = _allowed_origin(collect_config, main.port)
+            figures.part(_keys("collect.sqlite"), lambda: comparisons.append(collect_sides(
+                "sqlite", *(gateways[n].wait() for n in ("SQLite /collect", "SQLite /collect write off")),
+                collect_origin, body, stack)))
+            if collect_on_postgres:
+                figures.part(_keys("collect.postgresql"), lambda: comparisons.append(collect_sides(
+                    "postgresql", *(g.wait() for g in collect_on_postgres), collect_origin, body, stack)))
             interleave(comparisons, paths["wrk"], settings.rounds, settings.seconds, settings.warmup, progress)
             _record_loads(figures, comparisons)
         if gateways and main:
             figures.part(_keys("rss"), lambda: _rss(figures, gateways))
+            # The /collect servers' workers may still be delivering their loads' events: stop them first.
+            for name, gateway in gateways.items():
+                if "/collect" in name:
+                    gateway.stop()
+            progress("delivery")
+            figures.part(_keys("delivery"), lambda: _delivery(
+                figures, settings, gateways["SQLite delivery"], collect_config, standins,
+                _allowed_origin(collect_config, main.port), body, progress, stack))
             if settings.browser:
                 progress("browser")
                 figures.part(_keys("browser"), lambda: _browser(figures, main, settings.visits))
@@ -322,7 +385,7 @@ def run(settings: Settings, progress: Callable[[str], None]) -> tuple[list[repor
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
         "machine": {**machine.summary(versions), "load_average_before": round(load_before, 2)},
         "settings": {"command": settings.command, "rounds": settings.rounds, "seconds": settings.seconds,
-                     "wrk_threads": wrk.THREADS, "wrk_connections": wrk.CONNECTIONS, "workers": worker_count(),
+                     "delivery_events": settings.events, "wrk_threads": wrk.THREADS, "wrk_connections": wrk.CONNECTIONS, "workers": worker_count(),
                      "workers_note": "gateway serve --workers" if workers_flag() else "gateway serve has no --workers: one process",
                      "gateway_command": "gateway serve --config COPY_OF_tag_configs --no-watch"
                                         + (f" --workers {workers_flag()}" if workers_flag() else ""),

@@ -26,10 +26,18 @@ class Side:
     body: str | None = None
     before: Callable[[], object] | None = None      # runs before each load; its value goes to `after`
     after: Callable[[wrk.Load, object], None] | None = None  # raises BenchError when the load was not valid
+    # A whole wrk script made from `before`'s value (bench/unique_events.py: a new event id per request)
+    # instead of method/headers/body.
+    script: Callable[[object], str] | None = None
+
+    def run(self, wrk_path: str, seconds: int) -> tuple[wrk.Load, object]:
+        state = self.before() if self.before else None
+        script = self.script(state) if self.script else None
+        return wrk.run(wrk_path, self.url, seconds, method=self.method, headers=self.headers, body=self.body,
+                       script=script), state
 
     def load(self, wrk_path: str, seconds: int) -> wrk.Load:
-        state = self.before() if self.before else None
-        result = wrk.run(wrk_path, self.url, seconds, method=self.method, headers=self.headers, body=self.body)
+        result, state = self.run(wrk_path, seconds)
         if result.failed:
             raise BenchError(f"{self.name}: {result.failed} of {result.requests} answers were not 2xx/3xx")
         if result.requests == 0:
@@ -74,8 +82,7 @@ def interleave(comparisons: list[Comparison], wrk_path: str, rounds: int, second
 
     for comparison in comparisons if warmup else ():  # once per side before measuring: pools, caches
         for side in (comparison.subject, comparison.baseline):
-            attempt(comparison, lambda side=side: wrk.run(wrk_path, side.url, warmup, method=side.method,
-                                                          headers=side.headers, body=side.body))
+            attempt(comparison, lambda side=side: side.run(wrk_path, warmup))
     for number in range(rounds):
         for comparison in comparisons:
             sides = [("subject", comparison.subject), ("baseline", comparison.baseline)]

@@ -28,20 +28,21 @@ class Load:
     requests: int
     failed: int          # non-2xx/3xx answers
     socket_errors: int   # connect, read, write and timeout errors
+    accepted: int | None = None  # 202 answers, counted by a script that counts them (bench/unique_events.py)
 
     def as_json(self) -> dict:
         return asdict(self)
 
 
-def _lua_string(text: str) -> str:
+def lua_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def lua_script(method: str, headers: dict[str, str], body: str | None) -> str:
-    lines = [f"wrk.method = {_lua_string(method)}"]
-    lines += [f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()]
+    lines = [f"wrk.method = {lua_string(method)}"]
+    lines += [f"wrk.headers[{lua_string(k)}] = {lua_string(v)}" for k, v in headers.items()]
     if body is not None:
-        lines.append(f"wrk.body = {_lua_string(body)}")
+        lines.append(f"wrk.body = {lua_string(body)}")
     return "\n".join(lines) + "\n"
 
 
@@ -56,21 +57,24 @@ def parse(output: str) -> Load:
     if not (rate and p99 and total):
         raise BenchError(f"could not read wrk's output:\n{output[-800:]}")
     failed = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    counted = re.search(r"^tag-gateway-bench: accepted (\d+) other (\d+)$", output, re.M)  # bench/unique_events.py
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     return Load(requests_per_s=float(rate.group(1)), p99_ms=_milliseconds(*p99.groups()),
                 requests=int(total.group(1)), failed=int(failed.group(1)) if failed else 0,
-                socket_errors=sum(int(n) for n in errors.groups()) if errors else 0)
+                socket_errors=sum(int(n) for n in errors.groups()) if errors else 0,
+                accepted=int(counted.group(1)) if counted else None)
 
 
 def run(wrk: str, url: str, seconds: int, *, method: str = "GET", headers: dict[str, str] | None = None,
-        body: str | None = None) -> Load:
+        body: str | None = None, script: str | None = None) -> Load:
+    """`script`: a whole wrk Lua script (bench/unique_events.py) instead of the one made of method/headers/body."""
     if int(seconds) != seconds or seconds < 1:
         raise BenchError(f"wrk takes whole seconds (1 or more), not {seconds}")
     with tempfile.TemporaryDirectory(prefix="tag-gateway-wrk-") as scratch:
-        script = Path(scratch) / "request.lua"
-        script.write_text(lua_script(method, headers or {}, body))
+        path = Path(scratch) / "request.lua"
+        path.write_text(script if script is not None else lua_script(method, headers or {}, body))
         command = [wrk, f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{int(seconds)}s", "--latency", "--timeout", "5s",
-                   "-s", str(script), url]
+                   "-s", str(path), url]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30)
         except subprocess.TimeoutExpired:

@@ -32,10 +32,14 @@ def test_quick_run_measures_every_row_and_writes_the_reports(tmp_path: Path):
         assert row["status"] in ("met", "MISSED", "") and (row["status"] == "") == (row["target"] == ""), row
     assert document["machine"]["cores"] == os.cpu_count() and document["machine"]["cpu_model"]
     # The ratios come from both sides of each comparison, measured in this run.
-    for key in ("get200", "get304", "consent.sqlite", "consent.postgresql"):
+    for key in ("get200", "get304", "consent.sqlite", "consent.postgresql", "collect.sqlite", "collect.postgresql"):
         rounds = document["raw"][key]["rounds"]
         assert len(rounds["subject"]) == len(rounds["baseline"]) == 1
         assert all(run["requests"] > 0 and run["failed"] == 0 for run in rounds["subject"] + rounds["baseline"])
+        if key.startswith("collect"):  # every answer counted by the script was 202 accepted
+            assert all(run["accepted"] == run["requests"] for run in rounds["subject"] + rounds["baseline"])
+    delivery = document["raw"]["delivery.sqlite"]
+    assert delivery["events"] == 300 and len(delivery["rounds"]["subject"]) == len(delivery["rounds"]["baseline"]) == 1
     assert document["raw"]["size.large"]["tags"] == 50
     from bench.configs import KINDS
 
@@ -68,3 +72,101 @@ Requests/sec: 102533.13
     load = wrk.parse(output)
     assert (load.requests_per_s, load.p99_ms, load.requests, load.failed, load.socket_errors) == \
         (102533.13, 1020.0, 206355, 7, 5)
+
+
+# -- POST /collect's pieces, without load --------------------------------------------------------------
+
+def test_the_collect_script_sends_a_new_event_id_with_every_request_and_counts_the_202s():
+    import shutil
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import pytest
+
+    from bench import unique_events
+
+    if shutil.which("wrk") is None:
+        pytest.skip("wrk is not installed (python -m bench installs it)")
+    seen, visitors = [], set()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            seen.append(body["event_id"])
+            visitors.add(self.headers["x-forwarded-for"])
+            status = 200 if len(seen) % 7 == 0 else 202  # some "duplicates": the script must not count them
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        run = unique_events.new_run()
+        script = unique_events.script(run, {"Content-Type": "application/json"},
+                                      json.dumps({"tag": "t", "event_id": unique_events.PLACEHOLDER}), visitor_every=10)
+        load = wrk.run("wrk", f"http://127.0.0.1:{server.server_address[1]}/collect", 1, script=script)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(seen) >= load.requests > 20
+    assert len(set(seen)) == len(seen) and all(event_id.startswith(run + "-") for event_id in seen)
+    assert load.accepted is not None and 0 < load.accepted < load.requests  # the 200s were not counted as accepted
+    assert len(visitors) >= len(seen) // 10  # a new visitor address every 10 requests
+    assert unique_events.new_run() != run
+
+
+def test_the_outbox_discard_switch_skips_only_an_accepted_events_write(monkeypatch):
+    import asyncio
+
+    from bench import discard_outbox
+    from gateway.forwarding.outbox import Accept, Drop, Outbox
+
+    calls = []
+
+    async def real_put(self, item):
+        calls.append(item)
+        return "counted"
+
+    monkeypatch.setattr(Outbox, "put", real_put)
+    monkeypatch.setattr(Outbox, "put_sync", lambda self, item: calls.append(item) or "counted")
+    monkeypatch.delenv(discard_outbox.ENV_VAR, raising=False)
+    assert discard_outbox.install() is False and Outbox.put is real_put
+    monkeypatch.setenv(discard_outbox.ENV_VAR, "discard")
+    assert discard_outbox.install() is True
+    outbox = Outbox.__new__(Outbox)  # no engine needed: the patched put never reaches it for an Accept
+    accept, drop = Accept(object(), "site"), Drop("site", "meta_pixel", "consent")
+    assert asyncio.run(outbox.put(accept)) == "queued" and outbox.put_sync(accept) == "queued"
+    assert calls == []
+    assert asyncio.run(outbox.put(drop)) == "counted" and outbox.put_sync(drop) == "counted"
+    assert calls == [drop, drop]  # drops are counted as in production
+
+
+def test_the_collect_checks_refuse_a_load_that_was_not_what_it_claims():
+    import pytest
+
+    from bench.collect_bench import check_answers, check_stored
+    from bench.errors import BenchError
+
+    def load(requests, accepted):
+        return wrk.Load(1000.0, 5.0, requests, 0, 0, accepted)
+
+    assert check_answers("x", load(100, 100)) == 100
+    with pytest.raises(BenchError, match="3 of 100 answers were not 202"):
+        check_answers("x", load(100, 97))
+    with pytest.raises(BenchError, match="did not report"):
+        check_answers("x", load(100, None))
+    check_stored("x", 100, lambda: 100, lambda: 0)
+    check_stored("x", 100, lambda: 100 + wrk.CONNECTIONS, lambda: 0)  # requests in flight when wrk stopped
+    with pytest.raises(BenchError, match="more than"):
+        check_stored("x", 100, lambda: 101 + wrk.CONNECTIONS, lambda: 0)
+    with pytest.raises(BenchError, match="only 99 in the outbox"):
+        check_stored("x", 100, lambda: 99, lambda: 0)
+    with pytest.raises(BenchError, match="dead"):
+        check_stored("x", 100, lambda: 100, lambda: 2)

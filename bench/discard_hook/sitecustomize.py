@@ -1,6 +1,8 @@
-# Put on PYTHONPATH by bench/gateway_process.py for the "write turned off" server only. Python imports
-# sitecustomize at the start of every process, so the switch also reaches worker processes started with
-# `spawn` (which would not inherit a patch made in the parent).
-from bench.discard_log import install
+# Put on PYTHONPATH by bench/gateway_process.py for the "write turned off" servers only. Python imports
+# sitecustomize at the start of every process, so the switches also reach worker processes started with
+# `spawn` (which would not inherit a patch made in the parent). Each acts only when its variable is set:
+# TAG_GATEWAY_CONSENT_LOG=discard (bench/discard_log.py), TAG_GATEWAY_OUTBOX=discard (bench/discard_outbox.py).
+from bench import discard_log, discard_outbox
 
-install()
+discard_log.install()
+discard_outbox.install()
