@@ -19,7 +19,7 @@ import yaml
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from gateway.testing import reject_all
+from gateway.testing import reject_all, visit_as
 
 from .support import BANNER_TITLE, DEFAULT_CONFIG_DIR, PREFERENCES_TITLE, STORE_DIR, GatewayServer, Shop, \
     new_recorded_context
@@ -349,5 +349,25 @@ def test_on_a_phone_the_text_is_one_readable_block_per_sentence_and_still_the_di
         assert all(b["fontSize"] >= 14 for b in blocks), blocks  # no smaller than before the split
         # Each block, the first sentence the largest, stays well below the page's own largest paint.
         assert max(b["area"] for b in blocks) < 18_000, blocks
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("path", ["/product.html", "/cart.html"])
+def test_on_a_phone_the_us_notice_is_not_the_largest_paint_either(browser, looks, path) -> None:
+    """The notice at collection (notice.html.j2) is split like the banner: its English first sentence alone,
+    160 characters, painted 26,150 px² in one block; cut in two, 15,167 px² at most."""
+    context, recorder = new_recorded_context(browser, viewport=PHONE, is_mobile=True, has_touch=True)
+    try:
+        visit_as(context, region="US-CA")
+        page = context.new_page()
+        page.add_init_script(PAINT_OBSERVER)
+        Shop(page, f"{looks.url}/modal", recorder).open(path)
+        expect(page.locator(".tg-notice")).to_be_visible()
+        page.wait_for_timeout(600)
+        assert all(size >= 14 for size in page.locator(".tg-notice .tg-text p").evaluate_all(
+            "ps => ps.map(p => parseFloat(getComputedStyle(p).fontSize))"))
+        lcp = page.evaluate(LCP_IN_BANNER)
+        assert not lcp["inBanner"], f"the notice is the LCP element on {path}: {lcp}"
     finally:
         context.close()

@@ -22,7 +22,7 @@ import rcssmin
 from gateway import __version__, js_minify
 from gateway.config import Config
 from gateway.firewall import firewall_rules
-from gateway.i18n import sentences
+from gateway.i18n import text_blocks
 from gateway.tags import kind_js, shared_js
 from gateway.vendors import VENDORS
 from gateway.triggers import compile_trigger, runtime_files
@@ -58,7 +58,7 @@ def _read(name: str) -> str:
 def _templates() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FunctionLoader(lambda name: _read(name)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["sentences"] = sentences  # the banner's text as blocks (banner.html.j2, notice.html.j2)
+    env.filters["text_blocks"] = text_blocks  # the banner's text as blocks (banner.html.j2, notice.html.j2)
     return env
 
 

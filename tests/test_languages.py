@@ -258,11 +258,20 @@ def test_a_lang_that_is_not_text_is_refused(served) -> None:
 
 def test_texts_split_into_sentences_keep_every_word_and_abbreviations_whole() -> None:
     for code in i18n.BUNDLED:
-        text = i18n.bundled(code)["banner"]["text"]
-        parts = i18n.sentences(text)
-        assert " ".join(parts) == " ".join(text.split()) and len(parts) == 3, (code, parts)
+        for key in ("text", "notice_text"):
+            text = i18n.bundled(code)["banner"][key]
+            blocks = i18n.text_blocks(text)
+            assert " ".join(blocks) == " ".join(text.split()), (code, blocks)  # every word, in order
+            assert len(blocks) >= 3 and all(len(b) <= i18n.LONGEST_BLOCK for b in blocks), (code, blocks)
+        assert len(i18n.sentences(i18n.bundled(code)["banner"]["text"])) == 3, code
     assert i18n.sentences("Wir nutzen z. B. Cookies, usw. Das war's! ¿Vale? Sí.") == \
         ["Wir nutzen z. B. Cookies, usw.", "Das war's!", "¿Vale?", "Sí."]
     assert i18n.sentences("según las leyes de EE. UU. Puede excluirse.") == ["según las leyes de EE. UU. Puede excluirse."]
     assert i18n.sentences("Version 2.0 is out. see below") == ["Version 2.0 is out. see below"]
-    assert i18n.sentences("   ") == [""]  # still one block, for the privacy link
+    assert i18n.sentences("   ") == [""] == i18n.text_blocks("")  # still one block, for the privacy link
+    # A long sentence is cut at the clause mark nearest its middle, else at the space nearest it.
+    assert i18n.text_blocks("Aaaa bbbb, cccc dddd eeee ffff gggg hhhh.", longest=30) == \
+        ["Aaaa bbbb, cccc dddd", "eeee ffff gggg hhhh."]
+    assert i18n.text_blocks("Aaaa bbbb cccc dddd, eeee ffff gggg hhhh.", longest=30) == \
+        ["Aaaa bbbb cccc dddd,", "eeee ffff gggg hhhh."]
+    assert i18n.text_blocks("x" * 150) == ["x" * 150]  # one word: nothing to cut at
