@@ -56,6 +56,21 @@
     var m = /^\s*(\d+(?:\.\d+)?)(px|%)?\s*$/.exec(attr(frame, name) || '');
     return m ? m[1] + (m[2] || 'px') : fallback;
   }
+  // The placeholder's box: exactly the iframe's, read while the iframe is still in the page, so swapping one
+  // for the other shifts nothing (its border box in px, its margins, its alignment in the line and whether
+  // it is a block). Only numbers and keywords that pass these patterns reach the host's style; a frame not
+  // rendered (display:none, or not yet laid out) falls back to its width/height attributes.
+  function frameBox(frame) {
+    var s = getComputedStyle(frame), r = frame.getBoundingClientRect(), css = '', va = s.verticalAlign;
+    function px(v) { return (Math.round(parseFloat(v) * 100) / 100 || 0) + 'px'; }
+    if (!r.width && !r.height) return 'width:' + size(frame, 'width', '300px') + '!important;height:' + size(frame, 'height', '150px') + '!important;';
+    ['top', 'right', 'bottom', 'left'].forEach(function (side) { css += 'margin-' + side + ':' + px(s['margin-' + side]) + '!important;'; });
+    if (s.display === 'block') css += 'display:block!important;';
+    if (/^\d+(\.\d+)?(px|%)$/.test(s.maxWidth)) css += 'max-width:' + s.maxWidth + '!important;'; // a narrower screen: as the iframe
+    if (/^(left|right)$/.test(s.cssFloat)) css += 'float:' + s.cssFloat + '!important;';
+    if (/^([a-z-]+|-?\d+(\.\d+)?px)$/.test(va)) css += 'vertical-align:' + va + '!important;';
+    return css + 'width:' + px(r.width) + '!important;height:' + px(r.height) + '!important;';
+  }
 
   me.tg = function (gateway) {
     var ui = banner(gateway), api = gateway.api, CONFIG = gateway.config;
@@ -151,12 +166,13 @@
     }
 
     // The placeholder: a shadow root of its own, so store CSS neither hides its button nor restyles its text,
-    // and a host with !important inline styles the size of the iframe (no layout shift when it loads).
+    // and a host with !important inline styles in the iframe's box (frameBox: no layout shift either way).
     function placeholder(r) {
       var host = make('span'), root, box = make('div'), text = make('p'), button = make('button'), style = make('style');
       host.setAttribute('data-tag-gateway-embed', '');
-      host.setAttribute('style', 'all:initial!important;display:inline-block!important;vertical-align:bottom!important;' +
-        'max-width:100%!important;width:' + size(r.frame, 'width', '300px') + '!important;height:' + size(r.frame, 'height', '150px') + '!important');
+      // overflow:hidden: its baseline is its bottom edge, as an iframe's is (the same place in a line of text).
+      host.setAttribute('style', 'all:initial!important;display:inline-block!important;vertical-align:baseline!important;' +
+        'box-sizing:border-box!important;overflow:hidden!important;' + frameBox(r.frame));
       root = host.attachShadow({mode: 'open'});
       style.textContent = CSS;
       box.className = 'tg-embed';
