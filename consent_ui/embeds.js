@@ -18,17 +18,11 @@
  * before the next runs, as the parser would have done. Iframes: a placeholder in a shadow root of its
  * own (store CSS cannot hide or restyle its text and button) stands in their place until their
  * category is allowed, and again after a withdrawal. Only http(s) URLs are ever assigned.
+ *
+ * Not a script by itself: it runs in /ui.js's one function after ui_common.js (d, dget, dcall and `me`,
+ * this script's element, come from there) and banner.js (gateway/container.py build_ui_script).
  */
-(function (d) {
-  'use strict';
-  // Document properties through their prototypes' real getters (DOM clobbering; see runtime.js).
-  function real(name) {
-    for (var o = Document.prototype, p; o; o = Object.getPrototypeOf(o)) if ((p = Object.getOwnPropertyDescriptor(o, name))) return p;
-  }
-  function dget(name) { return real(name).get.call(d); }
-  function dcall(name, a, b) { return real(name).value.call(d, a, b); }
-  var me = dget('currentScript');
-  if (!(me instanceof HTMLScriptElement) || typeof me.tg !== 'function') return;
+  if (typeof me.tg !== 'function') return; // banner.js did not run: nothing to wrap
   var banner = me.tg;
   var SCRIPTS = 'script[type="text/plain"][data-consent]', FRAMES = 'iframe[data-consent][data-src]';
   var CSS = '.tg-embed{box-sizing:border-box;width:100%;height:100%;overflow:auto;display:flex;flex-direction:column;' +
@@ -238,4 +232,3 @@
     });
     return out;
   };
-})(document);

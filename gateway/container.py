@@ -177,8 +177,11 @@ def build_ui_script() -> Container:
 
     With it, consent_ui/embeds.js (auto-blocking of the store's own <script type="text/plain"> and
     <iframe data-src> elements): they stay inert by themselves until activated, so their code need not be
-    in the container. It wraps the functions banner.js hands over, so it must come after it."""
-    source = _read("banner.js") + "\n" + _read("embeds.js")
+    in the container. It wraps the functions banner.js hands over, so it must come after it.
+    All three in one function, after consent_ui/ui_common.js: the helpers both use are defined once, and the
+    mangler may shorten every name of the script, none of which is a global."""
+    source = "\n".join(["(function (d) {", _read("ui_common.js"), _read("banner.js"), _read("embeds.js"),
+                         "})(document);"])
     body = (f"/*! tag-gateway {__version__} banner */\n" + js_minify.mangle(source)).encode("utf-8")
     return Container(body=body, gzipped=js_minify.gzip_best(body), etag=f'"{hashlib.sha256(body).hexdigest()[:32]}"',
                      brotli=brotli.compress(body, quality=11, mode=brotli.MODE_TEXT))
