@@ -51,16 +51,18 @@
     return m ? m[1] + (m[2] || 'px') : fallback;
   }
   // The placeholder's box: exactly the iframe's, read while the iframe is still in the page, so swapping one
-  // for the other shifts nothing (its border box in px, its margins, its alignment in the line and whether
-  // it is a block). Only numbers and keywords that pass these patterns reach the host's style; a frame not
+  // for the other shifts nothing (its border box in px, its margins, its alignment in the line, whether it is
+  // a block, its max-width). Only numbers and keywords that pass these patterns reach the host's style; a frame not
   // rendered (display:none, or not yet laid out) falls back to its width/height attributes.
   function frameBox(frame) {
     var s = getComputedStyle(frame), r = frame.getBoundingClientRect(), css = '', va = s.verticalAlign;
     function px(v) { return (Math.round(parseFloat(v) * 100) / 100 || 0) + 'px'; }
-    if (!r.width && !r.height) return 'width:' + size(frame, 'width', '300px') + '!important;height:' + size(frame, 'height', '150px') + '!important;';
+    if (!r.width && !r.height) return 'max-width:100%!important;width:' + size(frame, 'width', '300px') + '!important;height:' + size(frame, 'height', '150px') + '!important;';
     ['top', 'right', 'bottom', 'left'].forEach(function (side) { css += 'margin-' + side + ':' + px(s['margin-' + side]) + '!important;'; });
     if (s.display === 'block') css += 'display:block!important;';
-    if (/^\d+(\.\d+)?(px|%)$/.test(s.maxWidth)) css += 'max-width:' + s.maxWidth + '!important;'; // a narrower screen: as the iframe
+    // Its max-width, and never wider than its container in any case: an embed too wide for a phone would
+    // widen the whole page (zoomed out, the banner out of reach); that one's placeholder is narrower than it.
+    css += 'max-width:' + (/^\d+(\.\d+)?(px|%)$/.test(s.maxWidth) ? s.maxWidth : '100%') + '!important;';
     if (/^(left|right)$/.test(s.cssFloat)) css += 'float:' + s.cssFloat + '!important;';
     if (/^([a-z-]+|-?\d+(\.\d+)?px)$/.test(va)) css += 'vertical-align:' + va + '!important;';
     return css + 'width:' + px(r.width) + '!important;height:' + px(r.height) + '!important;';
