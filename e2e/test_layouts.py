@@ -365,7 +365,7 @@ def test_on_a_phone_the_us_notice_is_not_the_largest_paint_either(browser, looks
         Shop(page, f"{looks.url}/modal", recorder).open(path)
         expect(page.locator(".tg-notice")).to_be_visible()
         page.wait_for_timeout(600)
-        assert all(size >= 14 for size in page.locator(".tg-notice .tg-text p").evaluate_all(
+        assert all(size >= 14 for size in page.locator(".tg-notice-text p").evaluate_all(
             "ps => ps.map(p => parseFloat(getComputedStyle(p).fontSize))"))
         lcp = page.evaluate(LCP_IN_BANNER)
         assert not lcp["inBanner"], f"the notice is the LCP element on {path}: {lcp}"
