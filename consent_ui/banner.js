@@ -13,19 +13,11 @@
  * so assigning them as innerHTML is safe. Anything dynamic is set with properties (checked, hidden),
  * never as HTML. The host element carries !important inline styles: the store's CSS cannot hide,
  * shrink or transform it, and its selectors do not reach inside the shadow root.
+ *
+ * Not a script by itself: /ui.js is one function (gateway/container.py build_ui_script) that starts with
+ * ui_common.js, where `d` (the document), the DOM-clobbering-safe readers dget/dcall and `me` (this
+ * script's element) come from; embeds.js follows this file.
  */
-(function (d) {
-  'use strict';
-  // Document properties through their prototypes' real getters: markup such as <img name="body">
-  // shadows document.body (DOM clobbering); see runtime.js.
-  function real(name) {
-    for (var o = Document.prototype, p; o; o = Object.getPrototypeOf(o)) if ((p = Object.getOwnPropertyDescriptor(o, name))) return p;
-  }
-  function dget(name) { return real(name).get.call(d); }
-  function dcall(name, a) { return real(name).value.call(d, a); }
-  var me = dget('currentScript');
-  if (!(me instanceof HTMLScriptElement)) return;
-
   me.tg = function (gateway) {
     var CONFIG = gateway.config, api = gateway.api;
     // `all:initial` resets every property the store's CSS could set (position, transform, opacity,
@@ -212,4 +204,3 @@
 
     return {mount: mount, load: load, banner: showBanner, preferences: preferences, close: close, fab: showFab, notice: showNotice, label: label};
   };
-})(document);

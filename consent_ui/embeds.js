@@ -18,17 +18,11 @@
  * before the next runs, as the parser would have done. Iframes: a placeholder in a shadow root of its
  * own (store CSS cannot hide or restyle its text and button) stands in their place until their
  * category is allowed, and again after a withdrawal. Only http(s) URLs are ever assigned.
+ *
+ * Not a script by itself: it runs in /ui.js's one function after ui_common.js (d, dget, dcall and `me`,
+ * this script's element, come from there) and banner.js (gateway/container.py build_ui_script).
  */
-(function (d) {
-  'use strict';
-  // Document properties through their prototypes' real getters (DOM clobbering; see runtime.js).
-  function real(name) {
-    for (var o = Document.prototype, p; o; o = Object.getPrototypeOf(o)) if ((p = Object.getOwnPropertyDescriptor(o, name))) return p;
-  }
-  function dget(name) { return real(name).get.call(d); }
-  function dcall(name, a, b) { return real(name).value.call(d, a, b); }
-  var me = dget('currentScript');
-  if (!(me instanceof HTMLScriptElement) || typeof me.tg !== 'function') return;
+  if (typeof me.tg !== 'function') return; // banner.js did not run: nothing to wrap
   var banner = me.tg;
   var SCRIPTS = 'script[type="text/plain"][data-consent]', FRAMES = 'iframe[data-consent][data-src]';
   var CSS = '.tg-embed{box-sizing:border-box;width:100%;height:100%;overflow:auto;display:flex;flex-direction:column;' +
@@ -55,6 +49,23 @@
   function size(frame, name, fallback) {
     var m = /^\s*(\d+(?:\.\d+)?)(px|%)?\s*$/.exec(attr(frame, name) || '');
     return m ? m[1] + (m[2] || 'px') : fallback;
+  }
+  // The placeholder's box: exactly the iframe's, read while the iframe is still in the page, so swapping one
+  // for the other shifts nothing (its border box in px, its margins, its alignment in the line, whether it is
+  // a block, its max-width). Only numbers and keywords that pass these patterns reach the host's style; a frame not
+  // rendered (display:none, or not yet laid out) falls back to its width/height attributes.
+  function frameBox(frame) {
+    var s = getComputedStyle(frame), r = frame.getBoundingClientRect(), css = '', va = s.verticalAlign;
+    function px(v) { return (Math.round(parseFloat(v) * 100) / 100 || 0) + 'px'; }
+    if (!r.width && !r.height) return 'max-width:100%!important;width:' + size(frame, 'width', '300px') + '!important;height:' + size(frame, 'height', '150px') + '!important;';
+    ['top', 'right', 'bottom', 'left'].forEach(function (side) { css += 'margin-' + side + ':' + px(s['margin-' + side]) + '!important;'; });
+    if (s.display === 'block') css += 'display:block!important;';
+    // Its max-width, and never wider than its container in any case: an embed too wide for a phone would
+    // widen the whole page (zoomed out, the banner out of reach); that one's placeholder is narrower than it.
+    css += 'max-width:' + (/^\d+(\.\d+)?(px|%)$/.test(s.maxWidth) ? s.maxWidth : '100%') + '!important;';
+    if (/^(left|right)$/.test(s.cssFloat)) css += 'float:' + s.cssFloat + '!important;';
+    if (/^([a-z-]+|-?\d+(\.\d+)?px)$/.test(va)) css += 'vertical-align:' + va + '!important;';
+    return css + 'width:' + px(r.width) + '!important;height:' + px(r.height) + '!important;';
   }
 
   me.tg = function (gateway) {
@@ -151,12 +162,13 @@
     }
 
     // The placeholder: a shadow root of its own, so store CSS neither hides its button nor restyles its text,
-    // and a host with !important inline styles the size of the iframe (no layout shift when it loads).
+    // and a host with !important inline styles in the iframe's box (frameBox: no layout shift either way).
     function placeholder(r) {
       var host = make('span'), root, box = make('div'), text = make('p'), button = make('button'), style = make('style');
       host.setAttribute('data-tag-gateway-embed', '');
-      host.setAttribute('style', 'all:initial!important;display:inline-block!important;vertical-align:bottom!important;' +
-        'max-width:100%!important;width:' + size(r.frame, 'width', '300px') + '!important;height:' + size(r.frame, 'height', '150px') + '!important');
+      // overflow:hidden: its baseline is its bottom edge, as an iframe's is (the same place in a line of text).
+      host.setAttribute('style', 'all:initial!important;display:inline-block!important;vertical-align:baseline!important;' +
+        'box-sizing:border-box!important;overflow:hidden!important;' + frameBox(r.frame));
       root = host.attachShadow({mode: 'open'});
       style.textContent = CSS;
       box.className = 'tg-embed';
@@ -222,4 +234,3 @@
     });
     return out;
   };
-})(document);

@@ -150,7 +150,7 @@ def test_the_example_store_media_page_waits_for_marketing(shop):
     expect(placeholder).to_contain_text(MEDIA_TEXT)
     expect(placeholder.get_by_role("button", name="Allow and load")).to_be_visible()
     box = placeholder.bounding_box()
-    assert (round(box["width"]), round(box["height"])) == (560, 315)  # the iframe's size: no layout shift
+    assert (round(box["width"]), round(box["height"])) == (560, 315)  # the iframe's box (border-box in store.css)
     status = shop.page.locator("#marketing-script-status")
     shop.page.wait_for_timeout(300)
     expect(status).to_have_text("The marketing script has not run.")
@@ -341,7 +341,41 @@ span, div, p, button { display: none !important; visibility: hidden !important; 
     button = shop.page.locator(PLACEHOLDER).get_by_role("button", name="Allow and load")
     expect(button).to_be_visible()
     box = shop.page.locator(PLACEHOLDER).bounding_box()
-    assert (round(box["width"]), round(box["height"])) == (320, 180)
+    assert (round(box["width"]), round(box["height"])) == (324, 184)  # the iframe's border box
     assert button.evaluate("b => getComputedStyle(b).color") == "rgb(255, 255, 255)"
     button.click()
     expect(shop.page.locator("iframe#video")).to_have_attribute("src", shop.base_url + "/embed-demo.html")
+
+
+# Layout shifts of the page from its start (as e2e/test_layouts.py records them), with their sources.
+SHIFT_OBSERVER = """
+window.__shifts = [];
+new PerformanceObserver(list => { for (const e of list.getEntries()) window.__shifts.push({value: e.value,
+  input: e.hadRecentInput, sources: e.sources.map(s => s.node ? s.node.nodeName : null)}); })
+  .observe({type: 'layout-shift', buffered: true});
+"""
+RECT = "el => { const r = el.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; }"
+
+
+def test_the_placeholder_and_the_loaded_embed_take_the_iframes_box_and_shift_nothing(shop):
+    page = shop.page
+    page.add_init_script(SHIFT_OBSERVER)
+    shop.open("/media.html")
+    placeholder, after = page.locator(PLACEHOLDER), page.get_by_role("heading", name="Hard-coded script")
+    expect(placeholder).to_contain_text(MEDIA_TEXT)
+    page.wait_for_timeout(300)  # shifts are reported with the next frames
+    assert page.evaluate("() => window.__shifts") == []  # the placeholder took the empty iframe's place
+    held, below = placeholder.evaluate(RECT), after.evaluate(RECT)
+
+    # Allowed without a click (a call of the page's, as a store's own consent flow would make): a shift
+    # then would count, not be excused as the answer to the visitor's input.
+    page.evaluate("() => tagGateway.acceptAll()")
+    frame = page.locator("iframe[title='Canvas Tote product video']")
+    expect(frame).to_have_attribute("src", shop.base_url + "/embed-demo.html")
+    page.wait_for_timeout(300)
+    assert frame.evaluate(RECT) == held and after.evaluate(RECT) == below
+    assert page.evaluate("() => window.__shifts") == []
+
+    withdraw(page)  # and back to a placeholder, in the same box
+    expect(placeholder).to_contain_text(MEDIA_TEXT)
+    assert placeholder.evaluate(RECT) == held and after.evaluate(RECT) == below

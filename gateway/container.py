@@ -22,6 +22,7 @@ import rcssmin
 from gateway import __version__, js_minify
 from gateway.config import Config
 from gateway.firewall import firewall_rules
+from gateway.i18n import text_blocks
 from gateway.tags import kind_js, shared_js
 from gateway.vendors import VENDORS
 from gateway.triggers import compile_trigger, runtime_files
@@ -55,8 +56,10 @@ def _read(name: str) -> str:
 
 @lru_cache(maxsize=1)
 def _templates() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FunctionLoader(lambda name: _read(name)), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(loader=jinja2.FunctionLoader(lambda name: _read(name)), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["text_blocks"] = text_blocks  # the banner's text as blocks (banner.html.j2, notice.html.j2)
+    return env
 
 
 def script_safe_json(value: Any) -> str:
@@ -177,8 +180,11 @@ def build_ui_script() -> Container:
 
     With it, consent_ui/embeds.js (auto-blocking of the store's own <script type="text/plain"> and
     <iframe data-src> elements): they stay inert by themselves until activated, so their code need not be
-    in the container. It wraps the functions banner.js hands over, so it must come after it."""
-    source = _read("banner.js") + "\n" + _read("embeds.js")
+    in the container. It wraps the functions banner.js hands over, so it must come after it.
+    All three in one function, after consent_ui/ui_common.js: the helpers both use are defined once, and the
+    mangler may shorten every name of the script, none of which is a global."""
+    source = "\n".join(["(function (d) {", _read("ui_common.js"), _read("banner.js"), _read("embeds.js"),
+                         "})(document);"])
     body = (f"/*! tag-gateway {__version__} banner */\n" + js_minify.mangle(source)).encode("utf-8")
     return Container(body=body, gzipped=js_minify.gzip_best(body), etag=f'"{hashlib.sha256(body).hexdigest()[:32]}"',
                      brotli=brotli.compress(body, quality=11, mode=brotli.MODE_TEXT))

@@ -33,7 +33,9 @@ def test_six_languages_are_bundled_one_file_each() -> None:
 def test_every_text_the_templates_use_is_in_every_language_and_nothing_else() -> None:
     used = set()
     for template in (ROOT / "consent_ui").glob("*.j2"):
-        used |= set(re.findall(r"\{\{\s*banner\.(\w+)", template.read_text()))
+        text = template.read_text()
+        used |= set(re.findall(r"\{\{\s*banner\.(\w+)", text))
+        used |= set(re.findall(r"\{%-?\s*for \w+ in banner\.(\w+)", text))  # a text shown one sentence a block
     assert used - SETTINGS == set(i18n.TEXT_KEYS)
     for code in i18n.BUNDLED:
         data = yaml.safe_load((LANGUAGES / f"{code}.yaml").read_text("utf-8"))
@@ -252,3 +254,26 @@ def test_a_lang_that_is_not_text_is_refused(served) -> None:
     client, _ = served
     response = client.post("/consent", json={"categories": [], "lang": ["de"]}, headers={"Origin": STORE_ORIGIN})
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_body"
+
+
+# -- the banner's text, one block per sentence (README "The banner's look": no large paint on a phone) -----
+
+def test_texts_split_into_sentences_keep_every_word_and_abbreviations_whole() -> None:
+    for code in i18n.BUNDLED:
+        for key in ("text", "notice_text"):
+            text = i18n.bundled(code)["banner"][key]
+            blocks = i18n.text_blocks(text)
+            assert " ".join(blocks) == " ".join(text.split()), (code, blocks)  # every word, in order
+            assert len(blocks) >= 3 and all(len(b) <= i18n.LONGEST_BLOCK for b in blocks), (code, blocks)
+        assert len(i18n.sentences(i18n.bundled(code)["banner"]["text"])) == 3, code
+    assert i18n.sentences("Wir nutzen z. B. Cookies, usw. Das war's! ¿Vale? Sí.") == \
+        ["Wir nutzen z. B. Cookies, usw.", "Das war's!", "¿Vale?", "Sí."]
+    assert i18n.sentences("según las leyes de EE. UU. Puede excluirse.") == ["según las leyes de EE. UU. Puede excluirse."]
+    assert i18n.sentences("Version 2.0 is out. see below") == ["Version 2.0 is out. see below"]
+    assert i18n.sentences("   ") == [""] == i18n.text_blocks("")  # still one block, for the privacy link
+    # A long sentence is cut at the clause mark nearest its middle, else at the space nearest it.
+    assert i18n.text_blocks("Aaaa bbbb, cccc dddd eeee ffff gggg hhhh.", longest=30) == \
+        ["Aaaa bbbb, cccc dddd", "eeee ffff gggg hhhh."]
+    assert i18n.text_blocks("Aaaa bbbb cccc dddd, eeee ffff gggg hhhh.", longest=30) == \
+        ["Aaaa bbbb cccc dddd,", "eeee ffff gggg hhhh."]
+    assert i18n.text_blocks("x" * 150) == ["x" * 150]  # one word: nothing to cut at

@@ -97,3 +97,14 @@ def test_auto_blocking_rides_in_the_banner_script_and_not_in_the_container(clien
     assert "eval(" not in body and "Function(" not in body  # blocked scripts run as new <script> elements
     container = client.get("/container.js", headers={"Accept-Encoding": "identity"}).text
     assert "data-consent" not in container and "text/plain" not in container
+
+
+def test_one_function_holds_the_banner_and_auto_blocking_and_their_helpers_are_defined_once() -> None:
+    """consent_ui/ui_common.js, banner.js and embeds.js share one scope in /ui.js: nothing of it is a global
+    a page could read or overwrite, and the DOM-clobbering-safe readers exist once (README "Layout")."""
+    code = build_ui_script().body.decode("utf-8").split("\n", 1)[1]
+    assert code.startswith("(function(") and code.rstrip(";\n").endswith("})(document)")
+    ui = Path(__file__).resolve().parent.parent / "consent_ui"
+    defining = [name for name in ("ui_common.js", "banner.js", "embeds.js")
+                if re.search(r"function (real|dget|dcall)\(", (ui / name).read_text("utf-8"))]
+    assert defining == ["ui_common.js"]
