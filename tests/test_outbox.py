@@ -54,6 +54,23 @@ def test_drops_are_counted_per_reason(store) -> None:
     assert counted == {"consent": 2, "no_credential": 1}
 
 
+def test_one_batch_with_duplicates_already_stored_and_within_itself_and_drops(store) -> None:
+    """What a crowd of requests committed together gets: each its own answer, in order."""
+    assert store.put_sync(Accept(event(1), "default")) == "queued"
+    batch = [Accept(event(1), "default"), Accept(event(2), "default"), Drop("default", "meta_pixel", "consent"),
+             Accept(event(2), "default"), Accept(event(3), "default"), Drop("default", "meta_pixel", "consent"),
+             Drop("default", "ga4", "no_credential")]
+    assert store._commit(batch) == ["duplicate", "queued", "counted", "duplicate", "queued", "counted", "counted"]
+    assert [r.event_id for r in rows(store)] == ["e-1", "e-2", "e-3"]
+    assert rows(store)[1].payload == event(2).as_json()
+    with store._engine.connect() as connection:
+        counted = {(r.vendor, r.reason): r.count for r in connection.execute(select(event_drops))}
+    assert counted == {("meta_pixel", "consent"): 2, ("ga4", "no_credential"): 1}
+    assert store._commit([Drop("default", "meta_pixel", "consent")]) == ["counted"]
+    with store._engine.connect() as connection:
+        assert connection.execute(select(event_drops.c.count).where(event_drops.c.reason == "consent")).scalar() == 3
+
+
 def test_a_claim_leases_rows_and_an_expired_lease_makes_them_due_again(store) -> None:
     for n in range(3):
         store.put_sync(Accept(event(n), "default"))
@@ -109,3 +126,22 @@ def test_concurrent_claimers_never_share_a_row(store) -> None:
         thread.join()
     every = got[0] + got[1] + got[2]
     assert len(every) == 120 and len(set(every)) == 120
+
+
+def test_delivery_bookkeeping_skips_the_flush_and_leaves_every_connection_flushing(tmp_path) -> None:
+    """SQLite: claims and settles commit with synchronous=NORMAL (nothing they record is acknowledged to
+    anyone); the connection goes back to the pool with FULL, which every acceptance and consent needs."""
+    with ConsentLog.open(f"sqlite:///{tmp_path / 'log.sqlite3'}") as log:
+        box = Outbox(log.engine)
+        box.put_sync(Accept(event(1), "default"))
+        seen = []
+        with box._delivery_write("look") as connection:
+            seen.append(connection.exec_driver_sql("PRAGMA synchronous").scalar())
+            raw = connection.connection.dbapi_connection
+        assert seen == [1]  # NORMAL inside
+        assert raw.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again on the same connection
+        [claimed] = box.claim(10, 30)
+        assert box.settle(claimed, "delivered")
+        with log.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+        box.close()
