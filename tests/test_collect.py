@@ -349,3 +349,26 @@ def test_base_url_overrides_need_the_test_switch(monkeypatch) -> None:
     monkeypatch.setenv("TAG_GATEWAY_FORWARD_TEST_ENDPOINTS", "1")
     assert registry.base_url("meta_pixel") == "http://127.0.0.1:1"
     assert registry.base_url("ga4") is None
+
+
+def test_a_vendor_added_after_the_choice_gets_nothing_until_the_visitor_is_asked_again(client, consent_log) -> None:
+    """The container holds back a vendor the visitor was never shown (GET /consent asks again); so does /collect.
+    The example config has no per-vendor choice, so a category that gained a vendor is held back whole."""
+    from gateway.consent import ConsentSigner
+
+    [config] = client.app.state.forwarding.configs().values()
+    signer = ConsentSigner(SECRET)
+
+    def token(vendors_offered):
+        return signer.issue(("necessary", "analytics", "marketing"), config.site.policy_version,
+                            offered=config.category_keys, action="accept_all", site=config.site,
+                            vendors_offered=vendors_offered)[0]
+
+    everyone = token(("ga4", "google_ads", "meta_pixel", "tiktok_pixel"))
+    assert collect(client, purchase("seen-1"), everyone).json() == {"accepted": True, "event_id": "seen-1"}
+    before_tiktok = token(("ga4", "google_ads", "meta_pixel"))
+    for event_id, tag in (("unseen-1", "tiktok-purchase"), ("seen-2", "meta-purchase")):
+        answer = collect(client, purchase(event_id, tag=tag), before_tiktok)
+        assert (answer.status_code, answer.json()) == (202, {"accepted": False, "reason": "consent"}), tag
+    assert collect(client, purchase("seen-3", tag="ga4-purchase"), before_tiktok).status_code == 202  # analytics
+    assert [row.event_id for row in outbox(consent_log)] == ["seen-1", "seen-3"]

@@ -25,6 +25,7 @@ from gateway.forwarding.event import ServerEvent
 from gateway.forwarding.outbox import Accept, Drop, Outbox
 from gateway.rate_limit import RateLimiter, client_key
 from gateway.store import LogUnavailable
+from gateway.vendor_choice import with_unseen_vendors
 
 MAX_COLLECT_BODY = 8192  # bytes: a purchase with its items fits in 2-3 KB
 # Per client address, apart from POST /consent's buckets so that a flood of events cannot block a choice.
@@ -136,8 +137,11 @@ class ForwardingService:
                                    refusal_max_age=config.site.refusal_max_age_seconds,
                                    site=config.site, policy_since=snapshot.policy_since)
         place = place_of(request, snapshot)
+        # As GET /consent answers the container: a vendor added since the choice was never shown to the
+        # visitor, so it counts as refused (with vendor_choice) or holds back its category until they choose again.
+        consent = reading.consent and with_unseen_vendors(reading.consent, config)[0]
         verdict = decide(category=tag.category, vendor=tag.kind, vendor_key=tag.vendor_key,
-                         consent=reading.consent, rule=place.rule, gpc=gpc_header(request),
+                         consent=consent, rule=place.rule, gpc=gpc_header(request),
                          sale_categories=config.sale_categories, opt_out_mode=config.forwarding.opt_out_mode)
         account = credentials.account_of(tag)
         reason = verdict.reason if verdict.outcome == DROP else (
@@ -154,7 +158,7 @@ class ForwardingService:
                 event_time=occurrence.event_time, page_url=occurrence.page, referrer=occurrence.referrer,
                 client_ip=ip or "", user_agent=request.headers.get("user-agent", "")[:512],
                 cookies=occurrence.cookies, params=occurrence.params, user=occurrence.user,
-                consent_id=reading.consent.consent_id if reading.consent else "",
+                consent_id=consent.consent_id if consent else "",
                 restricted=verdict.outcome == RESTRICTED, region=place.code or "")
             result = await self.outbox.put(Accept(event, site_name))
         except LogUnavailable as exc:
