@@ -21,6 +21,7 @@ from gateway.testing import accept_all, opt_out, reject_all, visit_as
 from tests.vendor_api_standins import GA4, META, TIKTOK, VendorAPIStandIns
 
 from .support import STORE_DIR, GatewayServer, Shop
+from .test_cross_origin import serve_store_elsewhere  # noqa: F401 (a fixture)
 from .test_server_side_collect import server_side_configs
 
 TOKENS = {META: "meta-token", TIKTOK: "tt-token", GA4: "ga4-secret"}
@@ -165,3 +166,24 @@ def test_the_customers_email_and_phone_reach_the_apis_hashed_and_never_the_pixel
         seen = (request.url + (request.body or b"").decode("utf-8", "replace")).lower()
         for secret in ("lovelace", email, "15123456789", phone, "151%202345", "151 2345"):
             assert secret not in seen, (secret, request.url)
+
+
+def test_from_a_store_on_another_origin_the_event_arrives_with_the_stores_consent(
+        tmp_path, apis, page, recorder, serve_store_elsewhere) -> None:
+    """The usual production setup: the store's pages on one origin, the gateway on another. The consent
+    cookie is the store's; the container sends it in the header to the gateway's /collect (CORS)."""
+    configs = server_side_configs(tmp_path)
+    recorder.use_config(configs)
+    server = GatewayServer(configs, STORE_DIR, env=forwarding_env(apis)).start()
+    try:
+        shop = Shop(page, serve_store_elsewhere(server), recorder)
+        shop.open("/")
+        accept_all(shop.page)
+        shop.settle()
+        shop.open("/thank-you.html?order=ORD-X1")
+        assert wait_for(lambda: apis.distinct_events(META) == 1 and apis.distinct_events(TIKTOK) == 1), \
+            (delivered(apis), server.output())
+        event = apis.requests(META)[0].body["data"][0]
+        assert event["event_id"] == "ORD-X1" and event["event_source_url"].startswith(shop.base_url)
+    finally:
+        server.stop()
