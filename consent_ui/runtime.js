@@ -42,6 +42,7 @@ try {
   PREVIEW = PREVIEW ? sessionStorage.tg_preview = PREVIEW[1] : sessionStorage.tg_preview;
   TRACE = PREVIEW != null && []; // an empty tg_preview (tests): the trace without preview.js
 } catch (err) { PREVIEW = 0; }
+// trace(occ), the occurrence alone, is called once as each occurrence happens: rules/server_side.js hooks in there.
 function trace() { if (TRACE) TRACE.push(arguments); }
 
 var state = 'loading';      // 'loading' (checking a stored choice) | 'undecided' | 'decided'
