@@ -42,13 +42,14 @@ try {
   PREVIEW = PREVIEW ? sessionStorage.tg_preview = PREVIEW[1] : sessionStorage.tg_preview;
   TRACE = PREVIEW != null && []; // an empty tg_preview (tests): the trace without preview.js
 } catch (err) { PREVIEW = 0; }
+// trace(occ), the occurrence alone, is called once as each occurrence happens: rules/server_side.js hooks in there.
 function trace() { if (TRACE) TRACE.push(arguments); }
 
 var state = 'loading';      // 'loading' (checking a stored choice) | 'undecided' | 'decided'
 var consent = null;         // {categories, id, policy_version, timestamp} once decided
 var allowed = map();        // category -> 1 for the categories allowed now
 allowed.necessary = 1;
-var held = [];              // occurrences waiting for the first decision; null afterwards
+var held = [];              // occurrences waiting for the first decision (and for the answer when asked again); null afterwards
 var model = {};             // GTM-style merged data-layer model
 var listeners = [];
 var sale = [], optOutRegion = false, gpc = false, region = null; // from the gateway: sale/sharing categories, the rule, the signal, the place
@@ -238,16 +239,19 @@ function deleteCookies(patterns) {
   });
 }
 
-// The categories that may fire now; the occurrences held until then fire once for them.
-function settle(categories, vendors) {
+// The categories that may fire now; the occurrences held until then fire once for them (run() skips the
+// tags that fired on an occurrence already). keep: the visitor is asked again (vendors added since their
+// choice), so this page's occurrences stay held for the answer, and the tags it allows then and that
+// did not fire on them fire once (a vendor added later gets this page's page view and purchase too).
+function settle(categories, vendors, keep) {
   allow(categories, vendors);
   var replay = held;
-  held = null;
+  held = keep && replay;
   if (replay) replay.forEach(run);
 }
 
-function apply(next) {
-  settle(next.categories, next.vendors_refused);
+function apply(next, keep) {
+  settle(next.categories, next.vendors_refused, keep);
   consent = next;
   state = 'decided';
   ui.fab();
@@ -372,8 +376,8 @@ function start() {
       optOutRegion = !!res.notice;
       if (res.ui) ui.load(res.ui);
       if (res.consent) {
-        apply(res.consent);
         // Vendors added since the choice: held back (by the gateway) and the visitor is asked again.
+        apply(res.consent, res.reask);
         if (res.reask) ui.banner();
       } else {
         if (res.reason !== 'missing') { log('stored choice not used:', res.reason); writeCookie(COOKIE.name); }

@@ -145,20 +145,62 @@ def test_purchase_after_accept_all_goes_to_collect_once_per_tag_with_the_pixels_
 
 
 def test_a_purchase_held_until_the_choice_goes_to_collect_once_after_accept(server_side):
+    """Sent after the choice, with the time of the purchase (the push as the page loaded), not of the click."""
     shop, collect = server_side
+    opened = time.time()
     shop.open("/thank-you.html")
+    loaded = time.time()
     expect(shop.banner).to_be_visible()
     shop.settle()
     assert collect.calls == []  # no choice yet: nothing leaves
 
+    shop.page.wait_for_timeout(3000)
+    chosen = time.time()
     accept_all(shop.page)
     wait_for_calls(shop, collect, 3)
     sent = collect.by_tag()
     assert set(sent) == PURCHASE_TAGS
     assert {body["event_id"] for body in sent.values()} == {"ORD-1001"}
+    for body in sent.values():
+        assert int(opened) <= body["event_time"] <= loaded + 1 < chosen - 1, (body["event_time"], opened, loaded, chosen)
     assert all(call["headers"].get("x-tag-gateway-consent") for call in collect.calls)
     [meta] = shop.recorder.assert_fired("meta-purchase", once=True)
     assert meta.params["event_id"] == "ORD-1001"
+
+
+def test_a_tiktok_page_view_sent_both_ways_has_one_event_id_in_the_pixel_and_at_collect(gateway_factory, tmp_path, page,
+                                                                                       recorder, context):
+    """ttq.page() takes no event id; a page view sent both ways goes as ttq.track('Pageview') with the id that
+    /collect gets, so TikTok counts it once. Held until the choice, it is sent once after it, stamped with the
+    time of the page view."""
+    configs = server_side_configs(tmp_path)
+    data = yaml.safe_load((configs / "tags.yaml").read_text("utf-8"))
+    for tag in data["tags"]:
+        if tag["id"] == "tiktok-pageview":
+            tag["server_side"] = "also"
+    (configs / "tags.yaml").write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), "utf-8")
+    recorder.use_config(configs)
+    shop, collect = Shop(page, gateway_factory(configs).url, recorder), CollectCalls(context)
+    opened = time.time()
+    shop.open("/product.html")
+    shop.page.wait_for_timeout(2500)
+    chosen = time.time()
+    accept_all(shop.page)
+    wait_for_calls(shop, collect, 1)
+    [body] = collect.bodies()
+    assert body["tag"] == "tiktok-pageview" and body["page"] == shop.base_url + "/product.html"
+    assert re.fullmatch(r"[0-9a-f]{32}", body["event_id"]), body
+    assert int(opened) <= body["event_time"] < chosen - 1
+    [pixel] = recorder.assert_fired("tiktok-pageview", once=True)
+    assert pixel.event == "Pageview" and pixel.params["event_id"] == body["event_id"]
+
+    # The next page view: a new id, both ways alike.
+    recorder.clear()
+    shop.open("/")
+    wait_for_calls(shop, collect, 2)
+    second = collect.bodies()[1]
+    [pixel] = recorder.assert_fired("tiktok-pageview", once=True)
+    assert pixel.params["event_id"] == second["event_id"] != body["event_id"]
 
 
 def test_nothing_goes_to_collect_after_reject_all(server_side):

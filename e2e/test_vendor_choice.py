@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from playwright.sync_api import expect
 
 from .support import DEFAULT_CONFIG_DIR, Shop
@@ -178,19 +180,20 @@ def test_with_google_ads_refused_and_analytics_declined_no_google_request_leaves
     assert google == [], recorder.report()
 
 
-def test_a_vendor_added_later_does_not_fire_until_the_visitor_is_asked_again(gateway_factory, tmp_path, page, recorder):
-    """The token records the vendors shown at choice time. TikTok, added to Marketing after the visitor allowed
-    Marketing (Meta, Google Ads), gets nothing on the next page, where the banner asks again while Meta keeps
-    firing; once the visitor accepts again, TikTok fires."""
+def _add_tiktok_later(gateway_factory, tmp_path, page, recorder, vendor_choice: bool) -> tuple:
+    """A shop whose visitor accepted all while TikTok was disabled; then TikTok is enabled (a vendor in
+    Marketing the visitor was never shown). Returns the shop and the server."""
     from .test_config_changes import _edit, _wait_for_container
 
     configs = tmp_path / "configs"
     shutil.copytree(DEFAULT_CONFIG_DIR, configs)
-    site = (configs / "site.yaml").read_text()
-    (configs / "site.yaml").write_text(site.replace("  auto_blocking: true\n", "  auto_blocking: true\n  vendor_choice: true\n"))
+    if vendor_choice:
+        site = (configs / "site.yaml").read_text()
+        (configs / "site.yaml").write_text(site.replace("  auto_blocking: true\n", "  auto_blocking: true\n  vendor_choice: true\n"))
     _edit(configs, "    tiktok_pixel: {pixel_id: CEXAMPLE0TIKTOK00001}\n",
           "    tiktok_pixel: {pixel_id: CEXAMPLE0TIKTOK00001}\n    enabled: false\n")
     server = gateway_factory(configs)
+    recorder.use_config(configs)
     shop = Shop(page, server.url, recorder)
     shop.open("/product.html")
     before = shop.consent_events()
@@ -202,9 +205,23 @@ def test_a_vendor_added_later_does_not_fire_until_the_visitor_is_asked_again(gat
     _wait_for_container(server, lambda script: "tiktok_pixel" in script)
     recorder.use_config(configs)
     recorder.clear()
-    shop.open("/product.html")
+    return shop, server
+
+
+THANK_YOU = "/thank-you.html?order=ORD-REASK-1"
+
+
+def test_a_vendor_added_later_does_not_fire_until_the_visitor_is_asked_again(gateway_factory, tmp_path, page, recorder):
+    """The token records the vendors shown at choice time. TikTok, added to Marketing after the visitor allowed
+    Marketing (Meta, Google Ads), gets nothing on the next page (a thank-you page), where the banner asks again
+    while Meta keeps firing; once the visitor accepts again, TikTok gets that same page's page view and
+    purchase, once each, and no other tag fires a second time."""
+    shop, _ = _add_tiktok_later(gateway_factory, tmp_path, page, recorder, vendor_choice=True)
+    shop.open(THANK_YOU)
     expect(shop.banner).to_be_visible()
     recorder.assert_fired("meta-pageview", once=True)
+    recorder.assert_fired("meta-purchase", once=True)
+    recorder.assert_fired("ga4-purchase", once=True)
     assert shop.consent()["vendors_refused"] == ["tiktok_pixel"]
     shop.settle()
     assert tiktok_requests(recorder) == [] and recorder.events("tiktok-pageview") == []
@@ -213,8 +230,46 @@ def test_a_vendor_added_later_does_not_fire_until_the_visitor_is_asked_again(gat
     shop.button(shop.banner, "Accept all").click()
     shop.wait_for_new_choice(before)
     assert shop.consent()["vendors_refused"] == []
+    # The same page: TikTok's page view and purchase replayed once; the others did not fire again.
+    recorder.assert_fired("tiktok-pageview", once=True)
+    recorder.assert_fired("tiktok-purchase", once=True, value=59.9)
+    for tag in ("meta-pageview", "meta-purchase", "ga4", "ga4-purchase", "google-ads-conversion"):
+        recorder.assert_fired(tag, once=True)
+    # A later push on this page fires each allowed tag once, live (nothing is held any more).
+    recorder.clear()
+    shop.page.evaluate("() => dataLayer.push({event: 'purchase', ecommerce: {transaction_id: 'ORD-REASK-2', value: 10, currency: 'EUR'}})")
+    recorder.assert_fired("tiktok-purchase", once=True, value=10)
+    recorder.assert_fired("meta-purchase", once=True, value=10)
+
     recorder.clear()
     shop.open("/")
-    recorder.assert_fired("tiktok-pageview")
-    recorder.assert_fired("meta-pageview")
+    recorder.assert_fired("tiktok-pageview", once=True)
+    recorder.assert_fired("meta-pageview", once=True)
     expect(shop.banner).to_be_hidden()
+
+
+@pytest.mark.parametrize("answer", ["Accept all", "Reject all"])
+def test_without_vendor_choice_a_category_that_gained_a_vendor_waits_for_the_new_answer(gateway_factory, tmp_path, page, recorder, answer):
+    """Without vendor_choice a category is all a visitor can grant: Marketing, which gained TikTok, is held back
+    as a whole on the page that asks again (Analytics, still allowed, fires). Accept all there fires Marketing's
+    tags for that page's page view, once each, TikTok's too; Reject all fires nothing of Marketing."""
+    shop, _ = _add_tiktok_later(gateway_factory, tmp_path, page, recorder, vendor_choice=False)
+    shop.open("/product.html")
+    expect(shop.banner).to_be_visible()
+    recorder.assert_fired("ga4", once=True)
+    assert shop.consent()["categories"] == ["necessary", "analytics"]
+    shop.settle()
+    assert recorder.requests_of(["marketing"]) == []
+
+    before = shop.consent_events()
+    shop.button(shop.banner, answer).click()
+    shop.wait_for_new_choice(before)
+    if answer == "Accept all":
+        assert "marketing" in shop.consent()["categories"]
+        recorder.assert_fired("tiktok-pageview", once=True)
+        recorder.assert_fired("meta-pageview", once=True)
+        recorder.assert_fired("ga4", once=True)
+    else:
+        assert shop.consent()["categories"] == ["necessary"]
+        recorder.assert_silent(categories=["marketing"])
+        recorder.assert_fired("ga4", once=True)  # fired before the answer, not again

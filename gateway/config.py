@@ -682,6 +682,11 @@ def _check_tag(source: YamlSource, path: tuple, spec: dict, categories: dict[str
     if not ok:
         return None
     compiled = KINDS[kind].compile(spec[kind], trigger)
+    if kind == "tiktok_pixel" and spec.get("server_side") == "also" and compiled.pop("page", None):
+        # TikTok's page call, ttq.page(), takes no event id, so TikTok could not tell its page view and the Events
+        # API's apart and would count both. Sent both ways, the browser sends the page view as the event the API
+        # gets, ttq.track('Pageview', {}, {event_id}), with the id /collect gets (consent_ui/rules/server_side.js).
+        compiled["event"] = "Pageview"
     return Tag(id=spec["id"], name=spec.get("name", spec["id"]), category=spec["category"],
                trigger=dict(trigger), kind=kind, compiled=compiled, enabled=spec.get("enabled", True),
                hosts=tuple(spec.get("hosts", ())), restricted=spec.get("after_opt_out") == "restricted",

@@ -47,6 +47,17 @@ def test_server_side_tags_carry_their_mode_and_bring_the_collect_code(tmp_path) 
     assert "keepalive:" in text and "X-Tag-Gateway-Consent" in text
 
 
+def test_a_tiktok_page_view_sent_both_ways_is_tracked_as_pageview_so_it_can_carry_the_event_id(tmp_path) -> None:
+    """ttq.page() takes no event id: with server_side: also the page view is ttq.track('Pageview', ..., {event_id}),
+    the event the Events API gets; alone in the browser, or `only`, it stays TikTok's page call."""
+    config = load_config(with_server_side(tmp_path, {"tiktok-pageview": "also"}))
+    tags = {tag["id"]: tag for tag in embedded_config(build_container(config).body.decode())["tags"]}
+    assert tags["tiktok-pageview"].get("page") is None and tags["tiktok-pageview"]["event"] == "Pageview"
+    only = load_config(with_server_side(tmp_path / "only", {"tiktok-pageview": "only"}))
+    assert {t.id: t for t in only.tags}["tiktok-pageview"].compiled.get("page") is True
+    assert {t.id: t for t in load_config(EXAMPLE).tags}["tiktok-pageview"].compiled == {"pixel_id": "CEXAMPLE0TIKTOK00001", "page": True}
+
+
 
 def with_user_data(tmp_path: Path, tag_id: str, user_data: dict, server_side: str | None = "also") -> Path:
     configs = with_server_side(tmp_path, {tag_id: server_side} if server_side else {})

@@ -15,7 +15,11 @@
  * - `also`: the browser pixel and /collect get the same event id, so the vendor counts the event once:
  *   the transaction id for a purchase, else a random id made once per occurrence (every tag handling
  *   it shares it). While the adapter fires, orderId() (tags/ecommerce.js) answers that id, which the
- *   Meta and TikTok adapters already pass as eventID / event_id.
+ *   Meta and TikTok adapters already pass as eventID / event_id. (TikTok's page view: ttq.page() takes no
+ *   id, so such a tag is compiled as ttq.track('Pageview', ...) instead, gateway/config.py.)
+ *
+ * `event_time` is when the occurrence happened (stamped below as runtime.js records it), also for one held
+ * until the visitor's choice.
  *
  * `params` is what the browser pixel gets for the same occurrence: the tag's own `params` resolved, else
  * what the adapter derives from a GA4 `ecommerce` push (its `data`, e.g. Meta's contents and num_items),
@@ -35,6 +39,15 @@
   var order = orderId;
   orderId = function (occ) { return eventId || order(occ); };
 
+  // The time of the occurrence itself, taken when it happens (runtime.js traces each new occurrence once, alone,
+  // in occur()): a purchase held until the visitor's choice is sent with the time of the purchase, not that of
+  // the choice, and no other container pays a byte for it.
+  var traced = trace;
+  trace = function (occ) {
+    if (arguments.length < 2) occ.at = Date.now();
+    traced.apply(null, arguments);
+  };
+
   function randomId() {
     var bytes = new Uint8Array(16), out = '';
     crypto.getRandomValues(bytes);
@@ -50,7 +63,7 @@
     // user_data (e-mail, phone): only here, never to the browser pixel; the gateway hashes them. Empty ones stay out.
     var user = {}, given = tag.ud ? resolve(tag.ud, occ) : {};
     for (var k in given) if (text(given[k])) user[k] = text(given[k]);
-    var body = JSON.stringify({tag: tag.id, event_id: id, event_time: Math.floor(Date.now() / 1e3), page: occ.page.url,
+    var body = JSON.stringify({tag: tag.id, event_id: id, event_time: Math.floor((occ.at || Date.now()) / 1e3), page: occ.page.url,
                                referrer: occ.page.referrer, params: params || {}, user: user, cookies: jar});
     function post(keepalive) {
       return fetch(BASE + '/collect', {method: 'POST', keepalive: keepalive, credentials: 'include', headers: headers, body: body});
