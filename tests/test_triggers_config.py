@@ -75,12 +75,23 @@ def test_trigger_keys_must_fit_the_type(tmp_path) -> None:
             category: marketing
             trigger: {type: scroll_depth, thresholds: [50], selector: .x, interval_ms: 500}
             image: {url: "https://px.example/p.gif"}
+          - id: b
+            category: marketing
+            trigger: {type: click, check_validation: true}
+            image: {url: "https://px.example/p.gif"}
+          - id: c
+            category: marketing
+            trigger: {type: form_submit, check_validation: yes please}
+            image: {url: "https://px.example/p.gif"}
         """)
     assert found == [
         "tags.yaml:5: tags[0].trigger.interval_ms: 'interval_ms' does not apply to trigger type 'scroll_depth'; "
         "it belongs to type 'timer'",
         "tags.yaml:5: tags[0].trigger.selector: 'selector' does not apply to trigger type 'scroll_depth'; "
         "it belongs to type 'click' or 'form_submit' or 'element_visible'",
+        "tags.yaml:9: tags[1].trigger.check_validation: 'check_validation' does not apply to trigger type 'click'; "
+        "it belongs to type 'form_submit'",
+        "tags.yaml:13: tags[2].trigger.check_validation: expected true or false, got text ('yes please')",
     ]
 
 
