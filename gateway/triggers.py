@@ -165,6 +165,8 @@ EXTRA_ROOTS = ("url", "cookie", "var")  # placeholder roots whose lookup is a fi
 def runtime_files(tags: list[dict], variables: dict | None = None) -> list[str]:
     """The consent_ui files the runtime needs for these compiled tags (and declared variables), beyond the core."""
     files = sorted({f"triggers/{t['trigger']['type']}.js" for t in tags if t["trigger"]["type"] not in BUILT_IN})
+    if any(t["trigger"].get("check_validation") for t in tags):
+        files.append("triggers/form_submit_validation.js")  # after form_submit.js, which it extends
     roots = _roots([tags, variables or {}])
     files += [f"values/{root}.js" for root in EXTRA_ROOTS if root in roots]
     if any("when" in t["trigger"] or "unless" in t["trigger"] for t in tags):

@@ -181,6 +181,12 @@ def test_only_the_trigger_types_and_rules_in_use_are_shipped(tmp_path) -> None:
     shipped = runtime_config(example, "")
     assert runtime_files(shipped["tags"], shipped.get("vars")) == [
         "triggers/click.js", "triggers/form_submit.js", "triggers/history_change.js"]
+    checked = runtime_config(loaded(tmp_path, """
+        tags:
+          - {id: a, category: marketing, trigger: {type: form_submit, check_validation: true},
+             image: {url: "https://px.example/p.gif"}}
+        """), "")
+    assert runtime_files(checked["tags"]) == ["triggers/form_submit.js", "triggers/form_submit_validation.js"]
 
 
 def test_a_script_snippet_takes_no_placeholders_and_says_how_to_write_braces(tmp_path) -> None:
