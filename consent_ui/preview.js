@@ -31,6 +31,31 @@
   if (!TRACE || w.tgPreviewShown) return;
   w.tgPreviewShown = true;
 
+  /* The token out of the page: a link with it leaks through copy-paste, screenshots, the next page's
+   * Referer and the page URL tags send. The container has read it (it keeps it in sessionStorage), so
+   * the address bar loses it (the rest of the URL and the hash kept; through History.prototype, so
+   * neither the store's router nor the history_change trigger take it for a navigation), and so do
+   * the occurrences: those held for a choice (already traced) and every later one (traced before its
+   * tags fire). Tags that fired before this script loaded have sent it (README, Preview). */
+  var TOKEN = /([?&])tg_preview=[\w.-]*(&|(?=#)|$)/;
+  function clean(url) {
+    while (typeof url === 'string' && TOKEN.test(url)) url = url.replace(TOKEN, function (all, before, after) { return after ? before : ''; });
+    return url;
+  }
+  function scrub(o) {
+    [o && o.page, o && o.type === 'history_change' && o.event].forEach(function (where) {
+      if (where && typeof where === 'object') ['url', 'query', 'old_url', 'new_url'].forEach(function (k) {
+        if (typeof where[k] === 'string' && clean(where[k]) !== where[k]) where[k] = clean(where[k]);
+      });
+    });
+  }
+  try {
+    if (clean(location.href) !== location.href) History.prototype.replaceState.call(w.history, w.history.state, '', clean(location.href));
+  } catch (err) { /* a sandboxed page: the address stays */ }
+  TRACE.forEach(function (e) { if (e.length === 1) scrub(e[0]); });
+  var tracePush = TRACE.push;
+  TRACE.push = function (e) { if (e && e.length === 1) scrub(e[0]); return tracePush.apply(TRACE, arguments); };
+
   var KEY = 'tg_preview_log', MAX_PAGES = 15, MAX_ITEMS = 300, MAX_TEXT = 300;
   var byId = map();
   DATA.tags.forEach(function (t, i) { t.index = i; byId[t.id] = t; });

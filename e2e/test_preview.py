@@ -130,7 +130,8 @@ def test_the_panel_explains_each_tag_and_survives_a_page_load(tmp_path, gateway_
     # Another page of the store, without the parameter: the preview goes on in this tab, with the log.
     shop.open("/other.html")
     panel.get_by_text("This page: " + server.url + "/other.html").wait_for()
-    assert panel.get_by_text("Page: " + server.url + "/?tg_preview=", exact=False).count() == 1
+    assert panel.get_by_text("Page: " + server.url + "/", exact=True).count() == 1
+    assert "tg_preview" not in panel.text_content()  # the first page is logged without the token
     assert [status for _, status in loaded] == [200, 200]
     page.wait_for_function("document.querySelector('[data-tag-gateway-preview]').shadowRoot"
                            ".querySelectorAll('.o [data-tag=\"ads-view\"][data-outcome=\"fired\"]').length == 2")
@@ -145,6 +146,51 @@ def test_the_panel_explains_each_tag_and_survives_a_page_load(tmp_path, gateway_
     assert page.locator(PANEL).count() == 0
     assert len(loaded) == 2
     assert page.evaluate("sessionStorage.getItem('tg_preview')") is None
+
+
+TOKEN_TAGS = """
+tags:
+  - id: heartbeat
+    category: necessary
+    trigger: {type: page_view}
+    image: {url: "https://heartbeat.example/p.gif", params: {at: "{{ page.url }}"}}
+  - id: ga4
+    category: marketing
+    trigger: {type: page_view}
+    ga4: {measurement_id: G-PREVIEW01}
+  - id: ga4-spa
+    category: marketing
+    trigger: {type: history_change}
+    ga4: {measurement_id: G-PREVIEW02}
+"""
+
+
+def test_the_token_leaves_the_address_bar_and_the_page_urls_of_later_tags(tmp_path, gateway_factory, page, recorder):
+    config_dir, store_dir = _store(tmp_path)
+    (config_dir / "tags.yaml").write_text(TOKEN_TAGS)
+    server = gateway_factory(config_dir, store_dir)
+    recorder.use_config(config_dir)
+    token = _token(server, config_dir)
+    Shop(page, server.url, recorder).open(f"/?color=red&tg_preview={token}&size=9#reviews")
+    page.locator(PANEL).get_by_text("Tag preview: Preview Store").wait_for()
+    # Read, then gone: the rest of the address and its hash stay; the preview goes on in the tab.
+    assert page.url == server.url + "/?color=red&size=9#reviews"
+    assert page.evaluate("sessionStorage.getItem('tg_preview')") == token
+
+    # The page view held for the choice fires GA4 with the address as it is now.
+    accept_all(page)
+    [view] = recorder.assert_fired("ga4", once=True)
+    assert view.page == server.url + "/?color=red&size=9#reviews"
+    # A single-page navigation: neither its page nor the one it left carries the token.
+    page.evaluate("history.pushState({}, '', '/shop?x=1')")
+    [spa] = recorder.assert_fired("ga4-spa", once=True)
+    assert spa.page == server.url + "/shop?x=1"
+    assert spa.hit.params["dr"] == server.url + "/?color=red&size=9#reviews"
+    assert recorder.events("ga4-spa") and len(recorder.events("ga4")) == 1  # removing the token is no page view
+    # Known and documented (README, Preview): a tag that fires before preview.js loads, such as a
+    # necessary tag on the link's page view, has sent the address the link opened.
+    [beat] = recorder.events("heartbeat")
+    assert token in beat.params["at"]
 
 
 def test_a_visitor_without_the_link_never_loads_preview_js(tmp_path, gateway_factory, page, recorder):

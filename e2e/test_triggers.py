@@ -167,3 +167,58 @@ def test_visibility_and_scroll_depth_fire_once_each(tmp_path, gateway_factory, p
     assert [p["id"] for p in params(recorder, "promo")] == ["promo-1", "promo-2"]
     assert params(recorder, "scroll") == [{"p": "50"}, {"p": "90"}]
     expect(page.locator("#promo-2")).to_be_visible()
+
+
+VALIDATION_TAGS = "tags:" + "".join([
+    pixel("checked", '{type: form_submit, selector: "#pay", check_validation: true}', '{form: "{{ event.form.id }}"}'),
+    pixel("unchecked", '{type: form_submit, selector: "#pay"}', '{form: "{{ event.form.id }}"}'),
+    pixel("stopped", '{type: form_submit, selector: ".stops", check_validation: true}', '{form: "{{ event.form.id }}"}'),
+]) + "\n"
+
+# The store validates #pay itself (novalidate: no browser validation) and sends it for real: the page
+# navigates away. The .stops forms have handlers that stop the propagation (one also prevents the default).
+VALIDATION_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Checkout</title><script src="/container.js" async></script></head>
+<body>
+<form id="pay" action="/thanks.html" method="get" novalidate>
+  <input id="card" name="card"> <button id="pay-button">Pay</button> <p id="error" hidden>Enter a card number</p>
+</form>
+<form id="stop-and-prevent" class="stops" action="/thanks.html" target="sink"><button id="send-prevented">Send</button></form>
+<form id="stop-only" class="stops" action="/thanks.html" target="sink"><button id="send-stopped">Send</button></form>
+<iframe name="sink" title="sink" style="width:1px;height:1px;border:0"></iframe>
+<script>
+  document.getElementById('pay').addEventListener('submit', function (e) {
+    if (!document.getElementById('card').value) { e.preventDefault(); document.getElementById('error').hidden = false; }
+  });
+  document.getElementById('stop-and-prevent').addEventListener('submit', function (e) { e.preventDefault(); e.stopPropagation(); });
+  document.getElementById('stop-only').addEventListener('submit', function (e) { e.stopPropagation(); });
+</script>
+</body></html>
+"""
+
+
+def test_form_submit_check_validation_fires_only_for_forms_the_store_let_through(tmp_path, gateway_factory, page, recorder):
+    config_dir, store_dir = _store(tmp_path)
+    (config_dir / "tags.yaml").write_text(VALIDATION_TAGS)
+    (store_dir / "checkout.html").write_text(VALIDATION_PAGE)
+    server = gateway_factory(config_dir, store_dir)
+    recorder.use_config(config_dir)
+    Shop(page, server.url, recorder).open("/checkout.html")
+
+    page.click("#pay-button")  # empty card: the store's handler prevents the submit
+    expect(page.locator("#error")).to_be_visible()
+    recorder.wait_for(page, lambda: recorder.events("unchecked"))  # without the option: fires as before
+    page.click("#send-prevented")  # propagation stopped and default prevented: not sent
+    page.click("#send-stopped")    # propagation stopped, not prevented: sent into the iframe
+    recorder.wait_for(page, lambda: recorder.events("stopped"))
+    recorder.settle(page)
+    assert recorder.events("checked") == []
+    assert params(recorder, "stopped") == [{"form": "stop-only"}]
+
+    page.fill("#card", "4242")
+    with page.expect_navigation(url="**/thanks.html?card=4242"):
+        page.click("#pay-button")  # valid: the store lets it through and the browser leaves the page
+    recorder.wait_for(page, lambda: recorder.events("checked"))
+    recorder.settle(page)
+    assert params(recorder, "checked") == [{"form": "pay"}]
+    assert params(recorder, "unchecked") == [{"form": "pay"}] * 2

@@ -20,6 +20,7 @@ from gateway.placeholders import compile_value, placeholder_errors
 from gateway.regions import DEFAULT_TRUSTED_PROXIES, RegionRules, invalid_networks, overlapping_codes
 from gateway.schema import validate_source
 from gateway.tags import GENERIC, KINDS
+from gateway.vendors import VENDORS
 from gateway import i18n, lint, triggers, variables as declared_variables
 from gateway.yaml_source import YamlSource, format_path, load_yaml
 
@@ -341,7 +342,7 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
     _check_variable_uses(tags, compiled_variables, tag_sources, report)
     warnings = _placeholder_warnings(tags, tag_sources) + language_warnings
     forwarding = _forwarding(sources, broken, report)
-    warnings += _credential_warnings(tags, tag_sources)
+    warnings += _credential_warnings(tags, tag_sources) + _conversion_warnings(tags, tag_sources)
     # The law and dark patterns (gateway/lint.py): its refusals are problems like these, its doubts warnings.
     lint.check(sources, broken, list(categories), {**banner, "texts": texts}, report,
                lambda s, path, message: warnings.append(Problem(s.name, s.line_of(path), format_path(path), message)))
@@ -727,4 +728,37 @@ def _credential_warnings(tags: list[Tag], where: dict[str, tuple[YamlSource, tup
             at = path + ("server_side",)
             found.append(Problem(source.name, source.line_of(at), format_path(at),
                                  f"warning: {credentials.missing_text(tag.kind, account)}: its events are not forwarded"))
+    return found
+
+
+# Vendor templates whose tag without this key is the base tag: it loads the library (which sends the
+# vendor's page view by itself) whatever the trigger, and sends no conversion; what the key names.
+CONVERSION_KEYS = {
+    "linkedin_insight": ("conversion_id", "the numeric id of a conversion created in Campaign Manager"),
+    "x_pixel": ("event_id", "the event id X Events Manager shows after tw-<pixel id>-"),
+}
+
+
+def _conversion_warnings(tags: list[Tag], where: dict[str, tuple[YamlSource, tuple]]) -> list[Problem]:
+    """A LinkedIn or X tag without its conversion (event) id on a trigger other than a page view, or with
+    `params`: the owner most likely wanted a conversion, and none is sent. A warning: the tag is valid."""
+    found = []
+    for tag in tags:
+        if tag.kind not in CONVERSION_KEYS:
+            continue
+        key, what = CONVERSION_KEYS[tag.kind]
+        source, path = where[tag.id]
+        spec = source.data
+        for step in path:
+            spec = spec[step]
+        settings = spec[tag.kind] if isinstance(spec.get(tag.kind), dict) else {}
+        occurrence = triggers.occurrence_name(tag.trigger)
+        if key in settings or (occurrence == "page_view" and "params" not in settings):
+            continue
+        vendor = VENDORS[tag.kind]
+        kind = vendor.events.get(occurrence)
+        on = "its params are never sent" if occurrence == "page_view" else f"sends no conversion on {occurrence!r}"
+        found.append(Problem(source.name, source.line_of(path + (tag.kind,)), format_path(path + (tag.kind,)),
+                             f"warning: tag '{tag.id}' has no {key}: it only loads the {vendor.name} (its page view) and "
+                             f"{on}; add {key}: {what}" + (f" (of the type {kind})" if kind else "")))
     return found

@@ -28,7 +28,7 @@ TRIGGER_KEYS: dict[str, set[str]] = {
     "history_change": set(),
     "event": {"event"},
     "click": {"selector", "links_only"},
-    "form_submit": {"selector"},
+    "form_submit": {"selector", "check_validation"},
     "element_visible": {"selector", "share", "every_time"},
     "scroll_depth": {"thresholds"},
     "timer": {"interval_ms", "limit"},
@@ -112,7 +112,8 @@ def compile_trigger(trigger: dict) -> dict[str, Any]:
     # One occurrence per click/submit/element/tick for each distinct way the tags look at it.
     kind = trigger["type"]
     if kind in ("click", "form_submit"):
-        out["sig"] = ("a|" if trigger.get("links_only") else "") + trigger.get("selector", "*")
+        out["sig"] = (("a|" if trigger.get("links_only") else "") + trigger.get("selector", "*")
+                      + ("|v" if trigger.get("check_validation") else ""))
     elif kind == "element_visible":
         out["sig"] = f"{trigger['selector']}|{trigger.get('share', 50)}|{int(bool(trigger.get('every_time')))}"
     elif kind == "timer":
@@ -164,6 +165,8 @@ EXTRA_ROOTS = ("url", "cookie", "var")  # placeholder roots whose lookup is a fi
 def runtime_files(tags: list[dict], variables: dict | None = None) -> list[str]:
     """The consent_ui files the runtime needs for these compiled tags (and declared variables), beyond the core."""
     files = sorted({f"triggers/{t['trigger']['type']}.js" for t in tags if t["trigger"]["type"] not in BUILT_IN})
+    if any(t["trigger"].get("check_validation") for t in tags):
+        files.append("triggers/form_submit_validation.js")  # after form_submit.js, which it extends
     roots = _roots([tags, variables or {}])
     files += [f"values/{root}.js" for root in EXTRA_ROOTS if root in roots]
     if any("when" in t["trigger"] or "unless" in t["trigger"] for t in tags):

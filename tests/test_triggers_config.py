@@ -75,12 +75,23 @@ def test_trigger_keys_must_fit_the_type(tmp_path) -> None:
             category: marketing
             trigger: {type: scroll_depth, thresholds: [50], selector: .x, interval_ms: 500}
             image: {url: "https://px.example/p.gif"}
+          - id: b
+            category: marketing
+            trigger: {type: click, check_validation: true}
+            image: {url: "https://px.example/p.gif"}
+          - id: c
+            category: marketing
+            trigger: {type: form_submit, check_validation: yes please}
+            image: {url: "https://px.example/p.gif"}
         """)
     assert found == [
         "tags.yaml:5: tags[0].trigger.interval_ms: 'interval_ms' does not apply to trigger type 'scroll_depth'; "
         "it belongs to type 'timer'",
         "tags.yaml:5: tags[0].trigger.selector: 'selector' does not apply to trigger type 'scroll_depth'; "
         "it belongs to type 'click' or 'form_submit' or 'element_visible'",
+        "tags.yaml:9: tags[1].trigger.check_validation: 'check_validation' does not apply to trigger type 'click'; "
+        "it belongs to type 'form_submit'",
+        "tags.yaml:13: tags[2].trigger.check_validation: expected true or false, got text ('yes please')",
     ]
 
 
@@ -170,6 +181,12 @@ def test_only_the_trigger_types_and_rules_in_use_are_shipped(tmp_path) -> None:
     shipped = runtime_config(example, "")
     assert runtime_files(shipped["tags"], shipped.get("vars")) == [
         "triggers/click.js", "triggers/form_submit.js", "triggers/history_change.js"]
+    checked = runtime_config(loaded(tmp_path, """
+        tags:
+          - {id: a, category: marketing, trigger: {type: form_submit, check_validation: true},
+             image: {url: "https://px.example/p.gif"}}
+        """), "")
+    assert runtime_files(checked["tags"]) == ["triggers/form_submit.js", "triggers/form_submit_validation.js"]
 
 
 def test_a_script_snippet_takes_no_placeholders_and_says_how_to_write_braces(tmp_path) -> None:

@@ -171,3 +171,31 @@ def test_the_later_adapters_are_es5_and_read_no_config_as_code() -> None:
         source = re.sub(r"/\*.*?\*/|(?:^|\s)//[^\n]*", "", (ROOT / key / "adapter.js").read_text(), flags=re.S | re.M)
         assert not re.search(r"\b(let|const|class)\s|=>|`", source), key
         assert "eval(" not in source and "new Function" not in source and "map()" in source, key
+
+
+def test_validate_warns_about_linkedin_and_x_tags_that_can_send_no_conversion(tmp_path: Path, capsys) -> None:
+    from gateway.cli import main
+
+    _tags(tmp_path, """
+  - {id: li-base, category: marketing, trigger: {type: page_view}, linkedin_insight: {partner_id: "1234567"}}
+  - {id: li-buy, category: marketing, trigger: {type: event, event: purchase}, linkedin_insight: {partner_id: "1234567"}}
+  - {id: li-ok, category: marketing, trigger: {type: event, event: purchase},
+     linkedin_insight: {partner_id: "1234567", conversion_id: 7654321}}
+  - {id: x-base, category: marketing, trigger: {type: history_change}, x_pixel: {pixel_id: o8z6j}}
+  - {id: x-lead, category: marketing, trigger: {type: form_submit}, x_pixel: {pixel_id: o8z6j}}
+  - {id: x-params, category: marketing, trigger: {type: page_view}, x_pixel: {pixel_id: o8z6j, params: {value: "1"}}}
+  - {id: x-ok, category: marketing, trigger: {type: event, event: sign_up}, x_pixel: {pixel_id: o8z6j, event_id: o8z21}}
+""")
+    assert main(["validate", str(tmp_path)]) == 0  # warnings, not errors: the tags are valid and ship
+    err = capsys.readouterr().err.replace(str(tmp_path) + "/", "").splitlines()
+    assert err == [
+        "tags.yaml:4: tags[1].linkedin_insight: warning: tag 'li-buy' has no conversion_id: it only loads the "
+        "LinkedIn Insight Tag (its page view) and sends no conversion on 'purchase'; add conversion_id: the numeric id "
+        "of a conversion created in Campaign Manager (of the type PURCHASE)",
+        "tags.yaml:8: tags[4].x_pixel: warning: tag 'x-lead' has no event_id: it only loads the X Pixel (its page "
+        "view) and sends no conversion on 'form_submit'; add event_id: the event id X Events Manager shows after "
+        "tw-<pixel id>-",
+        "tags.yaml:9: tags[5].x_pixel: warning: tag 'x-params' has no event_id: it only loads the X Pixel (its page "
+        "view) and its params are never sent; add event_id: the event id X Events Manager shows after tw-<pixel id>- "
+        "(of the type PageView)",
+    ]

@@ -170,6 +170,9 @@ class Event:
     automatic: bool = False   # sent by the vendor library on its own (TikTok Metadata/Click)
     signals: dict[str, str] = field(default_factory=dict)
     tag_id: str | None = None
+    # Several tags could have sent it (same vendor, account and event; neither their fixed params nor
+    # their paths tell them apart): their ids; tag_id is the first of them (gateway/testing/tags.py).
+    candidates: tuple[str, ...] = ()
 
     @property
     def page(self) -> str:

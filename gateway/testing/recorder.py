@@ -355,6 +355,8 @@ class VendorRecorder:
             for event in decode([request]) or tag_map.image_events(request):
                 event.tag_id = tag_map.tag_for(event)
                 found.append(event)
+        if tag_id is not None:
+            _refuse_shadowed(tag_id, [e for e in found if tag_id in e.candidates and e.tag_id != tag_id])
         return [e for e in found if tag_id is None or e.tag_id == tag_id]
 
     def requests_of(self, categories: Iterable[str]) -> list[RecordedRequest]:
@@ -388,7 +390,7 @@ class VendorRecorder:
         lines = [f"{len(self.requests)} third-party request(s), {len(events)} vendor event(s)."]
         if events:
             rows = [("vendor", "tag", "event", "page", "params")]
-            rows += [(e.vendor, e.tag_id or "unknown", e.event + (" (automatic)" if e.automatic else ""),
+            rows += [(e.vendor, (e.tag_id or "unknown") + (f" (or {', '.join(e.candidates[1:])})" if e.candidates else ""), e.event + (" (automatic)" if e.automatic else ""),
                       urlsplit(e.page).path or "-", e.key_params()) for e in events]
             widths = [max(len(row[i]) for row in rows) for i in range(4)]
             for row in rows:
@@ -457,6 +459,22 @@ class VendorRecorder:
             which = "" if categories is None else f" of {sorted(categories)} (or to an unknown host)"
             raise AssertionError(f"expected no third-party request{which}; {len(left)} left the page.\n"
                                  f"{self.report()}")
+
+
+def _refuse_shadowed(tag_id: str, events: list[Event]) -> None:
+    """Events `tag_id` may have sent that are credited to an earlier tag sending alike: the answer for
+    `tag_id` would be a guess (and 'it did not fire' a wrong one)."""
+    if not events:
+        return
+    first = events[0]
+    what = "requests to" if first.vendor == "image" else f"{first.vendor} {first.event!r} events to"
+    raise AssertionError(
+        f"cannot tell whether tag {tag_id!r} fired: it sends the same {what} {first.account} as {first.tag_id!r} "
+        f"(earlier in the configuration) and neither fixed parameter values nor page_view `paths` tell them apart, "
+        f"so {len(events)} such event(s) are credited to {first.tag_id!r} and could be either's. Give each of these "
+        f"tags a parameter with a fixed value of its own (e.g. params: {{tag_name: {tag_id}}}), or assert on the "
+        f"events themselves: [e for e in recorder.events() if {tag_id!r} in e.candidates] (e.page tells the pages "
+        f"apart).")
 
 
 def _times(n: int) -> str:

@@ -6,13 +6,22 @@ conversion id and label (conversions) or event (remarketing); Pinterest tag id a
 and `ev`. An `image` tag's request is recognised by
 its URL (host and path): an event of vendor `image` whose params are the query string. Hosts come from the same rules as the
 consent firewall (gateway.firewall.tag_hosts: each tag kind's HOSTS, image/script URLs, `hosts:`).
+
+When several tags match (two GA4 page-view tags of one measurement id, two image tags of one URL), what
+differs between them decides: the fixed (placeholder-free) values of their `params`, which the event must
+carry, and a page_view trigger's `paths`, which its page must match. If that leaves one tag, it is that
+tag's; if not, the event is credited to the first of them in the configuration, as before, and
+`event.candidates` names them all: the recorder then refuses to answer for the others (it cannot tell
+whether they fired) and its report shows the event as "first (or other)".
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from gateway import triggers
 from gateway.config import Config, Tag, load_config
 from gateway.firewall import split_rule, tag_hosts
 from gateway.tags import KINDS
@@ -46,6 +55,43 @@ def _tag_event(tag: Tag) -> str | None:
     return compiled.get("event")
 
 
+def _fixed_params(tag: Tag) -> dict:
+    """The tag's parameters whose value is fixed in the configuration (no placeholder)."""
+    params = tag.compiled.get("params")
+    return {k: v for k, v in params.items() if isinstance(v, (str, int, float, bool))} if isinstance(params, dict) else {}
+
+
+def _same_value(fixed, sent) -> bool:
+    if isinstance(fixed, bool):
+        return str(sent).lower() in (str(fixed).lower(), str(int(fixed)))
+    if str(fixed) == str(sent):
+        return True
+    try:
+        return float(fixed) == float(sent)
+    except (TypeError, ValueError):
+        return False
+
+
+def _could_send(tag: Tag, event: Event) -> bool:
+    """Whether what the configuration fixes about the tag fits the event: its fixed params, its paths."""
+    if not all(k in event.params and _same_value(v, event.params[k]) for k, v in _fixed_params(tag).items()):
+        return False
+    paths = tag.trigger.get("paths") if tag.trigger.get("type") == "page_view" else None
+    page = urlsplit(event.page).path if paths and event.page else None
+    return page is None or any(re.search(triggers._glob_to_regex(p), page) for p in paths)
+
+
+def _one_of(tags: list[Tag], event: Event) -> str | None:
+    """Which of the matching `tags` sent `event`: the only one, or the only one that could have; else
+    the first that could, with all that could noted on the event."""
+    if len(tags) <= 1:
+        return tags[0].id if tags else None
+    could = [t for t in tags if _could_send(t, event)] or tags
+    if len(could) > 1:
+        event.candidates = tuple(t.id for t in could)
+    return could[0].id
+
+
 class TagMap:
     """A loaded configuration, asked which tag sent an event and whether a URL belongs to a tag."""
 
@@ -64,30 +110,36 @@ class TagMap:
         return cls(load_config(Path(config)))
 
     def tag_for(self, event: Event) -> str | None:
+        """The id of the tag that sent `event`; None when no tag did or when several could have (then
+        `event.candidates` names them)."""
         if event.automatic or event.vendor not in _ACCOUNT_KEY:
             return event.tag_id
+        found = []
         for tag in self.tags:
             if tag.kind != event.vendor or str(tag.compiled.get(_ACCOUNT_KEY[tag.kind], "")) != event.account:
                 continue
             if tag.kind == "google_ads" and "send_to" in tag.compiled:
                 if event.event == "conversion" and tag.compiled["send_to"].endswith("/" + (event.label or "")):
-                    return tag.id
+                    found.append(tag)
                 continue
             if _tag_event(tag) == event.event:
-                return tag.id
-        return None
+                found.append(tag)
+        return _one_of(found, event)
 
     def image_events(self, request: RecordedRequest) -> list[Event]:
         """The request as an event of the `image` tag whose URL (host and path) it was sent to, if any."""
+        found = []
         for tag in self.tags:
             if tag.kind != "image":
                 continue
             url = urlsplit(tag.compiled["url"])
             if (url.hostname or "").lower() == request.host and url.path == request.path:
-                account = f"{request.host}{request.path}"
-                return [Event("image", account, "image", dict(request.params), Hit(request, request.params),
-                              tag_id=tag.id)]
-        return []
+                found.append(tag)
+        if not found:
+            return []
+        event = Event("image", f"{request.host}{request.path}", "image", dict(request.params), Hit(request, request.params))
+        event.tag_id = _one_of(found, event)
+        return [event]
 
     def owners(self, url: str) -> list[str]:
         """Tag ids (or, without a configuration, vendor kinds) whose hosts cover this URL. As in the consent
