@@ -8,10 +8,20 @@ the 304 (bench/RESULTS.md), the request cost being granian's own per-request pat
 A probe on the same machine, uvicorn 0.55 with 2 workers and a subclass of its httptools protocol
 that writes precomputed bytes from `on_headers_complete` (no ASGI cycle, no task), answered
 92-98k req/s against nginx's 62-83k in the same runs, for the 200 (8 KB body) and for the 304.
-The production protocol (header scan, q-values, ETag match, Date header, telemetry, the pipelining
-and flow-control checks) measured in the bench harness on this branch:
-    GET /container.js 200: see BENCH_FIGURES below; 304: likewise.
-Every other route runs on plain uvicorn, whose ASGI path is not slower than granian's bridge was.
+The production protocol does more per request than the probe (Accept-Encoding q-values, the
+ETag match, uvicorn's Date/Server headers, telemetry and the access log, the pipelining and
+flow-control checks). Measured on this branch, same machine, while other jobs kept it at a load
+of 4-5 on its 2 cores (so absolute figures are low and noisy; the lead re-measures on a quiet box):
+* interleaved 5 s wrk -t2 -c64 runs against nginx with the same gzip bytes, 3 rounds:
+  GET 200: 0.85, 0.97, 0.59 x nginx (granian from main in the same rounds: 0.39, 0.41, 0.52 x);
+  304: 0.53, 0.64, 0.48 x (granian: 0.31, 0.40, 0.33 x); p99 4.5-5.8 ms at 200 in the two
+  quieter rounds (nginx 5.8 ms), tens of ms in the third, nginx's too.
+* `python -m bench --no-browser`: GET 200 0.50 x (8,445 vs 14,127 req/s, p99 123.7 vs 52.5 ms),
+  304 0.42 x (10,214 vs 28,193 req/s, p99 54.4 vs 35.9 ms): nginx itself at a fifth of its
+  quiet-machine rate. POST /consent durable / write off: SQLite 0.57 x (1,043 req/s), PostgreSQL
+  0.69 x (1,191 req/s); POST /collect: SQLite 0.77 x, PostgreSQL 0.85 x.
+Every other route runs on uvicorn's own ASGI path: the POST rates above are within a few per cent of
+bench/RESULTS.md's under granian (1,081 and 1,302 req/s) although this machine was far busier.
 
 What uvicorn lacks is added in the protocol: a deadline for request headers (`--header-timeout`,
 slow clients cannot hold a connection) and a cap on their size; uvicorn's `limit_concurrency`
