@@ -59,9 +59,9 @@ class Transport:
 
 
 class Connection:
-    def __init__(self, front: Front, header_timeout: float = 10.0) -> None:
+    def __init__(self, front: Front, header_timeout: float = 10.0, limit: int | None = None) -> None:
         config = uvicorn.Config(front, http=bound(front, header_timeout), ws="none", lifespan="off",
-                                proxy_headers=False, access_log=False, log_config=None)
+                                proxy_headers=False, access_log=False, log_config=None, limit_concurrency=limit)
         config.load()
         self.state = ServerState()
         self.state.default_headers = DEFAULT_HEADERS
@@ -240,4 +240,15 @@ def test_request_headers_are_capped(front) -> None:
         fine = Connection(front)  # 40 KB of headers in one piece: under the cap
         fine.send(request("GET", "/container.js", *(f"X-Pad-{n}: {'a' * 1000}" for n in range(40))))
         assert bytes(fine.transport.data).startswith(b"HTTP/1.1 200 ")
+    asyncio.run(body())
+
+
+def test_beyond_the_connection_limit_only_the_container_is_answered(front) -> None:
+    async def body():
+        health, container = Connection(front, limit=1), Connection(front, limit=1)  # each alone reaches it
+        health.send(request("GET", "/healthz"))
+        container.send(request("GET", "/container.js"))
+        assert [a.status for a in await health.answers(["GET"])] == [503]
+        assert [a.status for a in await container.answers(["GET"])] == [200]
+        assert health.transport.closing and not container.transport.closing
     asyncio.run(body())

@@ -160,7 +160,7 @@ def run(settings: ServeSettings, live, host: str, port: int, workers: int,
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     os.environ[MASTER_PID_ENV] = str(os.getpid())
     try:
-        return supervise(lambda respawned: worker(settings, live, sock, header_timeout), workers,
+        return supervise(lambda: worker(settings, live, sock, header_timeout), workers,
                          grace=GRACE_SECONDS + 5)
     finally:
         sock.close()

@@ -26,8 +26,8 @@ log = logging.getLogger("tag_gateway")
 RESPAWN_PAUSE = 1.0  # a worker that dies this soon after starting is replaced only after this pause
 
 
-def supervise(work: Callable[[bool], None], workers: int, grace: float) -> int:
-    """Run `work(respawned)` in `workers` forked processes until SIGTERM or SIGINT; returns an exit code.
+def supervise(work: Callable[[], None], workers: int, grace: float) -> int:
+    """Run `work()` in `workers` forked processes until SIGTERM or SIGINT; returns an exit code.
 
     On a stop signal every worker gets SIGTERM and `grace` seconds to finish its requests, then SIGKILL."""
     children: dict[int, float] = {}  # pid -> when it started
@@ -38,14 +38,14 @@ def supervise(work: Callable[[bool], None], workers: int, grace: float) -> int:
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
 
-    def spawn(respawned: bool) -> None:
+    def spawn() -> None:
         pid = os.fork()
         if pid == 0:  # the worker
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             code = 1
             try:
-                work(respawned)
+                work()
                 code = 0
             except SystemExit as exit_:
                 code = exit_.code if isinstance(exit_.code, int) else 1
@@ -58,7 +58,7 @@ def supervise(work: Callable[[bool], None], workers: int, grace: float) -> int:
         children[pid] = time.monotonic()
 
     for _ in range(workers):
-        spawn(False)
+        spawn()
     while not stopping:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -72,7 +72,7 @@ def supervise(work: Callable[[bool], None], workers: int, grace: float) -> int:
         if lived < RESPAWN_PAUSE:
             time.sleep(RESPAWN_PAUSE)  # a worker failing at start must not turn the master into a fork loop
         if not stopping:
-            spawn(True)
+            spawn()
 
     for pid in children:
         _signal(pid, signal.SIGTERM)
