@@ -132,7 +132,8 @@ def refuse_ambiguous_length(app):
 
     A proxy that trusts one header and a server that trusts the other disagree on where the
     request ends, which lets a client smuggle a second request past the proxy (RFC 9112 §6.1).
-    httptools refuses such requests, but h11 and granian accept them, so refuse them here."""
+    httptools (`gateway serve`'s parser) refuses such requests itself with a 400 before any app
+    sees them, but h11 and other servers accept them: the app refuses them whatever runs it."""
     refusal = error(400, "ambiguous_length", "send Content-Length or Transfer-Encoding, not both",
                     {"Connection": "close"})  # the framing is unknown: the connection cannot be reused
 
@@ -191,8 +192,8 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
     config, or every site of a root (gateway.sites): each site is served under /c/<name>. `adapters`
     (tests): vendor -> adapter module, instead of gateway.forwarding.vendors.
 
-    The delivery worker of server-side events starts with the app's lifespan, or, under granian (which
-    sends the app no lifespan events), with `app.state.forwarding.start()` in the worker."""
+    The delivery worker of server-side events and the config watcher start with the app's lifespan
+    (`gateway serve`: in each worker)."""
     signer = ConsentSigner(secret)
     sites = LiveSites.of(live)
     default = None if sites.default is None else _Site(
@@ -220,7 +221,7 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
         return None if site is None else site.live.current.config
 
     async def container(request: Request) -> Response:
-        # The same precomputed answers the granian front end serves (gateway/serving/front.py).
+        # The same precomputed answers the fast path writes (gateway/serving/fast_protocol.py).
         site = site_of(request)
         if site is None:
             return _unknown_site(request)

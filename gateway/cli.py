@@ -306,8 +306,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"tag-gateway: {workers} worker{'s' if workers != 1 else ''} on {base}", file=sys.stderr)
     settings = server.ServeSettings(config=str(Path(args.config).resolve()), store=str(store.resolve()) if store else None,
                                     watch=not args.no_watch, access_log=not args.no_access_log)
-    server.run(settings, live, args.host, args.port, workers, header_timeout=args.header_timeout)
-    return 0
+    return server.run(settings, live, args.host, args.port, workers, header_timeout=args.header_timeout)
 
 
 def _outbox(log):

@@ -107,3 +107,50 @@ class ServedGateway:
         assert self.proc is not None
         children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
         return [int(pid) for pid in children]
+
+
+@dataclass
+class RawAnswer:
+    status: int
+    headers: list[tuple[str, str]]  # in the order sent, names lower-cased
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers if k == name), None)
+
+
+def read_answers(sock: socket.socket, methods: list[str]) -> tuple[list[RawAnswer], bytes]:
+    """Read one answer per request sent on `sock` (pipelined: in order), framed by Content-Length;
+    returns them and whatever followed the last one (b"" when nothing did)."""
+    buffer, answers = b"", []
+    for method in methods:
+        while b"\r\n\r\n" not in buffer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise AssertionError(f"connection closed after {len(answers)} answers: {buffer[:200]!r}")
+            buffer += chunk
+        head, buffer = buffer.split(b"\r\n\r\n", 1)
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        status = int(status_line.split(" ")[1])
+        headers = [(k.lower(), v.strip()) for k, _, v in (line.partition(":") for line in lines)]
+        length = 0 if method == "HEAD" or status in (204, 304) else \
+            int(next(v for k, v in headers if k == "content-length"))
+        while len(buffer) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise AssertionError("connection closed in the middle of a body")
+            buffer += chunk
+        answers.append(RawAnswer(status, headers, buffer[:length]))
+        buffer = buffer[length:]
+    return answers, buffer
+
+
+def closed_by_server(sock: socket.socket, within: float) -> bool:
+    """True when the server closes `sock` (EOF or reset) within `within` seconds, sending nothing more."""
+    sock.settimeout(within)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False

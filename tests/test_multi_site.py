@@ -1,7 +1,7 @@
 """Several stores from one gateway (issue 9): a config root of site folders, each site at /c/<name>.
 
 In-process tests (Starlette's TestClient, the same precomputed answers) for the endpoints, a real
-`gateway serve` subprocess for the granian fast path and the live reload of its workers.
+`gateway serve` subprocess for the uvicorn fast path and the live reload of its workers.
 """
 
 from __future__ import annotations
@@ -277,7 +277,7 @@ def test_the_one_site_layout_is_unchanged(tmp_path: Path, consent_log, monkeypat
     assert [r.site for r in consent_log.records()] == ["default", "my-shop"]
 
 
-# -- the real server: granian's fast path and its workers' reload ----------------------------------
+# -- the real server: the protocol's fast path and its workers' reload ----------------------------------
 
 def test_gateway_serve_a_root_of_sites(stores: Path) -> None:
     with ServedGateway("--workers", "2", config=stores, watch=True) as served:

@@ -15,7 +15,7 @@ import time
 import brotli
 import pytest
 
-from served_gateway import ServedGateway
+from served_gateway import ServedGateway, closed_by_server, read_answers
 
 TOKEN = "metrics-" + "7f3a9c" * 6
 ORIGIN = "http://127.0.0.1:8000"  # in the example's site.allowed_origins
@@ -116,6 +116,15 @@ def test_workers_die_with_their_master() -> None:
                                                   "Z" not in _state(pid) for pid in workers):
             time.sleep(0.1)
         assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}") and "Z" not in _state(pid)]
+
+
+def test_sigterm_to_the_master_stops_the_workers_and_the_master() -> None:
+    with ServedGateway("--workers", "2") as served:
+        workers = served.worker_pids()
+        os.kill(served.proc.pid, signal.SIGTERM)  # the master only: it stops its workers itself
+        assert served.proc.wait(15) == 0
+        assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}") and "Z" not in _state(pid)]
+        assert "Traceback" not in served.log()
 
 
 def _state(pid: int) -> str:
@@ -221,10 +230,69 @@ def test_hostile_paths_stay_on_one_log_line(gateway) -> None:
     assert '"GET /a\\"b\\nforged line HTTP/1.1" 404' in line
 
 
-def test_header_timeout_is_bounded_by_what_granian_accepts(capsys) -> None:
+def test_the_real_server_closes_slow_silent_and_oversized_requests(capsys) -> None:
+    # uvicorn alone never times out a connection that sends nothing, nor limits header size:
+    # both are the gateway's protocol's (gateway/serving/fast_protocol.py).
+    with ServedGateway("--workers", "1", "--header-timeout", "1", "--no-access-log") as served:
+        silent = socket.create_connection(("127.0.0.1", served.port), timeout=5)
+        slow = socket.create_connection(("127.0.0.1", served.port), timeout=5)
+        slow.sendall(b"GET /container.js HTTP/1.1\r\nHost: x\r\n")
+        kept = socket.create_connection(("127.0.0.1", served.port), timeout=5)
+        kept.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /container.js HTTP/1.1\r\nHost: x\r\n\r\n")
+        answers, _ = read_answers(kept, ["GET", "GET"])
+        assert [a.status for a in answers] == [200, 200]
+        kept.sendall(b"GET /healthz HTTP/1.1\r\n")  # the next request, never finished
+        started = time.monotonic()
+        for sock in (silent, slow, kept):
+            assert closed_by_server(sock, within=3)
+            sock.close()
+        assert time.monotonic() - started < 3
+        huge = socket.create_connection(("127.0.0.1", served.port), timeout=5)
+        huge.sendall(b"GET /container.js HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: " + b"a" * 60_000)
+        time.sleep(0.3)  # read by the server, under the cap; the rest crosses it and is read whole
+        huge.sendall(b"a" * 10_000 + b"\r\n")
+        assert huge.recv(4096).startswith(b"HTTP/1.1 431 ")
+        assert closed_by_server(huge, within=3)
+        huge.close()
+        assert served.request("GET", "/healthz").status == 200
+        assert "Traceback" not in served.log()
+
     from gateway.cli import build_parser
 
     assert build_parser().parse_args(["serve", "--header-timeout", "60"]).header_timeout == 60
     with pytest.raises(SystemExit):
         build_parser().parse_args(["serve", "--header-timeout", "61"])
     assert "'61' is not a whole number of seconds, 1 to 60" in capsys.readouterr().err
+
+
+def test_a_dead_worker_is_replaced() -> None:
+    with ServedGateway("--workers", "2") as served:
+        first = served.worker_pids()
+        os.kill(first[0], signal.SIGKILL)  # a crash: segfault, OOM killer
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            now = served.worker_pids()
+            if len(now) == 2 and first[0] not in now:
+                break
+            time.sleep(0.1)
+        assert len(now) == 2 and first[0] not in now and first[1] in now, (first, now)
+        assert f"worker {first[0]} was killed by SIGKILL; starting another" in served.log()
+        for _ in range(10):  # whichever worker the kernel picks answers
+            assert served.request("GET", "/container.js").status == 200
+            assert served.request("GET", "/healthz").status == 200
+
+
+def test_the_listening_port_taken_is_a_clear_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        served = ServedGateway("--workers", "1")
+        served.port = taken.getsockname()[1]
+        served.args[served.args.index("--port") + 1] = str(served.port)
+        try:
+            with pytest.raises(AssertionError, match="exited with 1") as raised:
+                served.start(timeout=20)
+            assert f"cannot listen on 127.0.0.1:{served.port}: Address already in use" in str(raised.value)
+        finally:
+            served.stop()
+            served.scratch.cleanup()

@@ -1,1 +1,1 @@
-"""Production serving: precomputed container answers, the granian front end, metrics and the access log."""
+"""Production serving: precomputed container answers, uvicorn with a protocol-level container fast path, metrics and the access log."""

@@ -2,8 +2,8 @@
 
 A request then only matches two headers: Accept-Encoding picks a variant (identity, gzip or
 brotli, see negotiation.py) and If-None-Match is compared with that variant's strong ETag.
-Both the Starlette route (tests, `create_app`) and the granian front end (front.py) answer from
-here, so they cannot drift apart.
+Both the Starlette route (tests, `create_app`) and the uvicorn protocol's fast path
+(fast_protocol.py) answer from here, so they cannot drift apart.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 Headers = list[tuple[str, str]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: the fast path keys its wire bytes by answer
 class Answer:
     status: int
-    headers: Headers  # str pairs (RSGI); `raw_headers` are the same as bytes (ASGI)
+    headers: Headers  # str pairs; `raw_headers` are the same as bytes (ASGI, and the fast path's wire bytes)
     raw_headers: list[tuple[bytes, bytes]]
     body: bytes  # empty for 304 and HEAD
 
