@@ -11,7 +11,7 @@ that writes precomputed bytes from `on_headers_complete` (no ASGI cycle, no task
 The production protocol does more per request than the probe (Accept-Encoding q-values, the
 ETag match, uvicorn's Date/Server headers, telemetry and the access log, the pipelining and
 flow-control checks). Measured on this branch, same machine, while other jobs kept it at a load
-of 4-5 on its 2 cores (so absolute figures are low and noisy; the lead re-measures on a quiet box):
+of 4-5 on its 2 cores (so absolute figures are low and noisy):
 * interleaved 5 s wrk -t2 -c64 runs against nginx with the same gzip bytes, 3 rounds:
   GET 200: 0.85, 0.97, 0.59 x nginx (granian from main in the same rounds: 0.39, 0.41, 0.52 x);
   304: 0.53, 0.64, 0.48 x (granian: 0.31, 0.40, 0.33 x); p99 4.5-5.8 ms at 200 in the two
@@ -20,6 +20,9 @@ of 4-5 on its 2 cores (so absolute figures are low and noisy; the lead re-measur
   304 0.42 x (10,214 vs 28,193 req/s, p99 54.4 vs 35.9 ms): nginx itself at a fifth of its
   quiet-machine rate. POST /consent durable / write off: SQLite 0.57 x (1,043 req/s), PostgreSQL
   0.69 x (1,191 req/s); POST /collect: SQLite 0.77 x, PostgreSQL 0.85 x.
+* bench/RESULTS.md after the switch (2026-12-06, an idle VM on a busy host: nginx at 18-39k req/s instead
+  of 60-135k): GET 200 0.50 x, 304 0.57 x; p99 33-77 ms, nginx's 21-43 ms, so the 8 ms target could not be
+  judged that day.
 Every other route runs on uvicorn's own ASGI path: the POST rates above are within a few per cent of
 bench/RESULTS.md's under granian (1,081 and 1,302 req/s) although this machine was far busier.
 
