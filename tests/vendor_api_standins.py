@@ -61,6 +61,17 @@ class _Failure:
     body: Any
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up (a send that timed out, a load generator stopping) is not an error worth a
+    traceback on stderr; anything else still is."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
+
+
 class VendorAPIStandIns:
     """Start with `with VendorAPIStandIns() as apis:` (or start()/stop()); point adapters at apis.base_url.
 
@@ -109,7 +120,7 @@ class VendorAPIStandIns:
         return f"http://127.0.0.1:{self.port}"
 
     def _listen(self, port: int) -> None:
-        server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+        server = _QuietServer(("127.0.0.1", port), _Handler)
         server.daemon_threads = True
         server.block_on_close = False  # a slow answer still sleeping must not hold up stop()
         server.standins = self  # type: ignore[attr-defined]
