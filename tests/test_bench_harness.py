@@ -77,16 +77,12 @@ Requests/sec: 102533.13
 # -- POST /collect's pieces, without load --------------------------------------------------------------
 
 def test_the_collect_script_sends_a_new_event_id_with_every_request_and_counts_the_202s():
-    import shutil
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    import pytest
+    from bench import tools, unique_events
 
-    from bench import unique_events
-
-    if shutil.which("wrk") is None:
-        pytest.skip("wrk is not installed (python -m bench installs it)")
+    wrk_path = tools.ensure("wrk")["wrk"]  # installed as the harness does it (apt-get as root); else a clear failure
     seen, visitors = [], set()
 
     class Handler(BaseHTTPRequestHandler):
@@ -111,7 +107,7 @@ def test_the_collect_script_sends_a_new_event_id_with_every_request_and_counts_t
         run = unique_events.new_run()
         script = unique_events.script(run, {"Content-Type": "application/json"},
                                       json.dumps({"tag": "t", "event_id": unique_events.PLACEHOLDER}), visitor_every=10)
-        load = wrk.run("wrk", f"http://127.0.0.1:{server.server_address[1]}/collect", 1, script=script)
+        load = wrk.run(wrk_path, f"http://127.0.0.1:{server.server_address[1]}/collect", 1, script=script)
     finally:
         server.shutdown()
         server.server_close()
