@@ -11,6 +11,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from gateway.forwarding.event import Failed, Outcome, Retry
 from gateway.forwarding.sender import Answer
 
 # Query parameters that carry a credential in some vendor URL (GA4's api_secret by design; Graph API
@@ -63,3 +64,14 @@ def short(text: str) -> str:
 
 def body_excerpt(answer: Answer) -> str:
     return short(answer.body.decode("utf-8", "replace")) if answer.body else "(empty body)"
+
+
+def by_status(answer: Answer, vendor: str) -> Outcome | None:
+    """What the HTTP status alone decides, for a vendor whose errors carry nothing more to read: 429 and 5xx
+    are worth another try (after Retry-After when given), any other non-2xx is a refusal. None for a 2xx,
+    whose body decides."""
+    if answer.status == 429 or answer.status >= 500:
+        return Retry(f"{vendor} answered {answer.status}: {body_excerpt(answer)}", retry_after(answer.headers))
+    if not 200 <= answer.status < 300:
+        return Failed(f"{vendor} answered {answer.status}: {body_excerpt(answer)}")
+    return None

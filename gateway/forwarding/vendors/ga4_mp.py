@@ -23,10 +23,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from gateway.forwarding import privacy
-from gateway.forwarding.event import Delivered, Failed, OutgoingRequest, Outcome, Retry, ServerEvent
+from gateway.forwarding.event import Delivered, Failed, OutgoingRequest, Outcome, ServerEvent
 from gateway.forwarding.privacy import Transforms
 from gateway.forwarding.sender import Answer
-from gateway.forwarding.vendors.answers import body_excerpt, json_body, retry_after, short
+from gateway.forwarding.vendors.answers import by_status, json_body, short
 
 VENDOR = "ga4"
 CREDENTIAL = "Measurement Protocol API secret"
@@ -91,12 +91,9 @@ def event_params(event: ServerEvent, transforms: Transforms) -> dict[str, Any]:
 
 
 def read_answer(answer: Answer) -> Outcome:
-    if answer.status == 429:
-        return Retry(f"GA4 answered 429: {body_excerpt(answer)}", retry_after(answer.headers))
-    if answer.status >= 500:
-        return Retry(f"GA4 answered {answer.status}: {body_excerpt(answer)}", retry_after(answer.headers))
-    if not 200 <= answer.status < 300:
-        return Failed(f"GA4 answered {answer.status}: {body_excerpt(answer)}")
+    decided = by_status(answer, "GA4")
+    if decided is not None:
+        return decided
     body = json_body(answer)
     messages = body.get("validationMessages") if isinstance(body, dict) else None
     if messages:

@@ -19,7 +19,7 @@ from gateway.forwarding import privacy
 from gateway.forwarding.event import Delivered, Failed, OutgoingRequest, Outcome, Retry, ServerEvent
 from gateway.forwarding.privacy import Transforms
 from gateway.forwarding.sender import Answer
-from gateway.forwarding.vendors.answers import body_excerpt, json_body, retry_after, short
+from gateway.forwarding.vendors.answers import body_excerpt, by_status, json_body, retry_after, short
 
 VENDOR = "tiktok_pixel"
 CREDENTIAL = "Events API access token"
@@ -107,12 +107,9 @@ def _content(item: dict[str, Any]) -> dict[str, Any]:
 
 def read_answer(answer: Answer) -> Outcome:
     body = json_body(answer)
-    if answer.status == 429:
-        return Retry(f"TikTok answered 429: {body_excerpt(answer)}", retry_after(answer.headers))
-    if answer.status >= 500:
-        return Retry(f"TikTok answered {answer.status}: {body_excerpt(answer)}", retry_after(answer.headers))
-    if not 200 <= answer.status < 300:
-        return Failed(f"TikTok answered {answer.status}: {body_excerpt(answer)}")
+    decided = by_status(answer, "TikTok")
+    if decided is not None:
+        return decided
     if not isinstance(body, dict) or not isinstance(body.get("code"), int):
         return Retry(f"TikTok answered {answer.status} without a code: {body_excerpt(answer)}")
     code = body["code"]
