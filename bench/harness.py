@@ -1,6 +1,6 @@
 """The benchmark harness (issue 8): every figure in one run, one table, JSON, and bench/RESULTS.md.
 
-    .venv/bin/python -m bench            # full: 3 rounds of 5 s loads, 3 browser visits (about 3 minutes)
+    .venv/bin/python -m bench            # full: 3 rounds of 5 s loads, 3 browser visits (about 6 minutes)
     .venv/bin/python -m bench --quick    # 1 round of 2 s loads, 1 visit: keeps the harness working in CI
     .venv/bin/python -m bench --markdown # also rewrite bench/RESULTS.md
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import machine, report, tools, wrk
+from bench import machine, quiet, report, tools, wrk
 from bench.configs import large_config, load_config_copy
 from bench.errors import BenchError
 from bench.collect_bench import collect_sides
@@ -48,10 +48,11 @@ class Settings:
     visits: int = 3
     browser: bool = True
     events: int = 2000  # delivery: events per round in the filled outbox
+    settle_s: float = quiet.MAX_WAIT_S  # the longest wait for a quiet machine before a load
     command: str = ".venv/bin/python -m bench"
 
 
-QUICK = dict(rounds=1, seconds=2, warmup=0, visits=1, events=300)  # warmup 0: none
+QUICK = dict(rounds=1, seconds=2, warmup=0, visits=1, events=300, settle_s=5.0)  # warmup 0: none
 
 
 class Figures:
@@ -200,6 +201,11 @@ def _record_loads(figures: Figures, comparisons: list[Comparison]) -> None:
                     f"(p99 {s['subject_p99_ms']:.1f} vs {s['baseline_p99_ms']:.1f} ms); per round {per_round}{errors}")
         if c.key.startswith("collect"):
             figures.details[f"{c.key}.ratio"] += "; delivery worker running, sending to the vendor stand-ins"
+        busy = c.busy_starts()
+        if busy:
+            figures.details[f"{c.key}.ratio"] += (
+                f"; {len(busy)} of {len(c.settled)} loads began on a busy machine (CPU "
+                f"{', '.join(f'{s.busy:.0%}' for s in busy)} after {max(s.waited_s for s in busy):.0f} s of waiting)")
         if c.key.startswith("get"):
             figures.set(f"{c.key}.p99", s["subject_p99_ms"], f"nginx {s['baseline_p99_ms']:.1f} ms")
 
@@ -357,7 +363,11 @@ def run(settings: Settings, progress: Callable[[str], None]) -> tuple[list[repor
             if collect_on_postgres:
                 figures.part(_keys("collect.postgresql"), lambda: comparisons.append(collect_sides(
                     "postgresql", *(g.wait() for g in collect_on_postgres), collect_origin, body, stack)))
-            interleave(comparisons, paths["wrk"], settings.rounds, settings.seconds, settings.warmup, progress)
+            # Every server started (not still importing or building) before the first load.
+            for gateway in gateways.values():
+                figures.part([], gateway.wait)
+            interleave(comparisons, paths["wrk"], settings.rounds, settings.seconds, settings.warmup, progress,
+                       before_load=lambda: quiet.settle(max_wait_s=settings.settle_s))
             _record_loads(figures, comparisons)
         if gateways and main:
             figures.part(_keys("rss"), lambda: _rss(figures, gateways))
@@ -385,7 +395,7 @@ def run(settings: Settings, progress: Callable[[str], None]) -> tuple[list[repor
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
         "machine": {**machine.summary(versions), "load_average_before": round(load_before, 2)},
         "settings": {"command": settings.command, "rounds": settings.rounds, "seconds": settings.seconds,
-                     "delivery_events": settings.events, "wrk_threads": wrk.THREADS, "wrk_connections": wrk.CONNECTIONS, "workers": worker_count(),
+                     "delivery_events": settings.events, "wrk_threads": wrk.THREADS, "settle_max_s": settings.settle_s, "settle_busy_below": quiet.BUSY_BELOW, "wrk_connections": wrk.CONNECTIONS, "workers": worker_count(),
                      "workers_note": "gateway serve --workers" if workers_flag() else "gateway serve has no --workers: one process",
                      "gateway_command": "gateway serve --config COPY_OF_tag_configs --no-watch"
                                         + (f" --workers {workers_flag()}" if workers_flag() else ""),

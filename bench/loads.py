@@ -5,6 +5,8 @@ round 1, baseline first in round 2, ...) so a slow patch of the shared machine f
 figure is the median of the rounds' ratios (each taken between two loads run back to back, so under the
 same conditions); p99 is the median of the rounds' p99.
 A side can check its own load (`after`): the consent servers count the records that load left.
+Before each load, `before_load` (bench/quiet.py's `settle`) waits for the work the last load left
+behind to end; each comparison keeps what it found, and a load begun on a busy machine is reported.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 
 from bench import wrk
 from bench.errors import BenchError
+from bench.quiet import Settled
 
 
 @dataclass
@@ -54,6 +57,11 @@ class Comparison:
     baseline: Side
     runs: dict[str, list[wrk.Load]] = field(default_factory=lambda: {"subject": [], "baseline": []})
     error: str | None = None  # why this comparison has no figure
+    settled: list[Settled] = field(default_factory=list)  # one per load, when the harness waited
+
+    def busy_starts(self) -> list[Settled]:
+        """The loads that began before the machine was quiet."""
+        return [s for s in self.settled if not s.quiet]
 
     def summary(self) -> dict:
         subject, baseline = self.runs["subject"], self.runs["baseline"]
@@ -66,13 +74,20 @@ class Comparison:
             "subject_p99_ms": statistics.median(r.p99_ms for r in subject),
             "baseline_p99_ms": statistics.median(r.p99_ms for r in baseline),
             "socket_errors": sum(r.socket_errors for r in subject + baseline),
+            "settled": [{"waited_s": round(s.waited_s, 2), "busy": round(s.busy, 3), "quiet": s.quiet}
+                        for s in self.settled],
             "rounds": {"subject": [r.as_json() for r in subject], "baseline": [r.as_json() for r in baseline]},
         }
 
 
 def interleave(comparisons: list[Comparison], wrk_path: str, rounds: int, seconds: int, warmup: int,
-               progress: Callable[[str], None]) -> None:
+               progress: Callable[[str], None], before_load: Callable[[], Settled] | None = None) -> None:
     """Fill each comparison's runs. A comparison whose load fails keeps its error and is left out after."""
+    def measured(comparison: Comparison, role: str, side: Side) -> None:
+        if before_load:
+            comparison.settled.append(before_load())
+        comparison.runs[role].append(side.load(wrk_path, seconds))
+
     def attempt(comparison: Comparison, action: Callable[[], None]) -> None:
         if comparison.error is None:
             try:
@@ -88,4 +103,4 @@ def interleave(comparisons: list[Comparison], wrk_path: str, rounds: int, second
             sides = [("subject", comparison.subject), ("baseline", comparison.baseline)]
             for role, side in sides if number % 2 == 0 else reversed(sides):
                 progress(f"round {number + 1}/{rounds}: {side.name}")
-                attempt(comparison, lambda role=role, side=side: comparison.runs[role].append(side.load(wrk_path, seconds)))
+                attempt(comparison, lambda role=role, side=side: measured(comparison, role, side))

@@ -102,7 +102,10 @@ def markdown(rows: list[Row], header: dict) -> str:
         f"worker process(es) ({settings['workers_note']}); nginx with the same number of worker processes.",
         f"* Loads: `wrk -t{settings['wrk_threads']} -c{settings['wrk_connections']} -d{settings['seconds']:g}s` on "
         f"loopback, {settings['rounds']} interleaved round(s) (subject and baseline back to back, order flipped each "
-        "round), the median of the rounds' ratios. Shared machine: read the ratios, not the absolute requests/s.",
+        "round), the median of the rounds' ratios. Shared machine: read the ratios, not the absolute requests/s. "
+        f"Before each load the harness waits (up to {settings.get('settle_max_s', 30):g} s) until the machine's CPU use "
+        f"is under {settings.get('settle_busy_below', 0.1):.0%}, so that no load overlaps the work the last one left "
+        "behind (deliveries, checkpoints); a load begun on a busy machine is named in its row.",
         f"* Browser: {settings['browser']}.",
         "* Checked in every POST load: the durable server had every decision it acknowledged (2xx) in its log, the "
         "write-off server none (else the row is ERROR). The POST rate limit stays on, raised in the harness's copy "

@@ -166,3 +166,36 @@ def test_the_collect_checks_refuse_a_load_that_was_not_what_it_claims():
         check_stored("x", 100, lambda: 99, lambda: 0)
     with pytest.raises(BenchError, match="dead"):
         check_stored("x", 100, lambda: 100, lambda: 2)
+
+
+def test_a_load_waits_for_a_quiet_machine_and_a_busy_start_is_reported():
+    from bench import quiet
+
+    stat = "cpu  {busy} 0 0 {idle} 0 0 0 {steal} 0 0\ncpu0 1 2 3 4\n"
+    assert quiet.cpu_times(stat.format(busy=30, idle=70, steal=500)) == (30, 100)  # steal counts for neither
+
+    def machine(busy_per_window: list[int]):
+        """/proc/stat readings of a machine whose windows were this many percent busy, one after another."""
+        totals = [(0, 0)]
+        for percent in busy_per_window:
+            busy, total = totals[-1]
+            totals.append((busy + percent, total + 100))
+        readings = iter(totals)
+        clock = iter(range(100))
+        return dict(read=lambda: next(readings), sleep=lambda _s: None, clock=lambda: next(clock))
+
+    calm = quiet.settle(busy_below=0.1, max_wait_s=10, **machine([80, 40, 5, 90]))
+    assert calm.quiet and calm.busy == 0.05 and calm.waited_s == 3  # three windows: 80 %, 40 %, then 5 %
+    stuck = quiet.settle(busy_below=0.1, max_wait_s=2, **machine([80, 70, 60, 50]))
+    assert not stuck.quiet and stuck.busy == 0.7
+
+    from bench.harness import _record_loads, Figures
+    from bench.loads import Comparison, Side
+
+    comparison = Comparison("get200", Side("gateway", "http://x"), Side("nginx", "http://y"))
+    comparison.runs = {"subject": [wrk.Load(900, 5.0, 1, 0, 0)], "baseline": [wrk.Load(1000, 4.0, 1, 0, 0)]}
+    comparison.settled = [calm, stuck]
+    figures = Figures()
+    _record_loads(figures, [comparison])
+    assert figures.values["get200.ratio"] == 0.9
+    assert "1 of 2 loads began on a busy machine (CPU 70%" in figures.details["get200.ratio"]
