@@ -134,6 +134,56 @@ def test_a_refused_event_is_dead_at_once(log) -> None:
     assert states(log.engine)["e-1"] == ("dead", 1, '400 {"error": "invalid pixel"}')
 
 
+def test_a_batch_is_settled_in_one_write_and_a_slow_one_as_it_goes(log) -> None:
+    """The worker takes the database's write lock once for a batch's outcomes, not once per event (requests
+    wait for the same lock); with settle_every 0 it records each outcome as soon as it has it."""
+    vendor = VendorStandIn()
+    vendor.answers = [(200, {}, b"{}")] * 9 + [(400, {}, b"bad event")]
+    box = Outbox(log.engine)
+    writes: list[int] = []
+    real = box.settle_many
+    box.settle_many = lambda settlements: writes.append(len(settlements)) or real(settlements)
+    try:
+        for n in range(12):
+            box.put_sync(Accept(event(n), "default"))
+        assert worker_for(box, vendor.url, batch=20).run_once() == 12
+        assert writes == [12]
+        found = states(log.engine)
+        assert sorted(s[0] for s in found.values()) == ["dead"] + ["delivered"] * 11
+        writes.clear()
+        for n in range(12, 15):
+            box.put_sync(Accept(event(n), "default"))
+        assert worker_for(box, vendor.url, batch=20, settle_every=0).run_once() == 3
+        assert writes == [1, 1, 1]
+    finally:
+        vendor.down()
+        box.close()
+    assert sorted(vendor.event_ids()) == sorted(f"e-{n}" for n in range(15))  # each sent once
+
+
+def test_a_stream_of_events_is_claimed_in_groups_not_one_by_one(log) -> None:
+    vendor = VendorStandIn()
+    box = Outbox(log.engine)
+    claims: list[int] = []
+    real = box.claim
+    box.claim = lambda limit, lease, now=None: (lambda got: claims.append(len(got)) or got)(real(limit, lease, now))
+    worker = worker_for(box, vendor.url, gather=0.3)
+    worker.start()
+    try:
+        for n in range(30):  # one event every 20 ms, each waking the worker as POST /collect does
+            box.put_sync(Accept(event(n), "default"))
+            worker.notify()
+            time.sleep(0.02)
+        assert wait_for(lambda: {s[0] for s in states(log.engine).values()} == {"delivered"})
+    finally:
+        worker.stop()
+        vendor.down()
+        box.close()
+    taken = [n for n in claims if n]
+    assert sum(taken) == 30 and len(taken) <= 6, taken  # 0.6 s of events in groups gathered over 0.3 s
+    assert sorted(vendor.event_ids()) == sorted(f"e-{n}" for n in range(30))
+
+
 def test_two_instances_on_one_postgresql_deliver_each_event_once(postgres_url) -> None:
     vendor = VendorStandIn()
     with ConsentLog.open(postgres_url) as one, ConsentLog.open(postgres_url) as two:

@@ -8,7 +8,12 @@ account, not per event); or dead after the configured number of attempts, the ve
 other than 429) makes it dead at once: sending it again cannot help.
 
 The thread sleeps until the next row is due, at most `poll` seconds (another instance may have queued
-events), and wakes at once when this process queued one.
+events), and wakes at once when this process queued one. Under a steady stream of events it does not
+claim each one as it comes: after a batch that was not full it lets `gather` seconds of events collect,
+so that one claim and one settle transaction serve many events. The outcomes of a batch are settled
+together (one write turn), at the latest every `settle_every` seconds while a slow batch is still sending.
+Claiming and settling per event had the worker taking the SQLite write lock twice per event, next to
+POST /collect's own commits (measured: the durable /collect at 0.44-0.68 x the write-off one).
 """
 
 from __future__ import annotations
@@ -16,14 +21,15 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from gateway.forwarding import adapters as adapter_registry, credentials
 from gateway.forwarding.event import Delivered, Failed, Retry
-from gateway.forwarding.outbox import DEAD, DELIVERED, PENDING, Claimed, Outbox
-from gateway.forwarding.sender import Unreachable, send
+from gateway.forwarding.outbox import DEAD, DELIVERED, PENDING, Claimed, Outbox, Settlement
+from gateway.forwarding.sender import Unreachable, close_kept, send
 from gateway.forwarding.settings import DEFAULT_ATTEMPTS, Forwarding
 from gateway.store.errors import LogUnavailable
 
@@ -35,7 +41,8 @@ MAX_RETRY_AFTER = 6 * 3600  # a vendor's Retry-After beyond this is read as this
 class DeliveryWorker:
     def __init__(self, outbox: Outbox, forwarding_of: Callable[[str], Forwarding | None], *,
                  adapters: Callable[[str], Any] = None, timeout: float = 10.0, batch: int = 20,
-                 base_delay: float = 5.0, max_delay: float = 3600.0, poll: float = 2.0, lease: float | None = None):
+                 base_delay: float = 5.0, max_delay: float = 3600.0, poll: float = 2.0, lease: float | None = None,
+                 gather: float = 0.1, settle_every: float = 1.0):
         self.outbox = outbox
         self.forwarding_of = forwarding_of  # site (log name) -> its forwarding settings now
         self.adapters = adapters or adapter_registry.lookup
@@ -44,6 +51,7 @@ class DeliveryWorker:
         # a lease runs out only when its process is gone.
         self.lease = lease if lease is not None else 2 * timeout + 5
         self.batch, self.base_delay, self.max_delay, self.poll = batch, base_delay, max_delay, poll
+        self.gather, self.settle_every = gather, settle_every
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -65,6 +73,12 @@ class DeliveryWorker:
         self._wake.set()
 
     def _run(self) -> None:
+        try:
+            self._deliver_until_stopped()
+        finally:
+            close_kept()  # this thread's connections to the vendors
+
+    def _deliver_until_stopped(self) -> None:
         while not self._stop.is_set():
             try:
                 worked = self.run_once()
@@ -74,7 +88,10 @@ class DeliveryWorker:
             except Exception:  # noqa: BLE001 - a bug must not end delivery for the process's lifetime
                 log.exception("event delivery failed; trying again")
                 worked = 0
+            if worked >= self.batch:
+                continue  # a backlog: the next batch at once
             if worked:
+                self._stop.wait(self.gather)  # a stream: let the next events gather into one claim
                 continue
             self._wake.wait(self._sleep_time())
             self._wake.clear()
@@ -92,25 +109,45 @@ class DeliveryWorker:
         """Claim and deliver one batch; how many rows it claimed."""
         claimed = self.outbox.claim(self.batch, self.lease)
         held: dict[str, datetime] = {}  # vendor -> until when it asked us to wait, within this batch
-        for row in claimed:
-            if self._stop.is_set() and row is not claimed[0]:
-                break  # the rest wait for their lease to run out
-            if row.event.vendor in held:
-                self.outbox.release(row, held[row.event.vendor])
-                continue
-            now = datetime.now(timezone.utc)
-            if now + timedelta(seconds=self.timeout + 1) > row.lease_until:
-                # Slow answers used up the batch's lease: a send now could outlast it, and another
-                # worker could claim and send the row as well. Give it back, due at once, uncharged.
-                self.outbox.release(row, now)
-                continue
-            until = self.deliver(row)
-            if until is not None:
-                held[row.event.vendor] = until
+        unsettled: list[Settlement] = []
+        oldest = 0.0  # when the first unsettled outcome came (monotonic)
+        try:
+            for row in claimed:
+                if self._stop.is_set() and row is not claimed[0]:
+                    break  # the rest wait for their lease to run out
+                if row.event.vendor in held:
+                    self.outbox.release(row, held[row.event.vendor])
+                    continue
+                now = datetime.now(timezone.utc)
+                if now + timedelta(seconds=self.timeout + 1) > row.lease_until:
+                    # Slow answers used up the batch's lease: a send now could outlast it, and another
+                    # worker could claim and send the row as well. Give it back, due at once, uncharged.
+                    self.outbox.release(row, now)
+                    continue
+                settlement, until = self.attempt(row)
+                if not unsettled:
+                    oldest = time.monotonic()
+                unsettled.append(settlement)
+                if until is not None or time.monotonic() - oldest >= self.settle_every:
+                    self._settle(unsettled)
+                if until is not None:
+                    self.outbox.hold_vendor(row.event.vendor, until)  # a rate limit holds the account, not one event
+                    held[row.event.vendor] = until
+        finally:
+            self._settle(unsettled)  # a send that raised, or a stop: what was sent is still recorded
         return len(claimed)
 
-    def deliver(self, row: Claimed) -> datetime | None:
-        """Send one claimed row and settle it; the time the vendor asked to be left alone until, if it did."""
+    def _settle(self, unsettled: list[Settlement]) -> None:
+        if not unsettled:
+            return
+        for settlement, settled in zip(unsettled, self.outbox.settle_many(unsettled)):
+            if not settled:
+                log.info("event %s: its claim ran out before the answer came; the row was not changed",
+                         settlement.claimed.id)
+        unsettled.clear()
+
+    def attempt(self, row: Claimed) -> tuple[Settlement, datetime | None]:
+        """Send one claimed row: what to record for it, and until when the vendor asked to be left alone."""
         event = row.event
         forwarding = self.forwarding_of(row.site) or Forwarding()
         outcome = self._attempt(event, forwarding)
@@ -124,12 +161,8 @@ class DeliveryWorker:
             state, error = PENDING, outcome.error
             wait = self._delay(row.attempts, outcome.after)
             at = datetime.now(timezone.utc) + timedelta(seconds=wait)
-        if not self.outbox.settle(row, state, error=error, next_attempt_at=at):
-            log.info("event %s: its claim ran out before the answer came; the row was not changed", row.id)
-        if state == PENDING and outcome.after is not None:
-            self.outbox.hold_vendor(event.vendor, at)  # a rate limit holds the account, not one event
-            return at
-        return None
+        settlement = Settlement(row, state, error, at)
+        return settlement, (at if state == PENDING and outcome.after is not None else None)
 
     def _attempt(self, event, forwarding: Forwarding):
         adapter = self.adapters(event.vendor)

@@ -61,6 +61,15 @@ class Claimed:
     lease_until: datetime
 
 
+@dataclass(frozen=True)
+class Settlement:
+    """What became of one claimed row: DELIVERED, DEAD (with the vendor's error) or PENDING again at a time."""
+    claimed: Claimed
+    state: str
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+
+
 def _insert(dialect: str, table):
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
@@ -155,18 +164,30 @@ class Outbox:
     def settle(self, claimed: Claimed, state: str, *, error: str | None = None,
                next_attempt_at: datetime | None = None) -> bool:
         """Record a delivery's result; False when the claim was lost (its lease ran out, another took it)."""
-        values: dict[str, Any] = {"state": state, "claim": None, "lease_until": None}
-        if state == DELIVERED:
-            values["delivered_at"] = datetime.now(timezone.utc)
-            values["last_error"] = None
-        else:
-            values["last_error"] = (error or "")[:MAX_ERROR]
-        if next_attempt_at is not None:
-            values["next_attempt_at"] = next_attempt_at
-        with self._delivery_write("settle an event") as connection:
-            return bool(connection.execute(update(event_outbox).where(
-                event_outbox.c.id == claimed.id, event_outbox.c.claim == claimed.claim,
-                event_outbox.c.state == SENDING).values(**values)).rowcount)
+        return self.settle_many([Settlement(claimed, state, error, next_attempt_at)])[0]
+
+    def settle_many(self, settlements: list[Settlement]) -> list[bool]:
+        """Record several deliveries' results in one transaction (the worker settles a batch at once: one
+        write turn instead of one per event, while requests wait for the same lock); per settlement,
+        False when its claim was lost."""
+        if not settlements:
+            return []
+        now = datetime.now(timezone.utc)
+        settled = []
+        with self._delivery_write("settle events") as connection:
+            for item in settlements:
+                values: dict[str, Any] = {"state": item.state, "claim": None, "lease_until": None}
+                if item.state == DELIVERED:
+                    values["delivered_at"] = now
+                    values["last_error"] = None
+                else:
+                    values["last_error"] = (item.error or "")[:MAX_ERROR]
+                if item.next_attempt_at is not None:
+                    values["next_attempt_at"] = item.next_attempt_at
+                settled.append(bool(connection.execute(update(event_outbox).where(
+                    event_outbox.c.id == item.claimed.id, event_outbox.c.claim == item.claimed.claim,
+                    event_outbox.c.state == SENDING).values(**values)).rowcount))
+        return settled
 
     def release(self, claimed: Claimed, until: datetime) -> bool:
         """Give a claimed row back unsent, due at `until`: the attempt it was claimed for does not count."""
