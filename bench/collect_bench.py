@@ -5,9 +5,9 @@ vendors' credentials, and the vendors' base URLs pointed at the local API stand-
 (tests/vendor_api_standins.py) that the harness runs. The write-off server is the same gateway with
 `TAG_GATEWAY_OUTBOX=discard` (bench/discard_outbox.py): only the outbox insert and its commit are skipped.
 
-The delivery worker runs during the loads, as in production: the durable server's worker sends what it
-stored to the stand-ins while the next requests come in (the write-off server's has nothing to send).
-That is part of what a durable outbox costs a server, so it is in the figure.
+For the target, delivery is paused on both sides (bench/paused_delivery.py says why): the figure is the
+write's cost. A second comparison runs a durable server whose delivery worker sends what it stored to
+the stand-ins while the next requests come in, against the same write-off server, with no target.
 
 Each request carries a new event id (bench/unique_events.py), its visitor's consent token from POST
 /consent, and comes from one of many visitor addresses. After each load: every answer was 202 accepted
@@ -118,7 +118,8 @@ def check_stored(name: str, accepted: int, stored: Callable[[], int], dead: Call
 
 
 def collect_sides(name: str, write: Gateway, off: Gateway, origin: str, consent_body: str,
-                  stack: ExitStack) -> Comparison:
+                  stack: ExitStack, key: str | None = None) -> Comparison:
+    """`key`: the comparison's report key (default collect.<name>)."""
     tokens = {server: consent_token(server, origin, consent_body) for server in (write, off)}
     counters = {server: outbox_counter(server.database_url, stack) for server in (write, off)}
     template = body_template()
@@ -150,7 +151,7 @@ def collect_sides(name: str, write: Gateway, off: Gateway, origin: str, consent_
             raise BenchError(f"POST /collect ({name}): {counters[server](run)} rows for one event, expected {expected}")
 
     return Comparison(
-        f"collect.{name}",
+        key or f"collect.{name}",
         Side(f"POST /collect {name}, durable outbox write", write.url + "/collect", "POST",
              before=unique_events.new_run, after=all_stored, script=script_for(write)),
         Side(f"POST /collect {name}, outbox write off", off.url + "/collect", "POST",

@@ -38,14 +38,16 @@ def worker_count() -> int:
 
 class Gateway:
     def __init__(self, config_dir: Path, database_url: str, *, store_dir: Path | None = None, discard: bool = False,
-                 discard_outbox: bool = False, env: dict[str, str] | None = None):
+                 discard_outbox: bool = False, paused_delivery: bool = False, env: dict[str, str] | None = None):
         """`discard`: the consent log's write off; `discard_outbox`: the event outbox's write off;
+        `paused_delivery`: the delivery worker not started (bench/paused_delivery.py);
         `env`: more variables (the forwarding credentials and stand-in URLs of the /collect servers)."""
         self.config_dir = config_dir
         self.database_url = database_url
         self.store_dir = store_dir
         self.discard = discard
         self.discard_outbox = discard_outbox
+        self.paused_delivery = paused_delivery
         self.extra_env = dict(env or {})
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -67,7 +69,8 @@ class Gateway:
                    PYTHONUNBUFFERED="1", **self.extra_env)
         env.pop("TAG_GATEWAY_CONSENT_LOG", None)
         env.pop("TAG_GATEWAY_OUTBOX", None)
-        if self.discard or self.discard_outbox:
+        env.pop("TAG_GATEWAY_DELIVERY", None)
+        if self.discard or self.discard_outbox or self.paused_delivery:
             # bench/discard_hook/sitecustomize.py runs in every process of this server (workers too,
             # however they are started) and swaps the consent log for one that writes nothing, or skips
             # the outbox's write, as the variables below say.
@@ -75,6 +78,8 @@ class Gateway:
                 env["TAG_GATEWAY_CONSENT_LOG"] = "discard"
             if self.discard_outbox:
                 env["TAG_GATEWAY_OUTBOX"] = "discard"
+            if self.paused_delivery:
+                env["TAG_GATEWAY_DELIVERY"] = "paused"
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(DISCARD_HOOK), str(ROOT), env.get("PYTHONPATH")]))
         self._proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                       start_new_session=True)

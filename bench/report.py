@@ -25,6 +25,8 @@ ROWS: list[tuple[str, str, str, tuple[str, float] | None]] = [
     ("consent.postgresql.ratio", "POST /consent, PostgreSQL: durable write / write off req/s", "x", (">=", 0.8)),
     ("collect.sqlite.ratio", "POST /collect, SQLite: durable outbox write / write off req/s", "x", (">=", 0.8)),
     ("collect.postgresql.ratio", "POST /collect, PostgreSQL: durable outbox write / write off req/s", "x", (">=", 0.8)),
+    ("collect.delivering.sqlite.ratio", "POST /collect, SQLite, durable side delivering during its loads: "
+     "durable / write off req/s", "x", None),
     ("delivery.sqlite.ratio", "delivery from a filled outbox (SQLite): gateway / one direct sender, events/s", "x", None),
     ("browser.banner", "browser: container loaded -> banner visible", "ms", None),
     ("browser.first_pixel", "browser: Accept all click -> first vendor request", "ms", None),
@@ -112,7 +114,10 @@ def markdown(rows: list[Row], header: dict) -> str:
         "of the config.",
         "* POST /collect: a new event id per request (wrk Lua script), every answer 202 accepted, the durable "
         "server's outbox holding every accepted event (at most the 64 requests in flight when wrk stopped more), "
-        "none dead, the write-off server's outbox none. Delivery: every event delivered exactly once (the "
+        "none dead, the write-off server's outbox none. The rows with a target compare the write alone: delivery "
+        "paused on both sides (a write-off server has nothing to send; sending costs the same whether events wait "
+        "in a table or in memory); the row after them keeps the durable server's delivery worker sending during "
+        "its loads. Delivery: every event delivered exactly once (the "
         "stand-ins' request and distinct-event counts), by the gateway and by the direct sender alike.",
         "",
         "| figure | value | target | status | detail |",

@@ -32,7 +32,8 @@ def test_quick_run_measures_every_row_and_writes_the_reports(tmp_path: Path):
         assert row["status"] in ("met", "MISSED", "") and (row["status"] == "") == (row["target"] == ""), row
     assert document["machine"]["cores"] == os.cpu_count() and document["machine"]["cpu_model"]
     # The ratios come from both sides of each comparison, measured in this run.
-    for key in ("get200", "get304", "consent.sqlite", "consent.postgresql", "collect.sqlite", "collect.postgresql"):
+    for key in ("get200", "get304", "consent.sqlite", "consent.postgresql", "collect.sqlite", "collect.postgresql",
+                "collect.delivering.sqlite"):
         rounds = document["raw"][key]["rounds"]
         assert len(rounds["subject"]) == len(rounds["baseline"]) == 1
         assert all(run["requests"] > 0 and run["failed"] == 0 for run in rounds["subject"] + rounds["baseline"])
