@@ -91,6 +91,18 @@ def test_a_record_has_every_field_and_never_the_full_ip(log, database_url, make_
         assert "203.0.113.77" not in dump and "2001:db8:abcd:12" not in dump
 
 
+def test_text_with_tabs_newlines_backslashes_and_non_ascii_is_stored_as_sent(log, make_decision) -> None:
+    """PostgreSQL receives a batch through COPY, whose text format gives tabs, newlines and backslashes a
+    meaning of their own: each must come back as the visitor's browser sent it, and the chain verify."""
+    agents = ["Tab\there", "Line\nbreak\r\n", "Back\\slash \\N", "\\.", "Ünïcödé ☕ \u2028", "null", ""]
+    for n, agent in enumerate(agents):
+        stored = log.record(make_decision(consent_id=f"t{n}", user_agent=agent, language="pt-BR",
+                                          container_version="v\t1"))
+        assert stored.user_agent == agent
+    assert [log.show(f"t{n}")[0].user_agent for n in range(len(agents))] == agents
+    assert log.verify().ok
+
+
 def test_each_distinct_banner_text_version_is_stored_once(log, database_url, make_decision) -> None:
     english = {"title": "Your privacy choices", "text": "We use cookies."}
     german = {"title": "Ihre Datenschutz-Einstellungen", "text": "Wir verwenden Cookies."}

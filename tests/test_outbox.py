@@ -145,3 +145,18 @@ def test_delivery_bookkeeping_skips_the_flush_and_leaves_every_connection_flushi
         with log.engine.connect() as connection:
             assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
         box.close()
+
+
+def test_a_batch_keeps_every_payload_exactly_whatever_it_holds(store) -> None:
+    """PostgreSQL takes a batch as one JSON document (json_to_recordset): quotes, backslashes, non-ASCII
+    text, nulls and numbers come back as they went in, each event on its own row."""
+    from dataclasses import replace
+
+    odd = [replace(event(n), params={"name": 'say "hi" \\ back', "emoji": "café ☕ \u2028", "none": None,
+                                     "value": 10 ** 15 + n / 7, "items": [{"id": f"SKU-{n}", "q": n}]},
+                   page_url=f"https://shop.example/p?q='{n}'&x=\"y\"") for n in range(5)]
+    assert store._commit([Accept(e, "default") for e in odd] + [Accept(odd[0], "default")]) == \
+        ["queued"] * 5 + ["duplicate"]
+    stored = {r.event_id: r for r in rows(store)}
+    assert {e.event_id: e.as_json() for e in odd} == {k: r.payload for k, r in stored.items()}
+    assert all(r.state == PENDING and r.created_at.tzinfo is not None for r in stored.values())

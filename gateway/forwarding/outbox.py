@@ -16,6 +16,7 @@ TikTok, which de-duplicate by event id; that is the price of never losing one.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections import Counter
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -32,7 +33,7 @@ from gateway.forwarding.event import ServerEvent
 from gateway.store import database
 from gateway.store.errors import LogUnavailable, one_line
 from gateway.store.group_commit import GroupCommitter
-from gateway.store.schema import event_drops, event_outbox
+from gateway.store.schema import UTCDateTime, event_drops, event_outbox
 
 PENDING, SENDING, DELIVERED, DEAD = "pending", "sending", "delivered", "dead"
 MAX_ERROR = 2000  # characters of a vendor's error kept on the row
@@ -68,6 +69,21 @@ class Settlement:
     state: str
     error: str | None = None
     next_attempt_at: datetime | None = None
+
+
+# PostgreSQL: the whole batch as one JSON document, so the statement is the same whatever the batch's size.
+# The multi-row VALUES form had 10 placeholders per event, and psycopg parses a statement that long anew
+# each time instead of caching it (~90 us of CPU per event, three times PostgreSQL's own work); one text
+# array per column was slower still, psycopg escaping each JSON payload in Python (both measured).
+_PG_COLUMNS = ("site", "vendor", "tag_id", "event_id", "consent_id", "payload")
+_PG_INSERT = text(
+    "INSERT INTO event_outbox (site, vendor, tag_id, event_id, consent_id, payload, state, attempts, "
+    "next_attempt_at, created_at) "
+    "SELECT site, vendor, tag_id, event_id, consent_id, payload, :state, 0, :now, :now "
+    "FROM json_to_recordset(CAST(:batch AS json)) "
+    "AS batch(site text, vendor text, tag_id text, event_id text, consent_id text, payload json) "
+    "ON CONFLICT (site, vendor, event_id) DO NOTHING RETURNING site, vendor, event_id"
+).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
 def _insert(dialect: str, table):
@@ -132,7 +148,14 @@ class Outbox:
                          "consent_id": event.consent_id, "payload": event.as_json(), "state": PENDING, "attempts": 0,
                          "next_attempt_at": now, "created_at": now})
         with self._writing("queue the events") as connection:
-            inserted = {tuple(row) for row in connection.execute(self._insert_events, rows)} if rows else set()
+            if not rows:
+                inserted = set()
+            elif self._dialect == "postgresql":
+                batch = json.dumps([{column: row[column] for column in _PG_COLUMNS} for row in rows])
+                inserted = {tuple(row) for row in connection.execute(
+                    _PG_INSERT, {"now": now, "state": PENDING, "batch": batch})}
+            else:
+                inserted = {tuple(row) for row in connection.execute(self._insert_events, rows)}
             day = now.strftime("%Y-%m-%d")
             if drops:
                 connection.execute(self._count_drops, [{"site": site, "vendor": vendor, "day": day, "reason": reason,
