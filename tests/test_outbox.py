@@ -16,9 +16,12 @@ from gateway.store import ConsentLog
 from gateway.store.schema import event_drops, event_outbox
 
 
+STARTED = int(time.time())  # one event time for the whole run: event(n) twice is the same event
+
+
 def event(n, vendor="meta_pixel", consent_id="c1") -> ServerEvent:
     return ServerEvent(event_id=f"e-{n}", site="default", tag_id="meta-purchase", vendor=vendor,
-                       account_id="1234567890", event_name="Purchase", event_time=int(time.time()),
+                       account_id="1234567890", event_name="Purchase", event_time=STARTED,
                        params={"value": n}, consent_id=consent_id)
 
 

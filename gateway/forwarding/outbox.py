@@ -104,8 +104,8 @@ class Outbox:
         # SQLite: take turns with the other writers of the file (the consent log, other workers) as the consent
         # log does (database.WriterTurns), instead of SQLite's busy waits of up to 100 ms, which gave POST /collect
         # a p99 near a second under load. One per thread that writes: a lock file is held per open file.
-        self._turns = database.WriterTurns(engine.url, busy_timeout)
-        self._delivery_turns = database.WriterTurns(engine.url, busy_timeout)
+        self._turns = database.WriterTurns(engine.url)
+        self._delivery_turns = database.WriterTurns(engine.url)
         self._committer = GroupCommitter(self._commit, what="queue the event",
                                          wait_timeout=2 * busy_timeout + database.CONNECT_TIMEOUT)
 

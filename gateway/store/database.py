@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import time
 from contextlib import contextmanager
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,18 +126,19 @@ class WriterTurns:
     Why: SQLite lets a writer that finds the database locked sleep in steps of 1, 2, 5, 10, ...
     100 ms before it looks again, while the holder may take the lock back at once; with several
     worker processes committing batches back to back, one could wait out the busy timeout (a 503)
-    and each wait costs a batch's worth of latency. Here a waiting process polls every half
-    millisecond, so it gets the next turn within a fraction of a commit. ``BEGIN IMMEDIATE``
-    still guards the chain: this only orders the processes' writers. PostgreSQL queues lock
-    waiters itself: no turns there.
+    and each wait costs a batch's worth of latency. Here a waiting writer sleeps in ``flock`` itself:
+    the kernel wakes it the moment the holder lets go, and it holds no GIL while it waits. (It used
+    to poll every half millisecond, and each poll took the GIL from its process's event loop: the
+    durable POST /consent served 8% fewer requests, with a higher p99, measured in interleaved runs.)
+    The wait has no deadline of its own: the lock is held only for one commit, which SQLite's busy
+    timeout bounds, and the kernel releases it when its process dies; a request still gets its 503
+    after the group committer's own wait. ``BEGIN IMMEDIATE`` still guards the chain: this only
+    orders the processes' writers. PostgreSQL queues lock waiters itself: no turns there.
     """
 
-    POLL = 0.0005
-
-    def __init__(self, url: URL, timeout: float):
+    def __init__(self, url: URL):
         path = sqlite_path(url)
         self._path = None if path is None else Path(f"{path}-writer")
-        self._timeout = timeout
         self._fd: int | None = None
         self._pid = 0
 
@@ -148,16 +148,7 @@ class WriterTurns:
             yield
             return
         fd = self._open()
-        deadline = time.monotonic() + self._timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise LogUnavailable(f"{self._path}: another process kept the write turn for "
-                                         f"{self._timeout:g} s") from None
-                time.sleep(self.POLL)
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:

@@ -78,7 +78,7 @@ class ConsentLog:
         self.url = url           # without the password
         # A caller may wait for the batch ahead of its own, then its own: each bounded by the
         # database's lock/busy and connect timeouts. Past that it gets a 503, never a hang.
-        self._turns = database.WriterTurns(engine.url, busy_timeout)
+        self._turns = database.WriterTurns(engine.url)
         self._appender = Appender(engine)  # the committer thread's own connection
         self._committer = GroupCommitter(self._append, what="record the decision",
                                          wait_timeout=2 * busy_timeout + database.CONNECT_TIMEOUT)
