@@ -258,12 +258,24 @@ def test_invalid_json_content_type_and_origin(client) -> None:
     assert none.status_code == 403
 
 
-def test_events_are_rate_limited_per_address(client, consent_log, monkeypatch) -> None:
-    import gateway.forwarding.service as service
+def test_events_are_rate_limited_per_address_as_forwarding_rate_limit_says(gateway) -> None:
+    with gateway("  rate_limit: {requests: 3, per_seconds: 60}\n") as limited:
+        answers = [collect(limited, purchase(f"r-{n}")) for n in range(5)]
+        assert [a.status_code for a in answers] == [202, 202, 202, 429, 429]
+        assert answers[3].json()["error"]["code"] == "rate_limited" and answers[3].headers["Retry-After"] == "20"
+        # The choices have their own budget: a visitor who used up the events can still choose.
+        assert limited.post("/consent", json={"categories": ["necessary"]},
+                            headers={"Origin": STORE_ORIGIN}).status_code == 200
+    with gateway("  rate_limit: false\n") as unlimited:
+        assert {collect(unlimited, purchase(f"u-{n}")).status_code for n in range(130)} == {202}
 
-    monkeypatch.setattr(service, "COLLECT_RATE_LIMIT", (3, 60))
-    answers = [collect(client, purchase(f"r-{n}")).status_code for n in range(5)]
-    assert answers[:3] == [202, 202, 202] and answers[3:] == [429, 429]
+
+def test_the_default_event_budget_is_120_a_minute() -> None:
+    from gateway.forwarding.settings import Forwarding
+
+    assert Forwarding.from_spec({}).rate_limit == (120, 60)
+    assert Forwarding.from_spec({"rate_limit": {"requests": 10, "per_seconds": 5}}).rate_limit == (10, 5)
+    assert Forwarding.from_spec({"rate_limit": False}).rate_limit is None
 
 
 def test_health_counts_tags_not_forwarding_and_the_admin_view_names_them(gateway, monkeypatch) -> None:

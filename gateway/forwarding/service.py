@@ -28,8 +28,6 @@ from gateway.store import LogUnavailable
 from gateway.vendor_choice import with_unseen_vendors
 
 MAX_COLLECT_BODY = 8192  # bytes: a purchase with its items fits in 2-3 KB
-# Per client address, apart from POST /consent's buckets so that a flood of events cannot block a choice.
-COLLECT_RATE_LIMIT = (120, 60)
 TIMEOUT_ENV = "TAG_GATEWAY_FORWARD_TIMEOUT"  # seconds one vendor request may take (default 10)
 CONSENT_HEADER = "X-Tag-Gateway-Consent"
 PAGE_EVENTS = {"tiktok_pixel": "Pageview"}  # a tag that sends the vendor's page call names no event
@@ -99,10 +97,10 @@ class ForwardingService:
             return web._origin_refused(request, site_now.name)
         config = snapshot.config
         ip = client_ip(request, snapshot)
-        if config.site.consent_rate_limit:
+        if config.forwarding.rate_limit:
             limiter = self.limiters.get(site_now.name) or self.limiters.setdefault(
                 site_now.name, RateLimiter(_collect_path(site_now.limiter.path)))
-            wait = await run_in_threadpool(limiter.wait, client_key(ip), *COLLECT_RATE_LIMIT)
+            wait = await run_in_threadpool(limiter.wait, client_key(ip), *config.forwarding.rate_limit)
             if wait:
                 return web.error(429, "rate_limited", f"too many events sent from this address; try again in "
                                  f"{wait:.0f} s", {**cors, "Retry-After": f"{wait:.0f}"})

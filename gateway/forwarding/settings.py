@@ -23,6 +23,9 @@ USER_AGENT_REQUIRED = frozenset(v for v, adapter in ADAPTERS.items() if adapter.
 RESTRICTED_MODES = frozenset({"meta_pixel"})
 SERVER_SIDE = ("also", "only")
 DEFAULT_ATTEMPTS = 8
+# POST /collect per client address, apart from POST /consent's buckets so that a flood of events cannot
+# block a choice: a checkout sends a handful of events, a shop's busiest visitor a few dozen a minute.
+DEFAULT_RATE_LIMIT = (120, 60)  # (requests, per_seconds)
 OPT_OUT_MODES = ("drop", "restricted")
 
 
@@ -32,13 +35,17 @@ class Forwarding:
     max_value: float | None = None     # plausibility limit on params.value (None: no limit)
     opt_out_mode: str = "drop"
     privacy: dict[str, dict[str, Any]] = field(default_factory=dict)  # vendor -> its YAML mapping, as written
+    rate_limit: tuple[int, int] | None = DEFAULT_RATE_LIMIT  # per client address; None: off
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any] | None) -> "Forwarding":
         spec = spec or {}
+        limit = spec.get("rate_limit", True)  # schema-checked: true (the default), false, or the two numbers
         return cls(attempts=spec.get("attempts", DEFAULT_ATTEMPTS), max_value=spec.get("max_value"),
                    opt_out_mode=spec.get("opt_out_mode", "drop"),
-                   privacy={vendor: dict(mapping or {}) for vendor, mapping in (spec.get("vendors") or {}).items()})
+                   privacy={vendor: dict(mapping or {}) for vendor, mapping in (spec.get("vendors") or {}).items()},
+                   rate_limit=DEFAULT_RATE_LIMIT if limit is True else
+                   (limit["requests"], limit["per_seconds"]) if limit else None)
 
     def transforms_for(self, vendor: str) -> Transforms:
         """The vendor's privacy transforms: the ONE place the YAML mapping becomes a `Transforms`."""

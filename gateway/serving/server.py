@@ -22,7 +22,10 @@ of 4-5 on its 2 cores (so absolute figures are low and noisy):
   0.69 x (1,191 req/s); POST /collect: SQLite 0.77 x, PostgreSQL 0.85 x.
 * bench/RESULTS.md after the switch (2026-12-06, an idle VM on a busy host: nginx at 18-39k req/s instead
   of 60-135k): GET 200 0.50 x, 304 0.57 x; p99 33-77 ms, nginx's 21-43 ms, so the 8 ms target could not be
-  judged that day.
+  judged that day. Most of that was the harness's own doing: its GET loads overlapped the /collect
+  servers' deliveries. Since each load waits for a quiet machine (bench/quiet.py), five runs on one
+  day gave GET 200 0.69-0.81 x with p99 5.3-8.8 ms (nginx 5.3-6.9 ms), 304 0.49-0.56 x with p99
+  6.6-9.6 ms (nginx 5.8-6.5 ms).
 Every other route runs on uvicorn's own ASGI path: the POST rates above are within a few per cent of
 bench/RESULTS.md's under granian (1,081 and 1,302 req/s) although this machine was far busier.
 
