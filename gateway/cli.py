@@ -181,6 +181,7 @@ def _add_events(commands) -> None:
                                            "no_credential, no_adapter), delivered, queued, retrying and dead.")
     stats.add_argument("--days", type=_positive, default=7, metavar="N", help="the last N days, today included "
                                                                               "(default: 7)")
+    stats.add_argument("--site", metavar="NAME", help=SITE_FILTER_HELP)
     stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
     retry = actions.add_parser("retry-dead", help="deliver the dead events again",
                                description="Make every dead event (or one vendor's) due now, with a fresh count of "
@@ -325,8 +326,8 @@ def cmd_events(args: argparse.Namespace) -> int:
             outbox = _outbox(log)
             if args.events_command == "stats":
                 start = window_start(args.days)
-                entries = report.tally(outbox.rows(since=start), outbox.drops(report.since_day(start)))
-                print(report.render(entries, args.days, args.json))
+                entries = report.tally(outbox.counts(start, args.site), outbox.drops(report.since_day(start), args.site))
+                print(report.render(entries, args.days, args.json, args.site))
                 return 0
             count = outbox.retry_dead(args.vendor)
             which = f" of {args.vendor}" if args.vendor else ""

@@ -63,6 +63,24 @@ def test_stats_per_vendor_and_day(filled, capsys) -> None:
     assert line[2:7] == ["4", "1", "1", "1", "1"]
 
 
+def test_stats_of_one_site(filled, capsys) -> None:
+    with ConsentLog.open(filled) as log:
+        box = Outbox(log.engine)
+        for n in range(3):
+            box.put_sync(Accept(event(100 + n, vendor="ga4"), "outlet"))
+        box.put_sync(Drop("outlet", "ga4", "consent"))
+        box.close()
+    code, out, _ = run(capsys, "events", "stats", "--site", "outlet", "--json")
+    found = json.loads(out)
+    assert code == 0 and found["site"] == "outlet"
+    assert [(r["vendor"], r["accepted"], r["queued"], r["dropped"]) for r in found["rows"]] == [
+        ("ga4", 3, 3, {"consent": 1})]
+    everything = {r["vendor"]: r["accepted"] for r in json.loads(run(capsys, "events", "stats", "--json")[1])["rows"]}
+    assert everything == {"ga4": 3, "meta_pixel": 4, "tiktok_pixel": 1}
+    code, out, _ = run(capsys, "events", "stats", "--site", "nowhere")
+    assert code == 0 and out.strip() == "no server-side events of site nowhere in the last 7 days"
+
+
 def test_retry_dead_makes_dead_events_due_again(filled, capsys) -> None:
     assert run(capsys, "events", "retry-dead", "--vendor", "tiktok_pixel")[1].startswith("0 dead events of tiktok_pixel")
     code, out, _ = run(capsys, "events", "retry-dead")

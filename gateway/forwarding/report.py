@@ -16,32 +16,33 @@ from gateway.forwarding.outbox import DEAD, DELIVERED, PENDING, SENDING
 COLUMNS = ("accepted", "delivered", "queued", "retrying", "dead")
 
 
-def tally(rows: list[Any], drops: list[Any]) -> list[dict[str, Any]]:
-    """One entry per (day, vendor), oldest day first."""
+def tally(counts: list[Any], drops: list[Any]) -> list[dict[str, Any]]:
+    """One entry per (day, vendor), oldest day first, from Outbox.counts and Outbox.drops."""
     table: dict[tuple[str, str], dict[str, Any]] = defaultdict(
         lambda: {**{c: 0 for c in COLUMNS}, "dropped": {}})
-    for row in rows:
-        entry = table[(row.created_at.strftime("%Y-%m-%d"), row.vendor)]
-        entry["accepted"] += 1
-        if row.state == DELIVERED:
-            entry["delivered"] += 1
-        elif row.state == DEAD:
-            entry["dead"] += 1
-        elif row.state in (PENDING, SENDING):
-            entry["retrying" if row.attempts else "queued"] += 1
+    for count in counts:
+        entry = table[(count.day, count.vendor)]
+        entry["accepted"] += count.n
+        if count.state == DELIVERED:
+            entry["delivered"] += count.n
+        elif count.state == DEAD:
+            entry["dead"] += count.n
+        elif count.state in (PENDING, SENDING):
+            entry["retrying" if count.tried else "queued"] += count.n
     for drop in drops:
         dropped = table[(drop.day, drop.vendor)]["dropped"]
         dropped[drop.reason] = dropped.get(drop.reason, 0) + drop.count
     return [{"day": day, "vendor": vendor, **entry} for (day, vendor), entry in sorted(table.items())]
 
 
-def render(entries: list[dict[str, Any]], days: int, as_json: bool = False) -> str:
+def render(entries: list[dict[str, Any]], days: int, as_json: bool = False, site: str | None = None) -> str:
     if as_json:
-        return json.dumps({"days": days, "rows": entries}, indent=2)
+        return json.dumps({"days": days, **({"site": site} if site is not None else {}), "rows": entries}, indent=2)
+    of = f" of site {site}" if site is not None else ""
     if not entries:
-        return f"no server-side events in the last {days} day{'s' if days != 1 else ''}"
+        return f"no server-side events{of} in the last {days} day{'s' if days != 1 else ''}"
     head = f"{'day':<10}  {'vendor':<14}" + "".join(f"  {c:>9}" for c in COLUMNS) + "  dropped"
-    lines = [f"server-side events, last {days} day{'s' if days != 1 else ''} (UTC)", head]
+    lines = [f"server-side events{of}, last {days} day{'s' if days != 1 else ''} (UTC)", head]
     for e in entries:
         dropped = ", ".join(f"{reason} {n}" for reason, n in sorted(e["dropped"].items())) or "-"
         lines.append(f"{e['day']:<10}  {e['vendor']:<14}" + "".join(f"  {e[c]:>9}" for c in COLUMNS) + f"  {dropped}")
