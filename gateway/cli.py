@@ -4,6 +4,7 @@ consent log error becomes an exit code."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from datetime import datetime, time, timezone
@@ -48,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                "each site's sub-folder); print FILE:LINE: key: problem for each "
                                                "mistake and exit 1, or print a summary (per site) and exit 0.")
     validate.add_argument("config", nargs="?", default=DEFAULT_CONFIG, metavar="DIR", help=f"default: {DEFAULT_CONFIG}")
+
+    commands.add_parser("schema", help="print the JSON Schema of a config file (for an editor's YAML support)",
+                        description="Print the JSON Schema every YAML file under the config folder is checked "
+                                    "against, vendor templates included, for an editor: save it and point the "
+                                    "YAML language server at it. `gateway validate` checks more than the schema "
+                                    "can say (references between files, the law): run it before serving.")
 
     _add_consents(commands)
     _add_events(commands)
@@ -209,6 +216,17 @@ def _report(error: ConfigError) -> None:
 def _summary(config) -> str:
     return (f"OK ({len(config.files)} files, {len(config.tags)} tags, "
             f"categories: {', '.join(config.category_keys)})")
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from gateway.schema import load_schema
+
+    try:
+        print(json.dumps(load_schema(), indent=2, ensure_ascii=False))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `gateway schema | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -407,7 +425,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return {"serve": cmd_serve, "validate": cmd_validate, "consents": cmd_consents, "events": cmd_events,
+    return {"serve": cmd_serve, "validate": cmd_validate, "schema": cmd_schema, "consents": cmd_consents,
+            "events": cmd_events,
             "audit": cmd_audit, "email": cmd_email, "preview": cmd_preview}[args.command](args)
 
 

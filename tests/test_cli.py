@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -58,3 +59,20 @@ def test_help_lists_the_documented_options() -> None:
     serve_help = build_parser()._subparsers._group_actions[0].choices["serve"].format_help()
     for option in ("--config", "--host", "--port", "--store", "--no-watch"):
         assert option in serve_help
+
+
+def test_schema_prints_the_schema_validate_uses_and_the_example_store_meets_it(capsys) -> None:
+    import jsonschema
+    import yaml
+
+    from gateway.schema import load_schema
+
+    assert main(["schema"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == load_schema()  # vendor templates included: what validate checks each file against
+    assert {"meta_pixel", "tiktok_pixel", "ga4"} <= set(printed["$defs"]["tag"]["properties"])
+    checker = jsonschema.Draft202012Validator(printed)
+    for path in sorted((ROOT / "tag_configs").glob("*.yaml")):
+        assert not list(checker.iter_errors(yaml.safe_load(path.read_text()))), path
+    typo = {"tags": [{"id": "x", "category": "analytics", "trigger": {"type": "page_view"}, "selectr": "#buy"}]}
+    assert any("selectr" in error.message for error in checker.iter_errors(typo))
