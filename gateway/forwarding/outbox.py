@@ -95,6 +95,7 @@ class Outbox:
         self._engine = engine
         self._dialect = engine.dialect.name
         # An event id is accepted once per (site, vendor): RETURNING names the rows inserted, the rest existed.
+        # (PostgreSQL inserts through _PG_INSERT instead; this is SQLite's.)
         self._insert_events = (_insert(self._dialect, event_outbox)
                                .on_conflict_do_nothing(index_elements=["site", "vendor", "event_id"])
                                .returning(event_outbox.c.site, event_outbox.c.vendor, event_outbox.c.event_id))

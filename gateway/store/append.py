@@ -108,7 +108,6 @@ class _CopyRows(_Prepared):
 
     def __init__(self, table: Any, dialect: Dialect, columns: list[str]) -> None:
         super().__init__(insert(table), dialect, column_keys=columns)
-        self._columns = columns
         by_name = dict(self._convert)
         self._ordered = [(name, by_name[name]) for name in columns]
         self.sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
