@@ -307,7 +307,7 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
         ip = client_ip(request, snapshot)
         limit = snapshot.config.site.consent_rate_limit
         if limit:
-            wait = await run_in_threadpool(site_now.limiter.wait, client_key(ip), *limit)
+            wait = await site_now.limiter.check(client_key(ip), *limit)
             if wait:
                 return error(429, "rate_limited", f"too many choices sent from this address; try again in {wait:.0f} s",
                              {**cors, **_EXPOSE_RETRY, "Retry-After": f"{wait:.0f}"})

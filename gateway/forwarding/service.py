@@ -13,7 +13,6 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -100,7 +99,7 @@ class ForwardingService:
         if config.forwarding.rate_limit:
             limiter = self.limiters.get(site_now.name) or self.limiters.setdefault(
                 site_now.name, RateLimiter(_collect_path(site_now.limiter.path)))
-            wait = await run_in_threadpool(limiter.wait, client_key(ip), *config.forwarding.rate_limit)
+            wait = await limiter.check(client_key(ip), *config.forwarding.rate_limit)
             if wait:
                 return web.error(429, "rate_limited", f"too many events sent from this address; try again in "
                                  f"{wait:.0f} s", {**cors, "Retry-After": f"{wait:.0f}"})

@@ -13,10 +13,7 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
-from contextlib import contextmanager
-from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -24,6 +21,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from gateway.store.errors import LogUnavailable
+from gateway.turns import FileTurns
 
 ENV_VAR = "DATABASE_URL"
 DEFAULT_FILE = "tag-gateway.sqlite3"
@@ -120,16 +118,12 @@ def _postgresql_engine(url: URL, busy_timeout: float) -> Engine:
     return engine
 
 
-class WriterTurns:
+class WriterTurns(FileTurns):
     """SQLite: the writing processes take turns through an advisory lock on ``<database>-writer``.
 
-    Why: SQLite lets a writer that finds the database locked sleep in steps of 1, 2, 5, 10, ...
-    100 ms before it looks again, while the holder may take the lock back at once; with several
-    worker processes committing batches back to back, one could wait out the busy timeout (a 503)
-    and each wait costs a batch's worth of latency. Here a waiting writer sleeps in ``flock`` itself:
-    the kernel wakes it the moment the holder lets go, and it holds no GIL while it waits. (It used
-    to poll every half millisecond, and each poll took the GIL from its process's event loop: the
-    durable POST /consent served 8% fewer requests, with a higher p99, measured in interleaved runs.)
+    gateway/turns.py says why (SQLite's own busy waits). Before the flock wait, a waiting writer
+    polled every half millisecond, and each poll took the GIL from its process's event loop: the
+    durable POST /consent served 8% fewer requests, with a higher p99, measured in interleaved runs.
     The wait has no deadline of its own: the lock is held only for one commit, which SQLite's busy
     timeout bounds, and the kernel releases it when its process dies; a request still gets its 503
     after the group committer's own wait. ``BEGIN IMMEDIATE`` still guards the chain: this only
@@ -138,36 +132,13 @@ class WriterTurns:
 
     def __init__(self, url: URL):
         path = sqlite_path(url)
-        self._path = None if path is None else Path(f"{path}-writer")
-        self._fd: int | None = None
-        self._pid = 0
-
-    @contextmanager
-    def turn(self) -> Iterator[None]:
-        if self._path is None:
-            yield
-            return
-        fd = self._open()
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        super().__init__(None if path is None else Path(f"{path}-writer"))
 
     def _open(self) -> int:
-        # A forked child shares the parent's open file, and with it the lock: it opens its own.
-        if self._fd is None or self._pid != os.getpid():
-            try:
-                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            except OSError as error:
-                raise LogUnavailable(f"{self._path}: {error.strerror}") from None
-            self._pid = os.getpid()
-        return self._fd
-
-    def close(self) -> None:
-        if self._fd is not None and self._pid == os.getpid():
-            os.close(self._fd)
-        self._fd = None
+        try:
+            return super()._open()
+        except OSError as error:
+            raise LogUnavailable(f"{self._path}: {error.strerror}") from None
 
 
 def _redacted(text: str) -> str:
