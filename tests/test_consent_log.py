@@ -12,6 +12,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
 
 from gateway.store import ConsentLog, LogUnavailable, StoreError, UnknownConsent, truncate_ip
@@ -465,6 +467,23 @@ def test_the_canonical_form_of_a_record_without_a_site_is_unchanged() -> None:
     assert chain.record_hash("0" * 64, {**FORMAT_1_ROW, "site": "shoes"}) != FORMAT_1_HASH
     assert chain.record_hash("0" * 64, {**FORMAT_1_ROW, "site": "hats"}) != chain.record_hash(
         "0" * 64, {**FORMAT_1_ROW, "site": "shoes"})
+
+
+_AWKWARD = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40) | st.sampled_from(
+    ['"seq":0', '","seq":0,"', '\\"seq\\":0', "0", "seq"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(consent_id=_AWKWARD, container_version=_AWKWARD, language=_AWKWARD, site=st.none() | _AWKWARD,
+       categories=st.lists(_AWKWARD, max_size=3), vendors_refused=st.none() | st.lists(_AWKWARD, max_size=3),
+       vendors_offered=st.none() | st.lists(_AWKWARD, max_size=3), seq=st.integers(1, 2**62))
+def test_a_hash_prepared_before_its_place_is_known_is_the_records_hash(seq, **fields) -> None:
+    # The committer hashes a record with its canonical form built earlier (chain.PendingHash), outside
+    # the write lock: it must be what verify recomputes, whatever the values hold.
+    from gateway.store import chain
+
+    row = {**FORMAT_1_ROW, **fields}
+    assert chain.PendingHash(row)("ef" * 32, seq) == chain.record_hash("ef" * 32, {**row, "seq": seq})
 
 
 def test_a_decision_names_at_most_one_site_of_64_characters(make_decision) -> None:

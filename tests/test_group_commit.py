@@ -130,7 +130,7 @@ def test_a_failed_commit_fails_every_waiter_of_its_batch(database_url, make_deci
         # six callers queue up meanwhile, so they become the next batch, all together.
         batches: list[list[str]] = []  # the consent ids of each transaction, as the committer takes them
         commit = log._committer._commit
-        log._committer._commit = lambda items: (batches.append([r["consent_id"] for r, _ in items]), commit(items))[1]
+        log._committer._commit = lambda items: (batches.append([r["consent_id"] for r, *_ in items]), commit(items))[1]
         holder = hold_chain_head(database_url, backend)
         first = threading.Thread(target=record, args=("first",))
         first.start()
@@ -240,6 +240,47 @@ def test_a_caller_waits_a_bounded_time_and_a_decision_not_yet_taken_is_never_wri
     release.set()
     committer.close()
     assert committed == [["in-the-hung-commit"]]  # what was never taken was never written
+
+
+def test_decisions_queued_while_another_process_writes_join_one_batch(tmp_path, make_decision) -> None:
+    # The committer waits for the database's write turn before it takes its batch: whatever arrives while
+    # another process writes goes into the next transaction together, not one transaction per turn.
+    url = f"sqlite:///{tmp_path / 'consents.sqlite3'}"
+    with ConsentLog.open(url) as log:
+        commits = count_batches(log)
+        other_process = database.WriterTurns(database.resolve_url(url))  # its own open file: excluded
+        other_process.take()
+        callers = [threading.Thread(target=lambda n=n: log.record(make_decision(consent_id=f"q{n}"))) for n in range(7)]
+        for caller in callers:
+            caller.start()
+        wait_for(lambda: len(log._committer._queue) == 7, "seven decisions to queue while the turn is taken")
+        assert commits == []  # none written while the other process holds the turn
+        other_process.give_back()
+        for caller in callers:
+            caller.join(10)
+        other_process.close()
+        assert sorted(r.consent_id for r in log.records()) == [f"q{n}" for n in range(7)]
+    assert commits == [7]
+
+
+def test_a_write_turn_that_cannot_be_taken_fails_only_the_waiting_callers() -> None:
+    from contextlib import contextmanager
+
+    from gateway.store.group_commit import GroupCommitter
+
+    refusals = [LogUnavailable("consents.sqlite3-writer: Permission denied")]
+
+    @contextmanager
+    def turn():
+        if refusals:
+            raise refusals.pop()
+        yield
+
+    committer = GroupCommitter(lambda items: items, wait_timeout=5, turn=turn)
+    with pytest.raises(LogUnavailable, match="consents.sqlite3-writer: Permission denied"):
+        committer.submit("refused")
+    assert committer.submit("later") == "later"  # the committer kept going: the next turn was taken
+    committer.close()
 
 
 SITES = ("shoes", "hats", None)

@@ -140,18 +140,18 @@ class AppendStatements:
         self.move_head = _Prepared(update(chain_state).where(only_row)
                                    .values(head_seq=bindparam("head_seq"), head_hash=bindparam("head_hash")), dialect)
 
-    def append(self, cursor: Any, batch: list[tuple[dict[str, Any], str]], now: Any) -> None:
-        """Append (row, banner texts) pairs after the chain head, inside the caller's transaction."""
+    def append(self, cursor: Any, batch: list[tuple[dict[str, Any], str, chain.PendingHash]], now: Any) -> None:
+        """Append (row, banner texts, pending hash) triples after the chain head, inside the caller's transaction."""
         cursor.execute(self.lock_head.sql)  # read under the lock: no other writer appends meanwhile
         seq, prev_hash = cursor.fetchone()
         seq = int(seq)
-        texts = {row["banner_texts_hash"]: text for row, text in batch}  # usually one set for the whole batch
+        texts = {row["banner_texts_hash"]: text for row, text, _ in batch}  # usually one set for the whole batch
         self.insert_texts.run(cursor, [{"hash": h, "texts": t, "first_seen": now} for h, t in texts.items()])
-        for row, _ in batch:
+        for row, _, pending_hash in batch:
             seq += 1
             row["seq"], row["prev_hash"] = seq, prev_hash
-            row["record_hash"] = prev_hash = chain.record_hash(prev_hash, row)
-        self.insert_records.run(cursor, [row for row, _ in batch])
+            row["record_hash"] = prev_hash = pending_hash(prev_hash, seq)
+        self.insert_records.run(cursor, [row for row, _, _ in batch])
         cursor.execute(self.move_head.sql, self.move_head.parameters({"head_seq": seq, "head_hash": prev_hash}))
 
 
@@ -171,7 +171,8 @@ class Appender:
         self._statements: AppendStatements | None = None
         self._begin = "BEGIN IMMEDIATE" if engine.dialect.name == "sqlite" else None
 
-    def append(self, batch: list[tuple[dict[str, Any], str]], now: Any, failed: Callable[[Exception], Exception]) -> None:
+    def append(self, batch: list[tuple[dict[str, Any], str, chain.PendingHash]], now: Any,
+               failed: Callable[[Exception], Exception]) -> None:
         """Commit the batch; raises `failed(error)` when the database refuses."""
         for attempt in (1, 2):
             reused = self._connection is not None

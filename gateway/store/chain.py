@@ -101,3 +101,24 @@ def chained_fields(row: Any) -> dict[str, Any]:
 
 def record_hash(prev_hash: str, row: Any) -> str:
     return sha256(prev_hash + "\n" + canonical_json(chained_fields(row)))
+
+
+class PendingHash:
+    """`record_hash` of a row whose place in the chain is not known yet.
+
+    The canonical JSON is built when the row is (outside the database's write lock); appending it
+    then only puts its seq and its link into the text and hashes it: the part of the work that has to
+    wait for the chain head. Gives exactly what record_hash gives for the row with that seq."""
+
+    __slots__ = ("_before", "_after")
+    _SEQ = '"seq":0'  # a key's quotes are the only unescaped ones in the text: this occurs once
+
+    def __init__(self, row: Any):
+        text = canonical_json(chained_fields({**row, "seq": 0}))
+        before, found, after = text.partition(self._SEQ)
+        if not found or self._SEQ in after:
+            raise ValueError("the canonical form has no single seq")  # a change of chained_fields broke this
+        self._before, self._after = before + '"seq":', after
+
+    def __call__(self, prev_hash: str, seq: int) -> str:
+        return sha256(f"{prev_hash}\n{self._before}{int(seq)}{self._after}")

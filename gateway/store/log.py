@@ -80,7 +80,7 @@ class ConsentLog:
         # database's lock/busy and connect timeouts. Past that it gets a 503, never a hang.
         self._turns = database.WriterTurns(engine.url)
         self._appender = Appender(engine)  # the committer thread's own connection
-        self._committer = GroupCommitter(self._append, what="record the decision",
+        self._committer = GroupCommitter(self._append, what="record the decision", turn=self._turns.turn,
                                          wait_timeout=2 * busy_timeout + database.CONNECT_TIMEOUT)
         # A forked worker must not use the parent's connections (a shared socket or SQLite file
         # lock): it opens its own; the parent keeps its pool.
@@ -140,18 +140,18 @@ class ConsentLog:
 
     def record(self, decision: Decision) -> Record:
         """Append `decision`; returns the stored record once committed. Raises LogUnavailable."""
-        row, texts = self._row(decision)
-        self._committer.submit((row, texts))  # returns once committed (seq and hashes filled in)
-        return _stored(row)
+        pending = self._row(decision)
+        self._committer.submit(pending)  # returns once committed (seq and hashes filled in)
+        return _stored(pending[0])
 
     async def record_async(self, decision: Decision) -> Record:
         """`record` for a caller on an event loop (POST /consent): awaits the commit without a thread."""
-        row, texts = self._row(decision)
-        await self._committer.submit_async((row, texts))
-        return _stored(row)
+        pending = self._row(decision)
+        await self._committer.submit_async(pending)
+        return _stored(pending[0])
 
     @staticmethod
-    def _row(decision: Decision) -> tuple[dict[str, Any], str]:
+    def _row(decision: Decision) -> tuple[dict[str, Any], str, chain.PendingHash]:
         if not isinstance(decision, Decision):
             raise TypeError("record() takes a Decision")
         ip_prefix = truncate_ip(decision.ip)
@@ -169,13 +169,13 @@ class ConsentLog:
             "vendors_refused": None if decision.vendors_refused is None else list(decision.vendors_refused),
             "vendors_offered": None if decision.vendors_offered is None else list(decision.vendors_offered),
         }
-        return row, texts
+        return row, texts, chain.PendingHash(row)
 
-    def _append(self, batch: list[tuple[dict[str, Any], str]]) -> list[None]:
-        """Append a batch of (row, banner texts) after the chain head in one transaction (the committer's thread)."""
-        with self._turns.turn():
-            self._appender.append(batch, datetime.now(timezone.utc), failed=lambda error: LogUnavailable(
-                f"{self.url}: cannot record the decision: {one_line(error)}"))
+    def _append(self, batch: list[tuple[dict[str, Any], str, chain.PendingHash]]) -> list[None]:
+        """Append a batch of (row, banner texts, pending hash) after the chain head in one transaction (the
+        committer's thread, holding the write turn)."""
+        self._appender.append(batch, datetime.now(timezone.utc), failed=lambda error: LogUnavailable(
+            f"{self.url}: cannot record the decision: {one_line(error)}"))
         return [None] * len(batch)
 
     def erase(self, consent_id: str, now: datetime | None = None) -> int:
