@@ -15,9 +15,20 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+_opening = threading.Lock()  # only for opening a lock file; a forked child starts with a fresh one
+
+
+def _fresh_lock_in_child() -> None:
+    global _opening
+    _opening = threading.Lock()  # another thread may have held it at the fork: it does not exist here
+
+
+os.register_at_fork(after_in_child=_fresh_lock_in_child)
 
 
 class FileTurns:
@@ -31,11 +42,15 @@ class FileTurns:
     @contextmanager
     def turn(self) -> Iterator[None]:
         """Wait for the turn, hold it for the block."""
-        self.take()
+        if self._path is None:
+            yield
+            return
+        fd = self._open()  # the very file it locks is the one it unlocks
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            self.give_back()
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
     def take(self) -> None:
         """Wait for the turn (call `give_back` after)."""
@@ -57,11 +72,17 @@ class FileTurns:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def _open(self) -> int:
-        """The lock file's descriptor, opened in this process. Raises OSError."""
-        if self._fd is None or self._pid != os.getpid():
-            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            self._pid = os.getpid()
-        return self._fd
+        """The lock file's descriptor, opened once in this process. Raises OSError.
+
+        Under a thread lock: two threads opening it at once would each lock their own descriptor, and
+        the one kept would not be the one the other locked (found by a test: a lock never given back)."""
+        if self._fd is not None and self._pid == os.getpid():
+            return self._fd
+        with _opening:
+            if self._fd is None or self._pid != os.getpid():
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                self._pid = os.getpid()
+            return self._fd
 
     def close(self) -> None:
         if self._fd is not None and self._pid == os.getpid():
