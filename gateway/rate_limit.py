@@ -143,11 +143,11 @@ class RateLimiter:
         for pause in BUSY_PAUSES:
             if self._lock.acquire(blocking=False):
                 try:
-                    taken = self._take_turn(wait=False)
-                    if taken is not False:
-                        return self._wait_holding(taken, client, requests, per_seconds, None)
+                    answer = self._check(client, requests, per_seconds, None, wait_for_turn=False)
                 finally:
                     self._lock.release()
+                if answer is not None:
+                    return answer
             await asyncio.sleep(pause)
         return await run_in_threadpool(self.wait, client, requests, per_seconds)
 
@@ -155,29 +155,20 @@ class RateLimiter:
         """0 if `client` may send one more request now (and count it), else the seconds to wait. Blocks
         while another thread or process checks."""
         with self._lock:
-            return self._wait_holding(self._take_turn(wait=True), client, requests, per_seconds, now)
+            return self._check(client, requests, per_seconds, now, wait_for_turn=True)
 
-    def _take_turn(self, wait: bool) -> bool | Exception:
-        """True: the turn is ours; False: another process holds it (only when not waiting); an error: the
-        lock file cannot be used (reported by the check, as a broken database file is)."""
-        try:
-            if self._db is None:
-                self._db = self._connect()  # creates the private directory the lock file lives in
-            if wait:
-                self._turns.take()
-                return True
-            return self._turns.try_take()
-        except (OSError, sqlite3.Error, RateLimitUnavailable) as error:
-            return error
-
-    def _wait_holding(self, turn: bool | Exception, client: str, requests: int, per_seconds: int,
-                      now: float | None) -> float:
-        """The check itself, with the thread lock held and the turn taken (or the error that prevented it)."""
+    def _check(self, client: str, requests: int, per_seconds: int, now: float | None,
+               wait_for_turn: bool) -> float | None:
+        """The check, with the thread lock held; None: another process holds the turn (when not waiting)."""
         now = time.time() if now is None else now
         rate = requests / per_seconds
         try:
-            if isinstance(turn, Exception):
-                raise turn
+            if self._db is None:
+                self._db = self._connect()  # also creates the private directory the turn's file lives in
+            if wait_for_turn:
+                self._turns.take()
+            elif not self._turns.try_take():
+                return None
             try:
                 ok, tokens = self._db.execute(_TAKE, {"client": client, "cap": requests, "now": now,
                                                       "rate": rate}).fetchone()

@@ -181,16 +181,18 @@ class GroupCommitter:
                 with self._turn():
                     batch = self._take()
                     if batch:
-                        self._commit_batch(batch)
+                        self._commit_batch(batch)  # settles every caller of the batch; never raises
             except Exception as error:  # noqa: BLE001 - taking (or giving back) the turn failed
-                if batch is None:  # nothing was tried: the callers waiting now are told why
-                    if not isinstance(error, LogUnavailable):
-                        log.exception("cannot %s: taking the write turn failed", self._what)
-                    batch = self._take()
-                    _settle(batch, [None] * len(batch), f"cannot {self._what}: {one_line(error)}"
-                            if not isinstance(error, LogUnavailable) else str(error))
-                else:  # the batch was settled already; only giving the turn back failed
+                if batch is not None:  # the batch was settled already; only giving the turn back failed
                     log.exception("%s: giving back the write turn failed", self._what)
+                    continue
+                if isinstance(error, LogUnavailable):
+                    message = str(error)
+                else:
+                    log.exception("cannot %s: taking the write turn failed", self._what)
+                    message = f"cannot {self._what}: {one_line(error)}"
+                refused = self._take()  # nothing was tried: the callers waiting now are told why
+                _settle(refused, [None] * len(refused), message)
 
     def _take(self) -> list[_Waiter | _AsyncWaiter]:
         with self._cond:
