@@ -398,6 +398,10 @@ def run(settings: Settings, progress: Callable[[str], None]) -> tuple[list[repor
 
     skipped = {} if settings.browser else {key: "skipped (--no-browser)" for key in _keys("browser")}
     rows = report.build_rows(figures.values, figures.details, {**figures.errors, **skipped})
+    # The table keeps an error's first line; the rest (a server's last output, say) is what explains it.
+    for reason in dict.fromkeys(figures.errors.values()):
+        if "\n" in reason.strip():
+            progress(f"ERROR in full: {reason.strip()}")
     for row in rows:
         if row.id in skipped:
             row.status = "skipped"
