@@ -200,3 +200,24 @@ def test_a_load_waits_for_a_quiet_machine_and_a_busy_start_is_reported():
     _record_loads(figures, [comparison])
     assert figures.values["get200.ratio"] == 0.9
     assert "1 of 2 loads began on a busy machine (CPU 70%" in figures.details["get200.ratio"]
+
+
+def test_a_gateway_whose_port_was_taken_before_it_bound_it_is_relaunched_on_another(tmp_path: Path):
+    import socket
+
+    from bench.gateway_process import Gateway
+    from bench.net import request
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    gateway = Gateway(ROOT / "tag_configs", f"sqlite:///{tmp_path / 'log.db'}")
+    gateway.port = taken.getsockname()[1]  # as if something took free_port()'s answer before the server started
+    gateway.url = f"http://127.0.0.1:{gateway.port}"
+    try:
+        gateway.start()
+        assert gateway.port != taken.getsockname()[1]
+        assert request("GET", gateway.url + "/healthz").status == 200
+    finally:
+        gateway.stop()
+        taken.close()
