@@ -19,6 +19,7 @@ from playwright.sync_api import expect
 
 from gateway.testing import accept_all, opt_out, reject_all, visit_as
 from tests.vendor_api_standins import GA4, META, TIKTOK, VendorAPIStandIns
+from tests.waiting import wait_for
 
 from .support import STORE_DIR, GatewayServer, Shop
 from .test_cross_origin import serve_store_elsewhere  # noqa: F401 (a fixture)
@@ -59,15 +60,6 @@ def shop(tmp_path, apis, page, recorder):
         yield Shop(page, server.url, recorder)
     finally:
         server.stop()
-
-
-def wait_for(check, timeout=30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return check()
 
 
 def delivered(apis: VendorAPIStandIns) -> dict[str, int]:

@@ -22,17 +22,9 @@ from gateway.store.schema import event_outbox
 
 from forwarding_fakes import VendorStandIn, adapters
 from test_outbox import event
+from waiting import wait_for
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def wait_for(check, timeout=20.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(step)
-    return check()
 
 
 def states(engine) -> dict[str, tuple]:

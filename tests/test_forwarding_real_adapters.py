@@ -20,19 +20,11 @@ from conftest import STORE_ORIGIN
 from forwarding_fakes import server_side_config
 from served_gateway import REPO, ServedGateway
 from tests.vendor_api_standins import GA4, META, TIKTOK, VendorAPIStandIns
+from waiting import wait_for
 
 TOKENS = {META: "meta-token", TIKTOK: "tt-token", GA4: "ga4-secret"}
 GERMANY = {"CF-IPCountry": "DE"}
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
-
-
-def wait_for(check, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return check()
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from gateway.store import ConsentLog, LogUnavailable, database
+from waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 GATEWAY = ROOT / ".venv" / "bin" / "gateway"
@@ -134,12 +135,14 @@ def test_a_failed_commit_fails_every_waiter_of_its_batch(database_url, make_deci
         holder = hold_chain_head(database_url, backend)
         first = threading.Thread(target=record, args=("first",))
         first.start()
-        wait_for(lambda: batches == [["first"]], "the committer to take the first decision")
+        assert wait_for(lambda: batches == [["first"]], timeout=10, step=0.01), \
+            "timed out waiting for the committer to take the first decision"
         batch = ["b1", "b2", "poison", "b3", "b4", "b5"]
         callers = [threading.Thread(target=record, args=(cid,)) for cid in batch]
         for caller in callers:
             caller.start()
-        wait_for(lambda: len(log._committer._queue) == len(batch), "the batch to queue up")
+        assert wait_for(lambda: len(log._committer._queue) == len(batch), timeout=10, step=0.01), \
+            "timed out waiting for the batch to queue up"
         holder.commit()
         holder.close()
         for thread in [first, *callers]:
@@ -155,14 +158,6 @@ def test_a_failed_commit_fails_every_waiter_of_its_batch(database_url, make_deci
         assert after.seq == 2 and after.prev_hash == results["first"].record_hash
         other.dispose()
     verify_with_cli(database_url)
-
-
-def wait_for(condition, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 WRITER = """
@@ -253,7 +248,8 @@ def test_decisions_queued_while_another_process_writes_join_one_batch(tmp_path, 
         callers = [threading.Thread(target=lambda n=n: log.record(make_decision(consent_id=f"q{n}"))) for n in range(7)]
         for caller in callers:
             caller.start()
-        wait_for(lambda: len(log._committer._queue) == 7, "seven decisions to queue while the turn is taken")
+        assert wait_for(lambda: len(log._committer._queue) == 7, timeout=10, step=0.01), \
+            "timed out waiting for seven decisions to queue while the turn is taken"
         assert commits == []  # none written while the other process holds the turn
         other_process.give_back()
         for caller in callers:
