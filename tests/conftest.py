@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from pathlib import Path
@@ -14,6 +15,25 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = Path(__file__).resolve().parent / "samples"
 SECRET = "test-secret-" + "x" * 40
 STORE_ORIGIN = "http://127.0.0.1:5173"
+
+
+@pytest.fixture(autouse=True)
+def no_event_loop_left_running_by_the_browser_tests():
+    """Let asyncio.run() start in these tests even after e2e tests ran in the same process.
+
+    Playwright's sync API (e2e/conftest.py keeps one for the session) leaves its event loop marked as
+    running in the main thread between calls, and asyncio.run() refuses to start under a running loop.
+    `./dev test` runs tests/ before e2e/ in each worker, but `pytest e2e tests`, or a worker given
+    files in another order, must not fail for that. The mark is put back for the browser tests after."""
+    left_running = asyncio._get_running_loop()
+    if left_running is None:
+        yield
+        return
+    asyncio._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio._set_running_loop(left_running)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ shared 2-core machine has slow moments), no example database written into the re
 from __future__ import annotations
 
 import copy
+import re
 import tempfile
 from pathlib import Path
 
@@ -36,12 +37,17 @@ def load_folder(files: dict[str, str | bytes]) -> tuple[Config | None, list, dic
         for name, content in files.items():
             data = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content
             (folder / name).write_bytes(data)
-            lines[str(folder / name)] = data.count(b"\n") + 1
+            lines[str(folder / name)] = yaml_line_count(data)
         try:
             return load_config(folder), [], lines
         except ConfigError as error:
             assert error.problems, "a ConfigError must say what is wrong"
             return None, error.problems, {**lines, str(folder): 0}
+
+
+def yaml_line_count(data: bytes) -> int:
+    """Lines as YAML (and an editor) counts them: a lone CR ends a line too, as do NEL, LS and PS."""
+    return len(re.split("\r\n|[\r\n\x85\u2028\u2029]", data.decode("utf-8", "replace")))
 
 
 def assert_explained(files: dict[str, str | bytes]) -> None:
@@ -64,6 +70,12 @@ YAMLISH = st.lists(st.sampled_from(list("ab09:-[]{}&*!|>'\"#?,%@`~. \t\n\ue000")
 @given(YAMLISH)
 def test_yaml_ish_text_is_loaded_or_explained(text: str) -> None:
     assert_explained({"site.yaml": text})
+
+
+def test_a_problem_after_a_lone_carriage_return_is_on_the_second_line() -> None:
+    # Found by the property below: an unterminated string after an old-Mac line break.
+    _, problems, _ = load_folder({"site.yaml": b'\r"'})
+    assert [problem.line for problem in problems] == [2]
 
 
 @BOUNDED
