@@ -537,6 +537,45 @@ def test_a_log_from_before_sites_is_upgraded_verifies_and_new_records_chain_afte
         assert log.verify().ok and [r.consent_id for r in log.records()] == ["old-3", "new-1", "new-2"]
 
 
+def test_0007_drops_only_the_unique_index_on_record_hash_and_keeps_the_records(database_url) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
+    def shape() -> tuple[list, list, list]:
+        engine = create_engine(database.resolve_url(database_url))
+        try:
+            seen = inspect(engine)
+            return ([c["column_names"] for c in seen.get_unique_constraints("consent_records")],
+                    sorted(i["column_names"] for i in seen.get_indexes("consent_records") if not i["unique"]),
+                    [f["referred_table"] for f in seen.get_foreign_keys("consent_records")])
+        finally:
+            engine.dispose()
+
+    def migrate_to(revision: str, step=command.upgrade) -> None:
+        engine = database.create(database.resolve_url(database_url))
+        try:
+            cfg = migrate.config()
+            with engine.begin() as connection:
+                cfg.attributes["connection"] = connection
+                step(cfg, revision)
+        finally:
+            engine.dispose()
+
+    old_head = write_log_before_sites(database_url, 4)
+    migrate_to("0006")
+    assert shape() == ([["record_hash"]], [["consent_id"], ["decided_at"]], ["banner_texts"])
+    before = raw(database_url, "SELECT * FROM consent_records ORDER BY seq")
+    migrate_to("0007")
+    assert shape() == ([], [["consent_id"], ["decided_at"]], ["banner_texts"])
+    assert raw(database_url, "SELECT * FROM consent_records ORDER BY seq") == before
+    with ConsentLog.open(database_url) as log:
+        check = log.verify()
+        assert check.ok and check.checked == 4 and check.head_hash == old_head
+    migrate_to("0006", command.downgrade)  # and back: the index again, the records as they were
+    assert shape()[0] == [["record_hash"]]
+    assert raw(database_url, "SELECT * FROM consent_records ORDER BY seq") == before
+
+
 def test_downgrading_below_0003_refuses_to_drop_named_sites(database_url, make_decision) -> None:
     from alembic import command
 

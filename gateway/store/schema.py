@@ -73,7 +73,7 @@ consent_records = Table(
     Column("personal_digest", String(64), nullable=False),
     Column("erased_at", UTCDateTime),
     Column("prev_hash", String(64), nullable=False),
-    Column("record_hash", String(64), nullable=False, unique=True),
+    Column("record_hash", String(64), nullable=False),  # not unique: the chain covers it (0007)
     # The site that served the banner (0003); NULL in records written before the log named sites.
     Column("site", String(64)),
     # The vendors refused one by one inside allowed categories (0004, site.vendor_choice); NULL: no per-vendor
