@@ -48,8 +48,9 @@ def new_consent_id(now: float | None = None) -> str:
     Why the time first: the consent log indexes its records by consent_id, and each decision gets a new
     id. Random ids put every insert at a random place in that index, touching a page of its own per
     record in each commit; ids that grow with time go to its end. Measured with SQLite on 60,000 records
-    in batches of 16: 27 us per record with random ids against 9 with these, and the gap grows with the
-    log. The time is nothing new to whoever sees an id: the signed token beside it carries it too.
+    in batches of 16: 27 us per record with random ids against 9 with these. With migration 0007, on a
+    log of 500,000 records: 70 against 18 us of CPU per record, and 215 against 47 KiB of WAL to fsync
+    per commit of 16. The time is nothing new to whoever sees an id: the signed token beside it carries it too.
     80 random bits keep ids unguessable and distinct within a millisecond."""
     milliseconds = int((time.time() if now is None else now) * 1000)
     return f"{milliseconds & 0xFFFF_FFFF_FFFF:012x}{secrets.token_hex(10)}"
