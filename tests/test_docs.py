@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from pathlib import Path
 
 from gateway.cli import build_parser
@@ -19,6 +21,19 @@ def test_readme_opens_with_the_two_commands() -> None:
     assert "./dev test" in (ROOT / ".ci" / "run").read_text()
     dev = (ROOT / "dev").read_text()
     assert "serve)" in dev and "test)" in dev
+
+
+def test_dev_test_runs_the_whole_suite_or_only_the_files_it_is_given() -> None:
+    def collected(*args: str) -> set[str]:
+        done = subprocess.run(["./dev", "test", *args, "--collect-only", "-q"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=600, env=dict(os.environ, TEST_WORKERS="0"))
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        return {line.split("::")[0] for line in done.stdout.splitlines() if "::" in line}
+
+    assert collected("tests/test_turns.py") == {"tests/test_turns.py"}
+    assert collected("tests/test_turns.py::test_no_path_means_no_turns") == {"tests/test_turns.py"}
+    whole = collected("-k", "turn or accept")  # an option's value is not taken for a file
+    assert "tests/test_turns.py" in whole and any(name.startswith("e2e/") for name in whole)
 
 
 def test_readme_documents_every_serve_option() -> None:
