@@ -249,6 +249,52 @@ def test_sqlite_on_a_full_disk_gives_503_then_stores_once_there_is_space(serve, 
     verify(url)
 
 
+def test_a_migration_without_the_disk_space_it_needs_changes_nothing_and_runs_once_there_is_space(
+        small_filesystem) -> None:
+    # 0007 rebuilds SQLite's records table (a second copy while it runs): on a full disk the gateway must
+    # refuse to start with the log as it was, not half-migrated, and migrate on a later start.
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from gateway.store import ConsentLog, LogUnavailable, database, migrate
+    from test_consent_log import write_log_before_sites
+
+    url = f"sqlite:///{small_filesystem / 'consents.sqlite3'}"
+    head_hash = write_log_before_sites(url, 600)
+    engine = database.create(database.resolve_url(url))
+    try:
+        cfg = migrate.config()
+        with engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, "0006")
+    finally:
+        engine.dispose()
+
+    def stored() -> tuple[str, list]:
+        engine = create_engine(database.resolve_url(url))
+        try:
+            with engine.connect() as connection:
+                return (connection.execute(text("SELECT version_num FROM alembic_version")).scalar(),
+                        connection.execute(text("SELECT * FROM consent_records ORDER BY seq")).all())
+        finally:
+            engine.dispose()
+
+    version, records = stored()
+    assert version == "0006" and len(records) == 600
+    filler = fill(small_filesystem)
+    table = (small_filesystem / "consents.sqlite3").stat().st_size
+    os.truncate(filler, filler.stat().st_size - table // 2)  # room to open the log, not for a second table
+    with pytest.raises(LogUnavailable, match=f"cannot migrate the consent log from schema 0006 to {migrate.head()}, "
+                                             "left as it was: database or disk is full"):
+        ConsentLog.open(url)
+    filler.unlink()
+    assert stored() == ("0006", records)
+    with ConsentLog.open(url) as log:
+        check = log.verify()
+        assert check.ok and check.checked == 600 and check.head_hash == head_hash
+    assert stored() == (migrate.head(), records)
+
+
 # -- config edits under load ----------------------------------------------------------------------------------------
 
 def test_config_edits_under_load_fail_no_request(serve, load_config, tmp_path) -> None:

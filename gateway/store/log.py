@@ -114,6 +114,9 @@ class ConsentLog:
             engine.dispose()
             raise LogUnavailable(f"{shown}: cannot migrate the consent log: {one_line(error)} "
                                  "(was it written by a newer gateway?)") from None
+        except migrate.MigrationFailed as error:
+            engine.dispose()
+            raise LogUnavailable(f"{shown}: {error}") from None
         except (SQLAlchemyError, OSError) as error:
             engine.dispose()
             raise LogUnavailable(f"{shown}: {one_line(error)}") from None

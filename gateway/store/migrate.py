@@ -21,6 +21,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.store.errors import one_line
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 ADVISORY_LOCK = 0x7467_6C6F_6700  # "tglog": one fixed key for the migration lock
@@ -41,19 +44,30 @@ def current(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+class MigrationFailed(Exception):
+    """The database refused a migration (a full disk during a table rebuild, a lost connection): its
+    transaction was rolled back, so the schema and every record are as they were before it began."""
+
+
 def upgrade(engine: Engine) -> None:
     """Bring the schema to head, in one transaction (PostgreSQL and SQLite both have transactional DDL)."""
     target = head()
-    if current(engine) == target:
+    found = current(engine)
+    if found == target:
         return  # the common case: no lock, no Alembic environment to load
     cfg = config()
-    with engine.connect() as connection:
-        connection.execution_options(tag_gateway_write=True)
-        with connection.begin():
-            if connection.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK})
-            cfg.attributes["connection"] = connection
-            command.upgrade(cfg, "head")
+    try:
+        with engine.connect() as connection:
+            connection.execution_options(tag_gateway_write=True)
+            with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK})
+                cfg.attributes["connection"] = connection
+                command.upgrade(cfg, "head")
+    except (SQLAlchemyError, OSError) as error:
+        start = f"schema {found}" if found else "an empty database"
+        raise MigrationFailed(f"cannot migrate the consent log from {start} to {target}, left as it was: "
+                              f"{one_line(error)}") from error
 
 
 def main(argv: list[str]) -> int:
