@@ -34,6 +34,20 @@ def raw(url: str, sql: str, **params):
         engine.dispose()
 
 
+def migrate_to(url: str, revision: str, *, down: bool = False) -> None:
+    """Move the log's schema to `revision` with Alembic, as `gateway.store.migrate` runs it."""
+    from alembic import command
+
+    engine = database.create(database.resolve_url(url))
+    try:
+        cfg = migrate.config()
+        with engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            (command.downgrade if down else command.upgrade)(cfg, revision)
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
 def log(database_url: str):
     with ConsentLog.open(database_url) as opened:
@@ -421,18 +435,14 @@ def format_1_hash(prev_hash: str, row: dict) -> str:
 def write_log_before_sites(url: str, count: int = 3) -> str:
     """A log as a gateway before 0003 left it: the schema at 0002 (no `site` column) and `count` records
     chained in format 1, written with the columns of then. Returns the chain head's hash."""
-    from alembic import command
     from sqlalchemy import inspect, insert, update
 
     from gateway.store import chain
     from gateway.store.schema import GENESIS, banner_texts, chain_state, consent_records
 
+    migrate_to(url, "0002")
     engine = database.create(database.resolve_url(url))
     try:
-        cfg = migrate.config()
-        with engine.begin() as connection:
-            cfg.attributes["connection"] = connection
-            command.upgrade(cfg, "0002")
         texts = chain.texts_json({"title": "Before sites", "accept_all": "OK"})
         with engine.begin() as connection:
             assert "site" not in {c["name"] for c in inspect(connection).get_columns("consent_records")}
@@ -538,7 +548,6 @@ def test_a_log_from_before_sites_is_upgraded_verifies_and_new_records_chain_afte
 
 
 def test_0007_drops_only_the_unique_index_on_record_hash_and_keeps_the_records(database_url) -> None:
-    from alembic import command
     from sqlalchemy import inspect
 
     def shape() -> tuple[list, list, list]:
@@ -551,43 +560,24 @@ def test_0007_drops_only_the_unique_index_on_record_hash_and_keeps_the_records(d
         finally:
             engine.dispose()
 
-    def migrate_to(revision: str, step=command.upgrade) -> None:
-        engine = database.create(database.resolve_url(database_url))
-        try:
-            cfg = migrate.config()
-            with engine.begin() as connection:
-                cfg.attributes["connection"] = connection
-                step(cfg, revision)
-        finally:
-            engine.dispose()
-
     old_head = write_log_before_sites(database_url, 4)
-    migrate_to("0006")
+    migrate_to(database_url, "0006")
     assert shape() == ([["record_hash"]], [["consent_id"], ["decided_at"]], ["banner_texts"])
     before = raw(database_url, "SELECT * FROM consent_records ORDER BY seq")
-    migrate_to("0007")
+    migrate_to(database_url, "0007")
     assert shape() == ([], [["consent_id"], ["decided_at"]], ["banner_texts"])
     assert raw(database_url, "SELECT * FROM consent_records ORDER BY seq") == before
     with ConsentLog.open(database_url) as log:
         check = log.verify()
         assert check.ok and check.checked == 4 and check.head_hash == old_head
-    migrate_to("0006", command.downgrade)  # and back: the index again, the records as they were
+    migrate_to(database_url, "0006", down=True)  # and back: the index again, the records as they were
     assert shape()[0] == [["record_hash"]]
     assert raw(database_url, "SELECT * FROM consent_records ORDER BY seq") == before
 
 
 def test_downgrading_below_0003_refuses_to_drop_named_sites(database_url, make_decision) -> None:
-    from alembic import command
-
     def downgrade() -> None:
-        engine = database.create(database.resolve_url(database_url))
-        try:
-            cfg = migrate.config()
-            with engine.begin() as connection:
-                cfg.attributes["connection"] = connection
-                command.downgrade(cfg, "0002")
-        finally:
-            engine.dispose()
+        migrate_to(database_url, "0002", down=True)
 
     write_log_before_sites(database_url, 2)
     ConsentLog.open(database_url).close()

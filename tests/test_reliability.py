@@ -253,31 +253,16 @@ def test_a_migration_without_the_disk_space_it_needs_changes_nothing_and_runs_on
         small_filesystem) -> None:
     # 0007 rebuilds SQLite's records table (a second copy while it runs): on a full disk the gateway must
     # refuse to start with the log as it was, not half-migrated, and migrate on a later start.
-    from alembic import command
-    from sqlalchemy import create_engine, text
-
-    from gateway.store import ConsentLog, LogUnavailable, database, migrate
-    from test_consent_log import write_log_before_sites
+    from gateway.store import ConsentLog, LogUnavailable, migrate
+    from test_consent_log import migrate_to, raw, write_log_before_sites
 
     url = f"sqlite:///{small_filesystem / 'consents.sqlite3'}"
     head_hash = write_log_before_sites(url, 600)
-    engine = database.create(database.resolve_url(url))
-    try:
-        cfg = migrate.config()
-        with engine.begin() as connection:
-            cfg.attributes["connection"] = connection
-            command.upgrade(cfg, "0006")
-    finally:
-        engine.dispose()
+    migrate_to(url, "0006")
 
     def stored() -> tuple[str, list]:
-        engine = create_engine(database.resolve_url(url))
-        try:
-            with engine.connect() as connection:
-                return (connection.execute(text("SELECT version_num FROM alembic_version")).scalar(),
-                        connection.execute(text("SELECT * FROM consent_records ORDER BY seq")).all())
-        finally:
-            engine.dispose()
+        return (raw(url, "SELECT version_num FROM alembic_version")[0][0],
+                raw(url, "SELECT * FROM consent_records ORDER BY seq"))
 
     version, records = stored()
     assert version == "0006" and len(records) == 600
