@@ -53,10 +53,16 @@ def run_threads(count: int, target) -> list[BaseException]:
 
 
 def count_batches(log: ConsentLog) -> list[int]:
-    """The size of each transaction the log's committer runs, in order (its commit function, wrapped)."""
+    """The size of each transaction the log's committers run, in order (their write functions, wrapped): the
+    threads' group committer and, on SQLite, the event loop's (loop_commit.py)."""
     sizes: list[int] = []
     commit = log._committer._commit
     log._committer._commit = lambda items: (sizes.append(len(items)), commit(items))[1]
+    on_loop = log._loop_committer
+    if on_loop is not None:
+        write = on_loop._write_batch
+        on_loop._write_batch = lambda connection, cursor, items: (sizes.append(len(items)),
+                                                                  write(connection, cursor, items))[1]
     return sizes
 
 

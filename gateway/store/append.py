@@ -214,7 +214,7 @@ class Appender:
 
     def _statements_for(self, connection: Any) -> AppendStatements:
         if self._statements is None:
-            self._statements = AppendStatements(self._engine.dialect, _max_variables(self._engine.dialect, connection))
+            self._statements = append_statements(self._engine.dialect, connection)
         return self._statements
 
     def _drop(self, connection: Any) -> None:
@@ -224,6 +224,11 @@ class Appender:
             pass
         connection.invalidate()
         self._connection = None
+
+
+def append_statements(dialect: Dialect, connection: Any) -> AppendStatements:
+    """The statements for appending through `connection` (a pool's connection proxy), sized to its limits."""
+    return AppendStatements(dialect, _max_variables(dialect, connection))
 
 
 def _max_variables(dialect: Dialect, connection: Any) -> int:

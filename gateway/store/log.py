@@ -6,9 +6,10 @@ and returns only after the transaction committed (SQLite: WAL fsynced with
 database failure raises `LogUnavailable`: nothing was stored, nothing may be
 acknowledged.
 
-Decisions recorded at the same time by several threads share one transaction (group
-commit, group_commit.py): each caller still returns only after its batch committed, and
-every caller of a batch that failed gets the error.
+Decisions recorded at the same time share one transaction (group commit): each caller
+still returns only after its batch committed, and every caller of a batch that failed gets
+the error. Threads go through group_commit.py; requests on the event loop through
+loop_commit.py on SQLite (the loop writes the batch, a thread commits it).
 
 Several writers (processes, gateway instances) append one transaction at a time: each
 takes the lock on the chain head first (the ``chain_state`` row, ``SELECT ... FOR
@@ -33,11 +34,12 @@ from sqlalchemy import Connection, Engine, delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.store import chain, database
-from gateway.store.append import Appender
+from gateway.store.append import Appender, AppendStatements, append_statements
 from gateway.store.group_commit import GroupCommitter
 from gateway.store.decision import MAX_USER_AGENT, Decision, Record
 from gateway.store.errors import LogUnavailable, StoreError, UnknownConsent, one_line
 from gateway.store.ip import truncate_ip
+from gateway.store.loop_commit import LoopCommitter
 from gateway.store.schema import banner_texts, chain_state, consent_records
 
 _RECORD_COLUMNS = [c for c in consent_records.c if c.name != "personal_salt"]
@@ -80,8 +82,18 @@ class ConsentLog:
         # database's lock/busy and connect timeouts. Past that it gets a 503, never a hang.
         self._turns = database.WriterTurns(engine.url)
         self._appender = Appender(engine)  # the committer thread's own connection
+        wait_timeout = 2 * busy_timeout + database.CONNECT_TIMEOUT
         self._committer = GroupCommitter(self._append, what="record the decision", turn=self._turns.turn,
-                                         wait_timeout=2 * busy_timeout + database.CONNECT_TIMEOUT)
+                                         wait_timeout=wait_timeout)
+        # POST /consent's path on SQLite; its own turns (a lock is held per open file) and connection.
+        self._loop_turns: database.WriterTurns | None = None
+        self._loop_committer: LoopCommitter | None = None
+        self._loop_statements: AppendStatements | None = None
+        if engine.dialect.name == "sqlite":
+            self._loop_turns = database.WriterTurns(engine.url)
+            self._loop_committer = LoopCommitter(self._loop_connection, self._append_on_loop, turns=self._loop_turns,
+                                                 fallback=self._committer, failed=self._failed,
+                                                 wait_timeout=wait_timeout, what="record the decision")
         # A forked worker must not use the parent's connections (a shared socket or SQLite file
         # lock): it opens its own; the parent keeps its pool.
         ref = weakref.ref(engine)
@@ -128,6 +140,9 @@ class ConsentLog:
         return self._engine
 
     def close(self) -> None:
+        if self._loop_committer is not None:
+            self._loop_committer.close()
+            self._loop_turns.close()
         self._committer.close()  # what is queued is committed first
         self._appender.close()
         self._turns.close()
@@ -150,7 +165,10 @@ class ConsentLog:
     async def record_async(self, decision: Decision) -> Record:
         """`record` for a caller on an event loop (POST /consent): awaits the commit without a thread."""
         pending = self._row(decision)
-        await self._committer.submit_async(pending)
+        if self._loop_committer is not None:
+            await self._loop_committer.submit(pending)
+        else:
+            await self._committer.submit_async(pending)
         return _stored(pending[0])
 
     @staticmethod
@@ -177,8 +195,26 @@ class ConsentLog:
     def _append(self, batch: list[tuple[dict[str, Any], str, chain.PendingHash]]) -> list[None]:
         """Append a batch of (row, banner texts, pending hash) after the chain head in one transaction (the
         committer's thread, holding the write turn)."""
-        self._appender.append(batch, datetime.now(timezone.utc), failed=lambda error: LogUnavailable(
-            f"{self.url}: cannot record the decision: {one_line(error)}"))
+        self._appender.append(batch, datetime.now(timezone.utc), failed=self._failed)
+        return [None] * len(batch)
+
+    def _failed(self, error: Exception) -> LogUnavailable:
+        return LogUnavailable(f"{self.url}: cannot record the decision: {one_line(error)}")
+
+    def _loop_connection(self) -> Any:
+        """The loop committer's SQLite connection: out of the pool, since it has no busy timeout (the loop
+        never waits in SQLite; loop_commit.py hands a locked database to the fallback instead)."""
+        connection = self._engine.raw_connection()
+        connection.detach()
+        connection.dbapi_connection.execute("PRAGMA busy_timeout = 0")
+        return connection
+
+    def _append_on_loop(self, connection: Any, cursor: Any,
+                        batch: list[tuple[dict[str, Any], str, chain.PendingHash]]) -> list[None]:
+        """The loop committer's batch, inside the transaction it began (it commits after)."""
+        if self._loop_statements is None:
+            self._loop_statements = append_statements(self._engine.dialect, connection)
+        self._loop_statements.append(cursor, batch, datetime.now(timezone.utc))
         return [None] * len(batch)
 
     def erase(self, consent_id: str, now: datetime | None = None) -> int:
