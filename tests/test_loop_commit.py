@@ -1,0 +1,223 @@
+"""POST /consent's write path on SQLite (gateway/store/loop_commit.py): the event loop writes each batch and a
+thread commits it. What a store relies on: the loop keeps serving while another writer holds the database,
+nobody is answered before their batch's COMMIT returned, a failed or hung commit acknowledges nobody, a request
+that went away before its batch was written is never written, and decisions from several event loops at once
+are all stored in one valid chain."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from gateway.store import ConsentLog, LogUnavailable, database
+from test_group_commit import verify_with_cli
+
+SAFETY = 10.0  # seconds after which a test lets go of what it holds, so a broken committer fails it, not hangs it
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'consents.sqlite3'}"
+
+
+def stored_ids(log: ConsentLog) -> list[str]:
+    return [record.consent_id for record in log.records()]
+
+
+async def ticking_for(seconds: float) -> int:
+    """How many 10 ms sleeps the loop ran in `seconds` of wall time: about 100 a second when it is free."""
+    ticks, end = 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        await asyncio.sleep(0.01)
+        ticks += 1
+    return ticks
+
+
+class CommitFails:
+    """The loop committer's connection, with a COMMIT that fails (as a full disk or an I/O error would) while
+    `failing` is set."""
+
+    failing = threading.Event()
+
+    def __init__(self, real):
+        self._real = real
+
+    def commit(self) -> None:
+        if self.failing.is_set():
+            self._real.rollback()
+            raise sqlite3.OperationalError("disk I/O error")
+        self._real.commit()
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+class CommitHangs:
+    """A COMMIT that does not return until the test says so."""
+
+    def __init__(self, real, release: threading.Event):
+        self._real = real
+        self._release = release
+
+    def commit(self) -> None:
+        self._release.wait(SAFETY)
+        self._real.commit()
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+def wrap_connection(log: ConsentLog, wrapper) -> None:
+    committer = log._loop_committer
+    connect = committer._connect
+    committer._connect = lambda: wrapper(connect())
+
+
+def test_the_loop_keeps_serving_while_another_process_has_the_write_turn(url, make_decision) -> None:
+    with ConsentLog.open(url) as log:
+        other_process = database.WriterTurns(make_url(url))  # a lock is per open file: as another worker's
+        other_process.take()
+        safety = threading.Timer(SAFETY, other_process.give_back)
+        safety.start()
+
+        async def scenario():
+            decisions = [asyncio.ensure_future(log.record_async(make_decision(consent_id=f"w{n}"))) for n in range(5)]
+            ticks = await ticking_for(0.3)
+            answered_early = [task for task in decisions if task.done()]
+            other_process.give_back()
+            return ticks, answered_early, await asyncio.gather(*decisions)
+
+        try:
+            ticks, answered_early, records = asyncio.run(scenario())
+        finally:
+            safety.cancel()
+            other_process.close()
+        assert ticks >= 10, f"the event loop ran only {ticks} times in 0.3 s while waiting for the write turn"
+        assert answered_early == [], "a decision was answered before it could be committed"
+        assert [record.consent_id for record in records] == [f"w{n}" for n in range(5)]
+        assert stored_ids(log) == [f"w{n}" for n in range(5)]
+    assert "OK: the chain is intact (5 records" in verify_with_cli(url)
+
+
+def test_a_writer_without_turns_holding_the_database_does_not_stall_the_loop(url, make_decision) -> None:
+    with ConsentLog.open(url) as log:
+        # As `gateway consents erase` from the CLI would: a write transaction of its own, no turns.
+        outside = sqlite3.connect(make_url(url).database, isolation_level=None, check_same_thread=False)
+        outside.execute("BEGIN IMMEDIATE")
+        safety = threading.Timer(SAFETY, outside.rollback)
+        safety.start()
+
+        async def scenario():
+            decision = asyncio.ensure_future(log.record_async(make_decision(consent_id="held")))
+            ticks = await ticking_for(0.3)
+            answered_early = decision.done()
+            outside.rollback()
+            return ticks, answered_early, await decision
+
+        try:
+            ticks, answered_early, record = asyncio.run(scenario())
+        finally:
+            safety.cancel()
+            outside.close()
+        assert ticks >= 10, f"the event loop ran only {ticks} times in 0.3 s while SQLite was locked"
+        assert not answered_early
+        assert record.consent_id == "held" and stored_ids(log) == ["held"]
+
+
+def test_a_failed_commit_fails_every_caller_of_its_batch_and_the_next_batch_commits(url, make_decision) -> None:
+    with ConsentLog.open(url) as log:
+        wrap_connection(log, CommitFails)
+        CommitFails.failing.set()
+
+        async def decide(prefix: str, count: int):
+            return await asyncio.gather(*(log.record_async(make_decision(consent_id=f"{prefix}{n}"))
+                                          for n in range(count)), return_exceptions=True)
+
+        failed = asyncio.run(decide("lost", 4))
+        assert all(isinstance(outcome, LogUnavailable) for outcome in failed), failed
+        assert "cannot record the decision: disk I/O error" in str(failed[0])
+        assert stored_ids(log) == []  # none of them was acknowledged, and none is in the log
+        CommitFails.failing.clear()  # the disk has room again
+        later = asyncio.run(decide("kept", 3))
+        assert [record.consent_id for record in later] == ["kept0", "kept1", "kept2"]
+        assert stored_ids(log) == ["kept0", "kept1", "kept2"]
+    assert "OK: the chain is intact (3 records" in verify_with_cli(url)
+
+
+def test_a_commit_that_hangs_answers_with_an_error_in_bounded_time(url, make_decision) -> None:
+    release = threading.Event()
+    with ConsentLog.open(url) as log:
+        wrap_connection(log, lambda real: CommitHangs(real, release))
+        log._loop_committer._wait_timeout = 0.3
+
+        async def decide():
+            started = time.monotonic()
+            try:
+                await log.record_async(make_decision(consent_id="hung"))
+            except LogUnavailable as error:
+                return time.monotonic() - started, str(error)
+            return time.monotonic() - started, "answered"
+
+        waited, outcome = asyncio.run(decide())
+        release.set()
+        assert outcome == "cannot record the decision: no commit within 0.3 s" and waited < 2, (waited, outcome)
+
+
+def test_a_request_that_goes_away_before_its_batch_is_written_is_never_written(url, make_decision) -> None:
+    with ConsentLog.open(url) as log:
+        other_process = database.WriterTurns(make_url(url))
+        other_process.take()
+        safety = threading.Timer(SAFETY, other_process.give_back)
+        safety.start()
+
+        async def scenario():
+            kept = asyncio.ensure_future(log.record_async(make_decision(consent_id="kept")))
+            gone = asyncio.ensure_future(log.record_async(make_decision(consent_id="gone")))
+            await asyncio.sleep(0.05)
+            gone.cancel()  # the visitor closed the tab while the batch waited for its turn
+            await asyncio.sleep(0.05)
+            other_process.give_back()
+            return await kept
+
+        try:
+            record = asyncio.run(scenario())
+        finally:
+            safety.cancel()
+            other_process.close()
+        assert record.consent_id == "kept"
+        assert stored_ids(log) == ["kept"]
+
+
+def test_decisions_from_two_event_loops_at_once_are_all_stored_in_one_chain(url, make_decision) -> None:
+    per_loop = 60
+    with ConsentLog.open(url) as log:
+        errors: list[BaseException] = []
+        start = threading.Barrier(2)
+
+        def loop_thread(name: str) -> None:
+            async def decide():
+                return await asyncio.gather(*(log.record_async(make_decision(consent_id=f"{name}{n}"))
+                                              for n in range(per_loop)))
+            try:
+                start.wait()
+                for _ in range(3):  # a few rounds, so the two loops' batches overlap
+                    asyncio.run(decide())
+            except BaseException as error:  # noqa: BLE001 - reported below
+                errors.append(error)
+
+        threads = [threading.Thread(target=loop_thread, args=(name,)) for name in ("a", "b")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert errors == []
+        stored = list(log.records())
+    assert len(stored) == 2 * 3 * per_loop
+    assert [record.seq for record in stored] == list(range(1, len(stored) + 1))
+    assert f"OK: the chain is intact ({len(stored)} records" in verify_with_cli(url)
