@@ -12,6 +12,7 @@ handing the finished SQL to the driver. Everything else in the store keeps using
 from __future__ import annotations
 
 from itertools import chain as flatten_chain
+from operator import itemgetter
 from typing import Any
 
 from collections.abc import Callable
@@ -34,10 +35,17 @@ class _Prepared:
         self._positional = compiled.positional
         # Compiled bind names are the column keys here (the statements below name them so).
         self._convert = [(name, _bind_processor(compiled.binds[name].type, dialect)) for name in names]
+        # Positional: the values in order in one C call, then only the columns that need it converted (a
+        # record has 23 columns and 7 conversions: a loop over every column cost a tenth of its append).
+        self._pick = itemgetter(*names) if len(names) > 1 else (lambda values: tuple(values[n] for n in names))
+        self._converting = [(index, convert) for index, (_, convert) in enumerate(self._convert) if convert]
 
     def parameters(self, values: dict[str, Any]) -> tuple | dict:
         if self._positional:
-            return tuple([convert(values[name]) if convert else values[name] for name, convert in self._convert])
+            ordered = list(self._pick(values))
+            for index, convert in self._converting:
+                ordered[index] = convert(ordered[index])
+            return tuple(ordered)
         return {name: convert(values[name]) if convert else values[name] for name, convert in self._convert}
 
 

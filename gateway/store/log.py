@@ -162,14 +162,16 @@ class ConsentLog:
         self._committer.submit(pending)  # returns once committed (seq and hashes filled in)
         return _stored(pending[0])
 
-    async def record_async(self, decision: Decision) -> Record:
-        """`record` for a caller on an event loop (POST /consent): awaits the commit without a thread."""
+    async def record_async(self, decision: Decision) -> None:
+        """`record` for a caller on an event loop (POST /consent): returns once committed, without a thread.
+
+        It returns nothing: POST /consent answers with the signed token, not the record, and building the
+        frozen Record cost as much as a tenth of the write path (`records()` and `show()` read it back)."""
         pending = self._row(decision)
         if self._loop_committer is not None:
             await self._loop_committer.submit(pending)
         else:
             await self._committer.submit_async(pending)
-        return _stored(pending[0])
 
     @staticmethod
     def _row(decision: Decision) -> tuple[dict[str, Any], str, chain.PendingHash]:
