@@ -12,11 +12,12 @@ import json
 import shutil
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import SimpleNamespace
 
 from gateway.forwarding.event import Delivered, Failed, OutgoingRequest, Retry
+from vendor_api_standins import QuietServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,6 +61,13 @@ def server_side_config(target: Path, forwarding: str = "") -> Path:
     return target
 
 
+class _ReusableQuietServer(QuietServer):
+    """A stand-in brought down and up again on the same port (a vendor outage): the port is free at once. Quiet
+    when a gateway killed mid-send hangs up on it."""
+
+    allow_reuse_address = True
+
+
 class VendorStandIn:
     """A vendor API on 127.0.0.1: records each request; `answers` (a list of (status, headers, body)) are
     used in order, then 200. `down()` stops listening, `up()` listens again on the same port."""
@@ -101,8 +109,7 @@ class VendorStandIn:
             def log_message(self, *args):
                 pass
 
-        ThreadingHTTPServer.allow_reuse_address = True
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server = _ReusableQuietServer(("127.0.0.1", self.port), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self

@@ -3,6 +3,7 @@ drop counters, answers)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from pathlib import Path
@@ -114,8 +115,11 @@ def gateway(tmp_path, consent_log, monkeypatch):
     for name, value in CREDENTIALS.items():
         monkeypatch.setenv(name, value)
 
+    made = itertools.count()
+
     def make(forwarding: str = "  max_value: 1000\n"):
-        live = LiveConfig.load(server_side_config(tmp_path / f"c{len(list(tmp_path.iterdir()))}", forwarding))
+        # A folder per config (not named by counting tmp_path's entries: SQLite's -wal and -shm files come and go).
+        live = LiveConfig.load(server_side_config(tmp_path / f"c{next(made)}", forwarding))
         app = create_app(live, SECRET, consent_log, watch=False, adapters=adapters())
         app.state.forwarding.start = lambda: None  # no delivery here: tests/test_delivery.py
         return TestClient(app, base_url="http://gateway.test", client=("127.0.0.1", 5000))

@@ -218,3 +218,22 @@ def test_decisions_from_two_event_loops_at_once_are_all_stored_in_one_chain(url,
     assert len(stored) == 2 * 3 * per_loop
     assert [record.seq for record in stored] == list(range(1, len(stored) + 1))
     assert f"OK: the chain is intact ({len(stored)} records" in verify_with_cli(url)
+
+
+def test_one_batch_with_banners_in_two_languages_stores_both_texts(url, make_decision) -> None:
+    # A store with an English and a German banner: decisions in both languages commit in one batch, and the
+    # batch stores each set of texts once (one multi-row INSERT with its ON CONFLICT clause after the rows).
+    english = {"title": "Your privacy choices", "accept_all": "Accept all", "reject_all": "Reject all"}
+    german = {"title": "Ihre Datenschutz-Einstellungen", "accept_all": "Alle akzeptieren",
+              "reject_all": "Alle ablehnen"}
+    with ConsentLog.open(url) as log:
+        async def decide():
+            return await asyncio.gather(*(log.record_async(make_decision(
+                consent_id=f"c{n}", banner_texts=german if n % 2 else english, language="de" if n % 2 else "en"))
+                for n in range(6)))
+
+        asyncio.run(decide())
+        stored = list(log.records())
+        assert len(stored) == 6
+        assert [log.banner_texts(record.banner_texts_hash) for record in stored] == [english, german] * 3
+    assert "OK: the chain is intact (6 records" in verify_with_cli(url)

@@ -3,6 +3,7 @@ a lost claim cannot settle, and concurrent claimers never get the same row."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -163,3 +164,31 @@ def test_a_batch_keeps_every_payload_exactly_whatever_it_holds(store) -> None:
     stored = {r.event_id: r for r in rows(store)}
     assert {e.event_id: e.as_json() for e in odd} == {k: r.payload for k, r in stored.items()}
     assert all(r.state == PENDING and r.created_at.tzinfo is not None for r in stored.values())
+
+
+def test_a_batch_from_the_event_loop_gets_the_same_answers_and_rows(store) -> None:
+    """POST /collect's own path: a crowd of requests on the event loop is one batch (on SQLite the loop writes
+    it and a thread commits it, gateway/store/loop_commit.py). Each caller gets its own answer, in order;
+    duplicates are not stored twice, drops are counted, payloads come back exactly."""
+    from dataclasses import replace
+
+    assert store.put_sync(Accept(event(1), "default")) == "queued"
+    odd = replace(event(2), params={"name": 'say "hi" \\ back', "emoji": "café ☕ \u2028", "none": None,
+                                    "value": 10 ** 15 + 2 / 7})
+    crowd = [Accept(event(1), "default"), Accept(odd, "default"), Drop("default", "meta_pixel", "consent"),
+             Accept(odd, "default"), Accept(event(3), "default"), Drop("default", "meta_pixel", "consent"),
+             Drop("default", "ga4", "no_credential"), Accept(event(3, vendor="tiktok_pixel"), "default")]
+
+    async def requests():
+        return await asyncio.gather(*(store.put(item) for item in crowd))
+
+    assert asyncio.run(requests()) == ["duplicate", "queued", "counted", "duplicate", "queued", "counted",
+                                       "counted", "queued"]
+    stored = rows(store)
+    assert [(r.vendor, r.event_id) for r in stored] == [("meta_pixel", "e-1"), ("meta_pixel", "e-2"),
+                                                       ("meta_pixel", "e-3"), ("tiktok_pixel", "e-3")]
+    assert stored[1].payload == odd.as_json()
+    assert all(r.state == PENDING and r.created_at.tzinfo is not None for r in stored)
+    with store._engine.connect() as connection:
+        counted = {(r.vendor, r.reason): r.count for r in connection.execute(select(event_drops))}
+    assert counted == {("meta_pixel", "consent"): 2, ("ga4", "no_credential"): 1}

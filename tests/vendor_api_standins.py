@@ -61,7 +61,7 @@ class _Failure:
     body: Any
 
 
-class _QuietServer(ThreadingHTTPServer):
+class QuietServer(ThreadingHTTPServer):
     """A client that hangs up (a send that timed out, a load generator stopping) is not an error worth a
     traceback on stderr; anything else still is."""
 
@@ -120,7 +120,7 @@ class VendorAPIStandIns:
         return f"http://127.0.0.1:{self.port}"
 
     def _listen(self, port: int) -> None:
-        server = _QuietServer(("127.0.0.1", port), _Handler)
+        server = QuietServer(("127.0.0.1", port), _Handler)
         server.daemon_threads = True
         server.block_on_close = False  # a slow answer still sleeping must not hold up stop()
         server.standins = self  # type: ignore[attr-defined]

@@ -1,8 +1,8 @@
 """The outbox: accepted server-side events, durable before POST /collect answers, until delivered.
 
-Writes from requests go through a `GroupCommitter` (gateway/store/group_commit.py), as consent decisions
-do: a request awaits its batch's commit, so an acknowledged event is on disk, and a crowd of requests
-shares one flush. An event whose (site, vendor, event_id) is already stored is not inserted again
+Writes from requests go through group commit, as consent decisions do (gateway/store/group_commit.py; on
+SQLite, requests on the event loop through loop_commit.py): a request awaits its batch's commit, so an
+acknowledged event is on disk, and a crowd of requests shares one flush. An event whose (site, vendor, event_id) is already stored is not inserted again
 (INSERT ... ON CONFLICT DO NOTHING), and its caller learns it was a duplicate. Dropped events are only
 counted (`event_drops`), in the same batches.
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,8 +32,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.forwarding.event import ServerEvent
 from gateway.store import database
+from gateway.store.append import PreparedInsert
 from gateway.store.errors import LogUnavailable, one_line
 from gateway.store.group_commit import GroupCommitter
+from gateway.store.loop_commit import LoopCommitter, connection_without_waits
 from gateway.store.schema import UTCDateTime, event_drops, event_outbox
 
 PENDING, SENDING, DELIVERED, DEAD = "pending", "sending", "delivered", "dead"
@@ -90,6 +93,46 @@ def _insert(dialect: str, table):
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
+_EVENT_COLUMNS = ("site", "vendor", "tag_id", "event_id", "consent_id", "payload", "state", "attempts",
+                  "next_attempt_at", "created_at")
+_DROP_COLUMNS = ("site", "vendor", "day", "reason", "count")
+
+
+class _BatchPlan:
+    """What one batch writes: its events' rows (each (site, vendor, event_id) once) and its drops' counts; then
+    each item's answer, from the keys the INSERT says it stored."""
+
+    def __init__(self, batch: list[Accept | Drop], now: datetime):
+        self.now = now
+        self._answers: list[str] = ["counted"] * len(batch)
+        self.rows: list[dict[str, Any]] = []
+        self._first: dict[tuple[str, str, str], int] = {}  # (site, vendor, event_id) -> its first index in the batch
+        self.drops: Counter[tuple[str, str, str]] = Counter()
+        for index, item in enumerate(batch):
+            if isinstance(item, Drop):
+                self.drops[(item.site, item.vendor, item.reason)] += 1
+                continue
+            event = item.event
+            key = (item.site, event.vendor, event.event_id)
+            if key in self._first:
+                self._answers[index] = "duplicate"  # twice in one batch: the first one is the event
+                continue
+            self._first[key] = index
+            self.rows.append({"site": item.site, "vendor": event.vendor, "tag_id": event.tag_id,
+                              "event_id": event.event_id, "consent_id": event.consent_id, "payload": event.as_json(),
+                              "state": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now})
+
+    def drop_rows(self) -> list[dict[str, Any]]:
+        day = self.now.strftime("%Y-%m-%d")
+        return [{"site": site, "vendor": vendor, "day": day, "reason": reason, "count": n}
+                for (site, vendor, reason), n in self.drops.items()]
+
+    def results(self, inserted: set[tuple]) -> list[str]:
+        for key, index in self._first.items():
+            self._answers[index] = "queued" if key in inserted else "duplicate"
+        return self._answers
+
+
 class Outbox:
     def __init__(self, engine: Engine, busy_timeout: float = database.BUSY_TIMEOUT):
         self._engine = engine
@@ -107,10 +150,24 @@ class Outbox:
         # a p99 near a second under load. One per thread that writes: a lock file is held per open file.
         self._turns = database.WriterTurns(engine.url)
         self._delivery_turns = database.WriterTurns(engine.url)
-        self._committer = GroupCommitter(self._commit, what="queue the event",
-                                         wait_timeout=2 * busy_timeout + database.CONNECT_TIMEOUT)
+        wait_timeout = 2 * busy_timeout + database.CONNECT_TIMEOUT
+        self._committer = GroupCommitter(self._commit, what="queue the event", wait_timeout=wait_timeout)
+        # POST /collect's path on SQLite, as POST /consent's (gateway/store/loop_commit.py): the event loop
+        # writes the batch, a thread only commits it.
+        self._loop_turns: database.WriterTurns | None = None
+        self._loop_committer: LoopCommitter | None = None
+        self._loop_statements: tuple[Any, Any] | None = None
+        if self._dialect == "sqlite":
+            self._loop_turns = database.WriterTurns(engine.url)
+            self._loop_committer = LoopCommitter(
+                lambda: connection_without_waits(engine), self._commit_on_loop, turns=self._loop_turns,
+                fallback=self._committer, wait_timeout=wait_timeout, what="queue the event",
+                failed=lambda error: LogUnavailable(f"cannot queue the events: {one_line(error)}"))
 
     def close(self) -> None:
+        if self._loop_committer is not None:
+            self._loop_committer.close()
+            self._loop_turns.close()
         self._committer.close()
         self._turns.close()
         self._delivery_turns.close()
@@ -118,6 +175,8 @@ class Outbox:
     # -- from requests: awaited until committed --------------------------------------------------
     async def put(self, item: Accept | Drop) -> str:
         """"queued", "duplicate" or "counted", once committed; LogUnavailable when it was not."""
+        if self._loop_committer is not None:
+            return await self._loop_committer.submit(item)
         return await self._committer.submit_async(item)
 
     def put_sync(self, item: Accept | Drop) -> str:
@@ -130,40 +189,35 @@ class Outbox:
         ("insertmanyvalues"), and RETURNING names the rows that went in, so every other one was already
         there (a duplicate). Building a statement per event cost more CPU than the database's own work
         (measured: ~280 us per event, most of it constructing and cache-keying statements)."""
-        now = datetime.now(timezone.utc)
-        results: list[str] = ["counted"] * len(batch)
-        rows: list[dict[str, Any]] = []
-        first: dict[tuple[str, str, str], int] = {}  # (site, vendor, event_id) -> its first index in the batch
-        drops: Counter[tuple[str, str, str]] = Counter()
-        for index, item in enumerate(batch):
-            if isinstance(item, Drop):
-                drops[(item.site, item.vendor, item.reason)] += 1
-                continue
-            event = item.event
-            key = (item.site, event.vendor, event.event_id)
-            if key in first:
-                results[index] = "duplicate"  # twice in one batch: the first one is the event
-                continue
-            first[key] = index
-            rows.append({"site": item.site, "vendor": event.vendor, "tag_id": event.tag_id, "event_id": event.event_id,
-                         "consent_id": event.consent_id, "payload": event.as_json(), "state": PENDING, "attempts": 0,
-                         "next_attempt_at": now, "created_at": now})
+        batch_plan = _BatchPlan(batch, datetime.now(timezone.utc))
+        rows, now = batch_plan.rows, batch_plan.now
         with self._writing("queue the events") as connection:
             if not rows:
                 inserted = set()
             elif self._dialect == "postgresql":
-                batch = json.dumps([{column: row[column] for column in _PG_COLUMNS} for row in rows])
+                document = json.dumps([{column: row[column] for column in _PG_COLUMNS} for row in rows])
                 inserted = {tuple(row) for row in connection.execute(
-                    _PG_INSERT, {"now": now, "state": PENDING, "batch": batch})}
+                    _PG_INSERT, {"now": now, "state": PENDING, "batch": document})}
             else:
                 inserted = {tuple(row) for row in connection.execute(self._insert_events, rows)}
-            day = now.strftime("%Y-%m-%d")
-            if drops:
-                connection.execute(self._count_drops, [{"site": site, "vendor": vendor, "day": day, "reason": reason,
-                                                        "count": n} for (site, vendor, reason), n in drops.items()])
-        for key, index in first.items():
-            results[index] = "queued" if key in inserted else "duplicate"
-        return results
+            if batch_plan.drops:
+                connection.execute(self._count_drops, batch_plan.drop_rows())
+        return batch_plan.results(inserted)
+
+    def _commit_on_loop(self, connection: Any, cursor: Any, batch: list[Accept | Drop]) -> list[str]:
+        """`_commit`'s statements through the loop committer's own SQLite connection, inside the transaction it
+        began (it commits after): the same SQL, compiled once and sent to the driver (append.py says why)."""
+        if self._loop_statements is None:
+            limit = connection.dbapi_connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+            events = PreparedInsert(self._insert_events, self._engine.dialect, list(_EVENT_COLUMNS), limit)
+            drops = PreparedInsert(self._count_drops, self._engine.dialect, list(_DROP_COLUMNS), limit)
+            self._loop_statements = (events, drops)
+        events, drops = self._loop_statements
+        batch_plan = _BatchPlan(batch, datetime.now(timezone.utc))
+        inserted = set(events.run(cursor, batch_plan.rows)) if batch_plan.rows else set()
+        if batch_plan.drops:
+            drops.run(cursor, batch_plan.drop_rows())
+        return batch_plan.results(inserted)
 
     # -- delivery ---------------------------------------------------------------------------------
     def claim(self, limit: int, lease_seconds: float, now: datetime | None = None) -> list[Claimed]:

@@ -78,7 +78,7 @@ def _bind_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None
 MAX_REMEMBERED = 256
 
 
-class _PreparedInsert(_Prepared):
+class PreparedInsert(_Prepared):
     """An INSERT that sends many rows as one multi-row VALUES statement where the driver needs that.
 
     SQLite's driver runs executemany as one step per row and lets go of the GIL at each step; with
@@ -90,20 +90,36 @@ class _PreparedInsert(_Prepared):
     def __init__(self, statement: ClauseElement, dialect: Dialect, columns: list[str], max_variables: int) -> None:
         super().__init__(statement, dialect, column_keys=columns)
         self._multi_row = self._positional and dialect.paramstyle == "qmark"
-        self._prefix, _, self._group = self.sql.partition(" VALUES ")
+        self._returns = " RETURNING " in self.sql
+        if self._returns and not self._multi_row:
+            raise ValueError("RETURNING is read back only from the multi-row form (SQLite)")
+        self._prefix, _, values = self.sql.partition(" VALUES ")
+        # One row's placeholders, then what follows them (ON CONFLICT ..., RETURNING ...): that clause
+        # comes once, after the last row.
+        end = values.index(")") + 1
+        self._group, self._suffix = values[:end], values[end:]
         self._rows_per_statement = max(1, max_variables // len(columns))
+        self._sql_for: dict[int, str] = {}  # rows in a statement -> its text
 
-    def run(self, cursor: Any, rows: list[dict[str, Any]]) -> None:
+    def run(self, cursor: Any, rows: list[dict[str, Any]]) -> list[tuple]:
+        """Insert the rows; what RETURNING names for each row inserted, if the statement has it."""
         if not self._multi_row:
             if len(rows) == 1:
                 cursor.execute(self.sql, self.parameters(rows[0]))
             else:
                 cursor.executemany(self.sql, [self.parameters(row) for row in rows])
-            return
+            return []
+        returned: list[tuple] = []
         for start in range(0, len(rows), self._rows_per_statement):
             chunk = rows[start:start + self._rows_per_statement]
-            sql = f"{self._prefix} VALUES {', '.join([self._group] * len(chunk))}"
+            sql = self._sql_for.get(len(chunk))
+            if sql is None:
+                groups = ", ".join([self._group] * len(chunk))
+                sql = self._sql_for[len(chunk)] = f"{self._prefix} VALUES {groups}{self._suffix}"
             cursor.execute(sql, tuple(flatten_chain.from_iterable([self.parameters(row) for row in chunk])))
+            if self._returns:
+                returned.extend(cursor.fetchall())
+        return returned
 
 
 class _CopyRows(_Prepared):
@@ -139,12 +155,12 @@ class AppendStatements:
         self.lock_head = _Prepared(select(chain_state.c.head_seq, chain_state.c.head_hash)
                                    .where(only_row).with_for_update(), dialect)
         texts = _dialect_insert(dialect)(banner_texts).on_conflict_do_nothing(index_elements=[banner_texts.c.hash])
-        self.insert_texts = _PreparedInsert(texts, dialect, ["hash", "texts", "first_seen"], max_variables)
+        self.insert_texts = PreparedInsert(texts, dialect, ["hash", "texts", "first_seen"], max_variables)
         # Every column of the table (a new one, such as `site` in 0003, is picked up here): each row
         # must hold a value for each (ConsentLog._row), or the batch fails before anything is sent.
         record_columns = [column.key for column in consent_records.c]
         self.insert_records = (_CopyRows(consent_records, dialect, record_columns) if dialect.name == "postgresql"
-                               else _PreparedInsert(insert(consent_records), dialect, record_columns, max_variables))
+                               else PreparedInsert(insert(consent_records), dialect, record_columns, max_variables))
         self.move_head = _Prepared(update(chain_state).where(only_row)
                                    .values(head_seq=bindparam("head_seq"), head_hash=bindparam("head_hash")), dialect)
 

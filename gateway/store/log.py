@@ -39,7 +39,7 @@ from gateway.store.group_commit import GroupCommitter
 from gateway.store.decision import MAX_USER_AGENT, Decision, Record
 from gateway.store.errors import LogUnavailable, StoreError, UnknownConsent, one_line
 from gateway.store.ip import truncate_ip
-from gateway.store.loop_commit import LoopCommitter
+from gateway.store.loop_commit import LoopCommitter, connection_without_waits
 from gateway.store.schema import banner_texts, chain_state, consent_records
 
 _RECORD_COLUMNS = [c for c in consent_records.c if c.name != "personal_salt"]
@@ -91,9 +91,10 @@ class ConsentLog:
         self._loop_statements: AppendStatements | None = None
         if engine.dialect.name == "sqlite":
             self._loop_turns = database.WriterTurns(engine.url)
-            self._loop_committer = LoopCommitter(self._loop_connection, self._append_on_loop, turns=self._loop_turns,
-                                                 fallback=self._committer, failed=self._failed,
-                                                 wait_timeout=wait_timeout, what="record the decision")
+            self._loop_committer = LoopCommitter(lambda: connection_without_waits(engine), self._append_on_loop,
+                                                 turns=self._loop_turns, fallback=self._committer,
+                                                 failed=self._failed, wait_timeout=wait_timeout,
+                                                 what="record the decision")
         # A forked worker must not use the parent's connections (a shared socket or SQLite file
         # lock): it opens its own; the parent keeps its pool.
         ref = weakref.ref(engine)
@@ -202,14 +203,6 @@ class ConsentLog:
 
     def _failed(self, error: Exception) -> LogUnavailable:
         return LogUnavailable(f"{self.url}: cannot record the decision: {one_line(error)}")
-
-    def _loop_connection(self) -> Any:
-        """The loop committer's SQLite connection: out of the pool, since it has no busy timeout (the loop
-        never waits in SQLite; loop_commit.py hands a locked database to the fallback instead)."""
-        connection = self._engine.raw_connection()
-        connection.detach()
-        connection.dbapi_connection.execute("PRAGMA busy_timeout = 0")
-        return connection
 
     def _append_on_loop(self, connection: Any, cursor: Any,
                         batch: list[tuple[dict[str, Any], str, chain.PendingHash]]) -> list[None]:
