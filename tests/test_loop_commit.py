@@ -237,3 +237,33 @@ def test_one_batch_with_banners_in_two_languages_stores_both_texts(url, make_dec
         assert len(stored) == 6
         assert [log.banner_texts(record.banner_texts_hash) for record in stored] == [english, german] * 3
     assert "OK: the chain is intact (6 records" in verify_with_cli(url)
+
+
+def test_a_loop_per_request_each_writes_on_its_own_loop(url, make_decision) -> None:
+    # Starlette's TestClient runs each request on a new event loop, closed after it: the next loop takes over
+    # the write path (it does not stay on the slower fallback), and a second loop running at the same time as
+    # the first goes through the fallback's thread.
+    with ConsentLog.open(url) as log:
+        on_loop, on_thread = [], []
+        write = log._loop_committer._write_batch
+        log._loop_committer._write_batch = lambda *args: (on_loop.append(len(args[2])), write(*args))[1]
+        commit = log._committer._commit
+        log._committer._commit = lambda items: (on_thread.append(len(items)), commit(items))[1]
+
+        async def decide(prefix: str):
+            await asyncio.gather(*(log.record_async(make_decision(consent_id=f"{prefix}{n}")) for n in range(10)))
+
+        asyncio.run(decide("first"))
+        asyncio.run(decide("second"))
+        assert on_loop == [10, 10]
+
+        def another_loop_meanwhile() -> None:
+            asyncio.run(decide("beside"))
+
+        async def while_running():
+            await decide("third")  # this loop writes, and keeps running while the other one decides
+            await asyncio.get_running_loop().run_in_executor(None, another_loop_meanwhile)
+
+        asyncio.run(while_running())
+        assert on_loop == [10, 10, 10] and sum(on_thread) == 10
+        assert len(stored_ids(log)) == 40

@@ -22,8 +22,8 @@ So a caller is answered only after its batch's COMMIT returned, as with GroupCom
 commit fails every caller of its batch. The loop never waits for a lock: writers that take no turns
 (an erase from the CLI, the email-open counters) can hold SQLite's lock; when BEGIN finds it taken,
 that batch's callers go through the fallback GroupCommitter instead, which waits on its own thread.
-They go there too when a second event loop of the process calls while a batch of the first is in
-flight (Starlette's TestClient runs a loop per request; a server runs one per worker).
+They go there too when a second event loop of the process calls while the first one still runs (a
+server runs one loop per worker; Starlette's TestClient one per request, each closed before the next).
 
 Used by the consent log (POST /consent) and the event outbox (POST /collect). SQLite only: on PostgreSQL
 every statement is a network round trip, which would block the loop; there the GroupCommitter's thread
@@ -54,11 +54,6 @@ _ELSEWHERE = object()  # a caller's outcome: "commit through the fallback instea
 
 class _Expired(Exception):
     """No commit settled the caller within its time."""
-
-
-def _expire(future: asyncio.Future) -> None:
-    if not future.done():
-        future.set_exception(_Expired())
 
 
 def connection_without_waits(engine: Any) -> Any:
@@ -109,24 +104,34 @@ class LoopCommitter:
         self._connection: Any = None
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        # Each caller's deadline, in the order they came (one wait for all, so in time order too), and the
+        # one timer that expires them: a timer per request cost more than the rest of submit.
+        self._deadlines: deque[tuple[float, asyncio.Future]] = deque()
+        self._expiring: asyncio.TimerHandle | None = None
 
     # -- callers, on their event loop ---------------------------------------------------------------
 
     async def submit(self, item: Any) -> Any:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
-            if self._busy or self._pending or self._closed:
+            # Another loop's while that one runs (its thread changes this state without locks), or while a
+            # batch of it may still be in the thread: through the fallback.
+            if self._closed or self._busy or (self._loop is not None and not self._loop.is_closed()):
                 return await self._fallback.submit_async(item)
-            # Idle: this loop's now. The last one's requests are all answered, but it may have closed with
-            # a start of a batch still queued on it (that batch had no callers left): it will never run.
-            self._loop, self._scheduled = loop, False
+            # The last loop closed (Starlette's TestClient runs one per request): this one's now. What that
+            # loop left queued (a batch start, callers' deadlines) never runs there; its callers are gone.
+            self._loop, self._scheduled, self._expiring = loop, False, None
+            self._pending.clear()
+            self._deadlines.clear()
         future = loop.create_future()
         entry = (item, future)
         self._pending.append(entry)
         if not self._busy and not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._next)  # what else arrives in this turn of the loop joins the batch
-        timer = loop.call_later(self._wait_timeout, _expire, future)
+        self._deadlines.append((loop.time() + self._wait_timeout, future))
+        if self._expiring is None:
+            self._expiring = loop.call_later(self._wait_timeout, self._expire, loop)
         try:
             outcome = await future
         except asyncio.CancelledError:
@@ -135,11 +140,28 @@ class LoopCommitter:
         except _Expired:
             self._withdraw(entry)  # taken or not, the caller is told the same: no acknowledgement
             raise LogUnavailable(f"cannot {self._what}: no commit within {self._wait_timeout:g} s") from None
-        finally:
-            timer.cancel()
         if outcome is _ELSEWHERE:
             return await self._fallback.submit_async(item)
         return outcome
+
+    def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Tell each caller past its deadline that no commit answered it in time; wake again at the next one."""
+        if loop is not self._loop:
+            return  # a timer of a loop this committer has left
+        self._expiring = None
+        now, deadlines = loop.time(), self._deadlines
+        while deadlines and (deadlines[0][1].done() or deadlines[0][0] <= now):
+            _, future = deadlines.popleft()
+            if not future.done():
+                future.set_exception(_Expired())
+        if deadlines:
+            self._expiring = loop.call_at(deadlines[0][0], self._expire, loop)
+
+    def _forget_answered(self) -> None:
+        """Drop the deadlines of callers already answered (batches finish about in arrival order)."""
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][1].done():
+            deadlines.popleft()
 
     def _withdraw(self, entry: tuple[Any, asyncio.Future]) -> None:
         try:
@@ -214,6 +236,7 @@ class LoopCommitter:
             for (_, future), result in zip(batch, results or ()):
                 if not future.done():  # it gave up waiting (timeout, cancelled request): nobody is told
                     future.set_result(result)
+        self._forget_answered()
         self._busy = False
         self._next()
 
