@@ -2,9 +2,9 @@
 
 Writes from requests go through group commit, as consent decisions do (gateway/store/group_commit.py; on
 SQLite, requests on the event loop through loop_commit.py): a request awaits its batch's commit, so an
-acknowledged event is on disk, and a crowd of requests shares one flush. An event whose (site, vendor, event_id) is already stored is not inserted again
-(INSERT ... ON CONFLICT DO NOTHING), and its caller learns it was a duplicate. Dropped events are only
-counted (`event_drops`), in the same batches.
+acknowledged event is on disk, and a crowd of requests shares one flush. An event whose (site, vendor,
+event_id) is already stored is not inserted again (INSERT ... ON CONFLICT DO NOTHING), and its caller
+learns it was a duplicate. Dropped events are only counted (`event_drops`), in the same batches.
 
 Delivery claims due rows in a transaction of their own: `SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL,
 so instances sharing one database never claim the same row; on SQLite the transaction starts with
@@ -35,7 +35,7 @@ from gateway.store import database
 from gateway.store.append import PreparedInsert
 from gateway.store.errors import LogUnavailable, one_line
 from gateway.store.group_commit import GroupCommitter
-from gateway.store.loop_commit import LoopCommitter, connection_without_waits
+from gateway.store.loop_commit import LoopCommitter
 from gateway.store.schema import UTCDateTime, event_drops, event_outbox
 
 PENDING, SENDING, DELIVERED, DEAD = "pending", "sending", "delivered", "dead"
@@ -154,20 +154,17 @@ class Outbox:
         self._committer = GroupCommitter(self._commit, what="queue the event", wait_timeout=wait_timeout)
         # POST /collect's path on SQLite, as POST /consent's (gateway/store/loop_commit.py): the event loop
         # writes the batch, a thread only commits it.
-        self._loop_turns: database.WriterTurns | None = None
         self._loop_committer: LoopCommitter | None = None
         self._loop_statements: tuple[Any, Any] | None = None
         if self._dialect == "sqlite":
-            self._loop_turns = database.WriterTurns(engine.url)
             self._loop_committer = LoopCommitter(
-                lambda: connection_without_waits(engine), self._commit_on_loop, turns=self._loop_turns,
-                fallback=self._committer, wait_timeout=wait_timeout, what="queue the event",
+                engine, self._commit_on_loop, fallback=self._committer, wait_timeout=wait_timeout,
+                what="queue the event",
                 failed=lambda error: LogUnavailable(f"cannot queue the events: {one_line(error)}"))
 
     def close(self) -> None:
         if self._loop_committer is not None:
             self._loop_committer.close()
-            self._loop_turns.close()
         self._committer.close()
         self._turns.close()
         self._delivery_turns.close()

@@ -39,7 +39,7 @@ from gateway.store.group_commit import GroupCommitter
 from gateway.store.decision import MAX_USER_AGENT, Decision, Record
 from gateway.store.errors import LogUnavailable, StoreError, UnknownConsent, one_line
 from gateway.store.ip import truncate_ip
-from gateway.store.loop_commit import LoopCommitter, connection_without_waits
+from gateway.store.loop_commit import LoopCommitter
 from gateway.store.schema import banner_texts, chain_state, consent_records
 
 _RECORD_COLUMNS = [c for c in consent_records.c if c.name != "personal_salt"]
@@ -85,14 +85,11 @@ class ConsentLog:
         wait_timeout = 2 * busy_timeout + database.CONNECT_TIMEOUT
         self._committer = GroupCommitter(self._append, what="record the decision", turn=self._turns.turn,
                                          wait_timeout=wait_timeout)
-        # POST /consent's path on SQLite; its own turns (a lock is held per open file) and connection.
-        self._loop_turns: database.WriterTurns | None = None
+        # POST /consent's path on SQLite: the event loop writes the batch, a thread commits it.
         self._loop_committer: LoopCommitter | None = None
         self._loop_statements: AppendStatements | None = None
         if engine.dialect.name == "sqlite":
-            self._loop_turns = database.WriterTurns(engine.url)
-            self._loop_committer = LoopCommitter(lambda: connection_without_waits(engine), self._append_on_loop,
-                                                 turns=self._loop_turns, fallback=self._committer,
+            self._loop_committer = LoopCommitter(engine, self._append_on_loop, fallback=self._committer,
                                                  failed=self._failed, wait_timeout=wait_timeout,
                                                  what="record the decision")
         # A forked worker must not use the parent's connections (a shared socket or SQLite file
@@ -143,7 +140,6 @@ class ConsentLog:
     def close(self) -> None:
         if self._loop_committer is not None:
             self._loop_committer.close()
-            self._loop_turns.close()
         self._committer.close()  # what is queued is committed first
         self._appender.close()
         self._turns.close()

@@ -43,9 +43,9 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from gateway.store import database
 from gateway.store.errors import LogUnavailable, one_line
 from gateway.store.group_commit import MAX_BATCH, GroupCommitter
-from gateway.turns import FileTurns
 
 log = logging.getLogger("gateway.store")
 
@@ -73,18 +73,18 @@ def _is_busy(error: sqlite3.Error) -> bool:
 class LoopCommitter:
     """`await submit(item)` returns `write`'s result for the item once its batch is committed; raises LogUnavailable.
 
-    `connect()` opens the SQLite connection this committer keeps (a DBAPI connection proxy with `cursor`,
-    `commit`, `rollback`, `invalidate`, `close`), with no busy timeout: the loop must never wait in it.
+    `engine`: a SQLite engine (database.create); the committer keeps a connection of its own
+    (connection_without_waits) and its own write turns (a lock is held per open file).
     `write(connection, cursor, items)` runs the batch's statements inside the transaction begun here and
-    returns one result per item. `turns` must be this committer's own (a lock is held per open file).
-    `failed(error)` turns a database error into the LogUnavailable its callers get."""
+    returns one result per item. `fallback` commits what the loop cannot (see above); `failed(error)` turns a
+    database error into the LogUnavailable its callers get."""
 
-    def __init__(self, connect: Callable[[], Any], write: Callable[[Any, Any, list[Any]], Sequence[Any]], *,
-                 turns: FileTurns, fallback: GroupCommitter, failed: Callable[[Exception], LogUnavailable],
+    def __init__(self, engine: Any, write: Callable[[Any, Any, list[Any]], Sequence[Any]], *,
+                 fallback: GroupCommitter, failed: Callable[[Exception], LogUnavailable],
                  wait_timeout: float, what: str = "commit", max_batch: int = MAX_BATCH):
-        self._connect = connect
+        self._connect = lambda: connection_without_waits(engine)
         self._write_batch = write
-        self._turns = turns
+        self._turns = database.WriterTurns(engine.url)
         self._fallback = fallback
         self._failed = failed
         self._wait_timeout = wait_timeout
@@ -331,6 +331,7 @@ class LoopCommitter:
         if thread is not None and thread is not threading.current_thread():
             self._jobs.put(None)
             thread.join(timeout=self._wait_timeout)
+        self._turns.close()
         loop, pending = self._loop, list(self._pending)
         self._pending.clear()
         if loop is not None and pending:
