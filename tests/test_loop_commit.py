@@ -10,6 +10,7 @@ import asyncio
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,19 @@ class CommitHangs:
         return getattr(self._real, name)
 
 
+@contextmanager
+def held(release, close):
+    """Something the test holds (a write turn, SQLite's lock): let go of after SAFETY seconds at the latest,
+    so a broken committer fails the test instead of hanging it; closed at the end."""
+    safety = threading.Timer(SAFETY, release)
+    safety.start()
+    try:
+        yield
+    finally:
+        safety.cancel()
+        close()
+
+
 def wrap_connection(log: ConsentLog, wrapper) -> None:
     committer = log._loop_committer
     connect = committer._connect
@@ -83,8 +97,6 @@ def test_the_loop_keeps_serving_while_another_process_has_the_write_turn(url, ma
     with ConsentLog.open(url) as log:
         other_process = database.WriterTurns(make_url(url))  # a lock is per open file: as another worker's
         other_process.take()
-        safety = threading.Timer(SAFETY, other_process.give_back)
-        safety.start()
 
         async def scenario():
             decisions = [asyncio.ensure_future(log.record_async(make_decision(consent_id=f"w{n}"))) for n in range(5)]
@@ -93,11 +105,8 @@ def test_the_loop_keeps_serving_while_another_process_has_the_write_turn(url, ma
             other_process.give_back()
             return ticks, answered_early, await asyncio.gather(*decisions)
 
-        try:
+        with held(other_process.give_back, other_process.close):
             ticks, answered_early, _ = asyncio.run(scenario())
-        finally:
-            safety.cancel()
-            other_process.close()
         assert ticks >= 10, f"the event loop ran only {ticks} times in 0.3 s while waiting for the write turn"
         assert answered_early == [], "a decision was answered before it could be committed"
         assert stored_ids(log) == [f"w{n}" for n in range(5)]
@@ -109,8 +118,6 @@ def test_a_writer_without_turns_holding_the_database_does_not_stall_the_loop(url
         # As `gateway consents erase` from the CLI would: a write transaction of its own, no turns.
         outside = sqlite3.connect(make_url(url).database, isolation_level=None, check_same_thread=False)
         outside.execute("BEGIN IMMEDIATE")
-        safety = threading.Timer(SAFETY, outside.rollback)
-        safety.start()
 
         async def scenario():
             decision = asyncio.ensure_future(log.record_async(make_decision(consent_id="held")))
@@ -119,11 +126,8 @@ def test_a_writer_without_turns_holding_the_database_does_not_stall_the_loop(url
             outside.rollback()
             return ticks, answered_early, await decision
 
-        try:
+        with held(outside.rollback, outside.close):
             ticks, answered_early, _ = asyncio.run(scenario())
-        finally:
-            safety.cancel()
-            outside.close()
         assert ticks >= 10, f"the event loop ran only {ticks} times in 0.3 s while SQLite was locked"
         assert not answered_early
         assert stored_ids(log) == ["held"]
@@ -171,8 +175,6 @@ def test_a_request_that_goes_away_before_its_batch_is_written_is_never_written(u
     with ConsentLog.open(url) as log:
         other_process = database.WriterTurns(make_url(url))
         other_process.take()
-        safety = threading.Timer(SAFETY, other_process.give_back)
-        safety.start()
 
         async def scenario():
             kept = asyncio.ensure_future(log.record_async(make_decision(consent_id="kept")))
@@ -183,11 +185,8 @@ def test_a_request_that_goes_away_before_its_batch_is_written_is_never_written(u
             other_process.give_back()
             return await kept
 
-        try:
+        with held(other_process.give_back, other_process.close):
             asyncio.run(scenario())
-        finally:
-            safety.cancel()
-            other_process.close()
         assert stored_ids(log) == ["kept"]
 
 

@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
-import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+from gateway.forks import in_forked_child
 from gateway.store.errors import LogUnavailable, one_line
 
 log = logging.getLogger("gateway.store")
@@ -100,8 +99,7 @@ class GroupCommitter:
         self._max_batch = max_batch
         self._reset()
         # A forked worker inherits the queue and the lock but not the thread: start afresh there.
-        ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: (lambda me: me and me._reset())(ref()))
+        in_forked_child(self, GroupCommitter._reset)
 
     def _reset(self) -> None:
         self._cond = threading.Condition(threading.Lock())

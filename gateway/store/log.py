@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,10 +32,11 @@ from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from gateway.forks import in_forked_child
 from gateway.store import chain, database
 from gateway.store.append import Appender, AppendStatements, append_statements
-from gateway.store.group_commit import GroupCommitter
 from gateway.store.decision import MAX_USER_AGENT, Decision, Record
+from gateway.store.group_commit import GroupCommitter
 from gateway.store.errors import LogUnavailable, StoreError, UnknownConsent, one_line
 from gateway.store.ip import truncate_ip
 from gateway.store.loop_commit import LoopCommitter
@@ -94,10 +94,8 @@ class ConsentLog:
                                                  what="record the decision")
         # A forked worker must not use the parent's connections (a shared socket or SQLite file
         # lock): it opens its own; the parent keeps its pool.
-        ref = weakref.ref(engine)
-        os.register_at_fork(after_in_child=lambda: (lambda e: e and e.dispose(close=False))(ref()))
-        appender = weakref.ref(self._appender)
-        os.register_at_fork(after_in_child=lambda: (lambda a: a and a.forget())(appender()))
+        in_forked_child(engine, lambda forked: forked.dispose(close=False))
+        in_forked_child(self._appender, Appender.forget)
 
     @classmethod
     def open(cls, url: str | None = None, *, create: bool = True,

@@ -34,16 +34,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import queue
 import sqlite3
 import threading
-import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from gateway.store import database
+from gateway.forks import in_forked_child
 from gateway.store.errors import LogUnavailable, one_line
 from gateway.store.group_commit import MAX_BATCH, GroupCommitter
 
@@ -91,8 +90,7 @@ class LoopCommitter:
         self._what = what
         self._max_batch = max_batch
         self._reset()
-        ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: (lambda me: me and me._reset())(ref()))
+        in_forked_child(self, LoopCommitter._reset)
 
     def _reset(self) -> None:
         """Fresh state (also in a forked child: the parent's connection, thread and loop are not its own)."""
