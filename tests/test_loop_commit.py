@@ -266,3 +266,22 @@ def test_a_loop_per_request_each_writes_on_its_own_loop(url, make_decision) -> N
         asyncio.run(while_running())
         assert on_loop == [10, 10, 10] and sum(on_thread) == 10
         assert len(stored_ids(log)) == 40
+
+
+def test_a_decision_sent_while_the_log_closes_is_refused_at_once(url, make_decision) -> None:
+    # At shutdown the app closes the log on its own event loop: a request still arriving gets its 503 at once
+    # (not after the commit wait), and what was committed before stays.
+    log = ConsentLog.open(url)
+
+    async def scenario():
+        await log.record_async(make_decision(consent_id="before"))
+        log.close()
+        started = time.monotonic()
+        with pytest.raises(LogUnavailable) as refused:
+            await log.record_async(make_decision(consent_id="after"))
+        return time.monotonic() - started, str(refused.value)
+
+    waited, message = asyncio.run(scenario())
+    assert message == "cannot record the decision: the gateway is shutting down" and waited < 1
+    with ConsentLog.open(url) as reopened:
+        assert stored_ids(reopened) == ["before"]

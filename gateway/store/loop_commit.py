@@ -41,8 +41,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from gateway.store import database
 from gateway.forks import in_forked_child
+from gateway.store import database
 from gateway.store.errors import LogUnavailable, one_line
 from gateway.store.group_commit import MAX_BATCH, GroupCommitter
 
@@ -173,6 +173,11 @@ class LoopCommitter:
         self._scheduled = False
         if self._busy or not self._pending:
             return
+        if self._closed:  # shutting down: what is still queued is not written
+            callers = list(self._pending)
+            self._pending.clear()
+            self._refuse(callers)
+            return
         self._busy = True
         try:
             free = self._turns.try_take()
@@ -238,6 +243,11 @@ class LoopCommitter:
         self._busy = False
         self._next()
 
+    def _refuse(self, callers: list[tuple[Any, asyncio.Future]]) -> None:
+        for _, future in callers:
+            if not future.done():
+                future.set_exception(LogUnavailable(f"cannot {self._what}: the gateway is shutting down"))
+
     def _take(self) -> list[tuple[Any, asyncio.Future]]:
         batch = []
         while self._pending and len(batch) < self._max_batch:
@@ -268,7 +278,8 @@ class LoopCommitter:
             error = None
         except Exception as exc:  # noqa: BLE001 - told to the batch's callers
             error = exc
-        self._post(loop, self._turn_taken, error)
+        if not self._post(loop, self._turn_taken, error) and error is None:
+            self._give_back()  # nobody is left to write with it; the other workers are waiting for it
 
     def _commit(self, loop: asyncio.AbstractEventLoop, connection: Any, batch: list, results: list) -> None:
         error = None
@@ -281,12 +292,14 @@ class LoopCommitter:
             self._give_back()
         self._post(loop, self._finish, batch, results, error)
 
-    def _post(self, loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> None:
+    def _post(self, loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> bool:
         try:
             loop.call_soon_threadsafe(callback, *args)
+            return True
         except RuntimeError:  # that loop is closed: its requests are gone; the next loop starts afresh
             self._pending.clear()
             self._busy = False
+            return False
 
     # -- the connection and the turn ---------------------------------------------------------------
 
@@ -333,14 +346,10 @@ class LoopCommitter:
         loop, pending = self._loop, list(self._pending)
         self._pending.clear()
         if loop is not None and pending:
-            def refuse() -> None:
-                for _, future in pending:
-                    if not future.done():
-                        future.set_exception(LogUnavailable("the consent log is closed"))
             try:
-                loop.call_soon_threadsafe(refuse)
+                loop.call_soon_threadsafe(self._refuse, pending)
             except RuntimeError:
-                pass
+                pass  # that loop is closed: its callers are gone
         if self._connection is not None:
             try:
                 self._connection.close()
