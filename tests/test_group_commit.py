@@ -54,15 +54,16 @@ def run_threads(count: int, target) -> list[BaseException]:
 
 def count_batches(log: ConsentLog) -> list[int]:
     """The size of each transaction the log's committers run, in order (their write functions, wrapped): the
-    threads' group committer and, on SQLite, the event loop's (loop_commit.py)."""
+    threads' group committer and the event loop's (loop_commit.py, pg_loop_commit.py)."""
     sizes: list[int] = []
     commit = log._committer._commit
     log._committer._commit = lambda items: (sizes.append(len(items)), commit(items))[1]
     on_loop = log._loop_committer
-    if on_loop is not None:
-        write = on_loop._write_batch
-        on_loop._write_batch = lambda connection, cursor, items: (sizes.append(len(items)),
-                                                                  write(connection, cursor, items))[1]
+    write = on_loop._write_batch
+    # Its items are the one list among its arguments (SQLite's write also gets the connection and cursor;
+    # PostgreSQL's a cursor and the attempt, and it returns an awaitable).
+    on_loop._write_batch = lambda *args: (sizes.append(len(next(a for a in args if isinstance(a, list)))),
+                                          write(*args))[1]
     return sizes
 
 

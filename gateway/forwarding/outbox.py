@@ -1,7 +1,7 @@
 """The outbox: accepted server-side events, durable before POST /collect answers, until delivered.
 
-Writes from requests go through group commit, as consent decisions do (gateway/store/group_commit.py; on
-SQLite, requests on the event loop through loop_commit.py): a request awaits its batch's commit, so an
+Writes from requests go through group commit, as consent decisions do (gateway/store/group_commit.py; requests
+on the event loop through loop_commit.py on SQLite and pg_loop_commit.py on PostgreSQL): a request awaits its batch's commit, so an
 acknowledged event is on disk, and a crowd of requests shares one flush. An event whose (site, vendor,
 event_id) is already stored is not inserted again (INSERT ... ON CONFLICT DO NOTHING), and its caller
 learns it was a duplicate. Dropped events are only counted (`event_drops`), in the same batches.
@@ -32,10 +32,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.forwarding.event import ServerEvent
 from gateway.store import database
-from gateway.store.append import PreparedInsert
+from gateway.store.append import Prepared, PreparedInsert
 from gateway.store.errors import LogUnavailable, one_line
 from gateway.store.group_commit import GroupCommitter
 from gateway.store.loop_commit import LoopCommitter
+from gateway.store.pg_append import Attempt, json_document
+from gateway.store.pg_loop_commit import PgLoopCommitter
 from gateway.store.schema import UTCDateTime, event_drops, event_outbox
 
 PENDING, SENDING, DELIVERED, DEAD = "pending", "sending", "delivered", "dead"
@@ -87,6 +89,14 @@ _PG_INSERT = text(
     "AS batch(site text, vendor text, tag_id text, event_id text, consent_id text, payload json) "
     "ON CONFLICT (site, vendor, event_id) DO NOTHING RETURNING site, vendor, event_id"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+# The same two writes from the event loop (PgLoopCommitter: a psycopg ClientCursor binds the values into the query
+# string): the events, and the drops' counts as one JSON document too.
+_PG_COUNT_DROPS = (
+    "INSERT INTO event_drops (site, vendor, day, reason, count) SELECT site, vendor, day, reason, count "
+    "FROM json_to_recordset(%(drops)s::json) AS drops(site text, vendor text, day text, reason text, count bigint) "
+    "ON CONFLICT (site, vendor, day, reason) DO UPDATE SET count = event_drops.count + excluded.count")
 
 
 def _insert(dialect: str, table):
@@ -154,17 +164,22 @@ class Outbox:
         self._committer = GroupCommitter(self._commit, what="queue the event", wait_timeout=wait_timeout)
         # POST /collect's path on SQLite, as POST /consent's (gateway/store/loop_commit.py): the event loop
         # writes the batch, a thread only commits it.
-        self._loop_committer: LoopCommitter | None = None
+        # On PostgreSQL the loop writes and commits it through an asyncio connection (pg_loop_commit.py).
         self._loop_statements: tuple[Any, Any] | None = None
+        self._loop_committer: LoopCommitter | PgLoopCommitter
+        failed = lambda error: LogUnavailable(f"cannot queue the events: {one_line(error)}")  # noqa: E731
         if self._dialect == "sqlite":
             self._loop_committer = LoopCommitter(
                 engine, self._commit_on_loop, fallback=self._committer, wait_timeout=wait_timeout,
-                what="queue the event",
-                failed=lambda error: LogUnavailable(f"cannot queue the events: {one_line(error)}"))
+                what="queue the event", failed=failed)
+        else:
+            self._pg_insert = Prepared(_PG_INSERT, engine.dialect)
+            self._loop_committer = PgLoopCommitter(
+                engine, self._commit_async, fallback=self._committer, wait_timeout=wait_timeout,
+                busy_timeout=busy_timeout, what="queue the event", failed=failed)
 
     def close(self) -> None:
-        if self._loop_committer is not None:
-            self._loop_committer.close()
+        self._loop_committer.close()
         self._committer.close()
         self._turns.close()
         self._delivery_turns.close()
@@ -172,9 +187,7 @@ class Outbox:
     # -- from requests: awaited until committed --------------------------------------------------
     async def put(self, item: Accept | Drop) -> str:
         """"queued", "duplicate" or "counted", once committed; LogUnavailable when it was not."""
-        if self._loop_committer is not None:
-            return await self._loop_committer.submit(item)
-        return await self._committer.submit_async(item)
+        return await self._loop_committer.submit(item)
 
     def put_sync(self, item: Accept | Drop) -> str:
         return self._committer.submit(item)
@@ -214,6 +227,27 @@ class Outbox:
         inserted = set(events.run(cursor, batch_plan.rows)) if batch_plan.rows else set()
         if batch_plan.drops:
             drops.run(cursor, batch_plan.drop_rows())
+        return batch_plan.results(inserted)
+
+    async def _commit_async(self, cursor: Any, batch: list[Accept | Drop], attempt: Attempt) -> list[str]:
+        """PostgreSQL, from the event loop: `_commit`'s writes in one transaction, in two round trips (BEGIN and the
+        writes, then COMMIT) so that a batch sent on a connection the server dropped can be tried again."""
+        batch_plan = _BatchPlan(batch, datetime.now(timezone.utc))
+        statements, parameters = ["BEGIN"], {}
+        if batch_plan.rows:
+            document = json_document([{column: row[column] for column in _PG_COLUMNS} for row in batch_plan.rows])
+            statements.append(self._pg_insert.sql)
+            parameters.update(self._pg_insert.parameters({"now": batch_plan.now, "state": PENDING, "batch": document}))
+        if batch_plan.drops:
+            statements.append(_PG_COUNT_DROPS)
+            parameters["drops"] = json_document(batch_plan.drop_rows())
+        await cursor.execute("; ".join(statements), parameters)
+        inserted = set()
+        if batch_plan.rows:
+            cursor.nextset()  # past BEGIN: the events' RETURNING
+            inserted = {tuple(row) for row in await cursor.fetchall()}
+        attempt.committing = True
+        await cursor.execute("COMMIT")
         return batch_plan.results(inserted)
 
     # -- delivery ---------------------------------------------------------------------------------

@@ -7,6 +7,9 @@ rest), and POST /consent waits for every batch. SQLAlchemy still writes the SQL 
 its column types still convert the values (JSON, aware datetimes, booleans) and its pool still opens
 the connection (with the engine's connect-time settings); only the per-call work is skipped by
 handing the finished SQL to the driver. Everything else in the store keeps using Core.
+
+On SQLite the batch goes through AppendStatements; on PostgreSQL through pg_append.py (two round trips,
+whatever the batch's size). Appender runs either on the group committer's thread.
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ from sqlalchemy import JSON, Engine, bindparam, insert, literal_column, select, 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import ClauseElement
 
-from gateway.store import chain
+from gateway.store import chain, pg_append
 from gateway.store.schema import banner_texts, chain_state, consent_records
 
 
-class _Prepared:
+class Prepared:
     """One statement as the driver takes it, and how its parameters are converted."""
 
     def __init__(self, statement: ClauseElement, dialect: Dialect, **compile_options: Any) -> None:
@@ -78,7 +81,7 @@ def _bind_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None
 MAX_REMEMBERED = 256
 
 
-class PreparedInsert(_Prepared):
+class PreparedInsert(Prepared):
     """An INSERT that sends many rows as one multi-row VALUES statement where the driver needs that.
 
     SQLite's driver runs executemany as one step per row and lets go of the GIL at each step; with
@@ -122,26 +125,6 @@ class PreparedInsert(_Prepared):
         return returned
 
 
-class _CopyRows(_Prepared):
-    """PostgreSQL: a batch of rows sent with COPY ... FROM STDIN, inside the caller's transaction.
-
-    executemany ran one prepared INSERT per row through psycopg's pipeline: ~100 us of Python per record
-    (dumping each parameter, one pipeline step each), more than PostgreSQL's own work for it. COPY
-    streams the rows in one command, and psycopg formats them in C. The values are converted by the
-    same column types as the INSERT would use (JSON columns to their text, aware times in UTC)."""
-
-    def __init__(self, table: Any, dialect: Dialect, columns: list[str]) -> None:
-        super().__init__(insert(table), dialect, column_keys=columns)
-        by_name = dict(self._convert)
-        self._ordered = [(name, by_name[name]) for name in columns]
-        self.sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-
-    def run(self, cursor: Any, rows: list[dict[str, Any]]) -> None:
-        with cursor.copy(self.sql) as copy:
-            for row in rows:
-                copy.write_row([convert(row[name]) if convert else row[name] for name, convert in self._ordered])
-
-
 class AppendStatements:
     """Lock the chain head, store banner texts once, insert the records, move the head.
 
@@ -152,16 +135,15 @@ class AppendStatements:
         only_row = chain_state.c.id == literal_column("1")
         # FOR UPDATE: PostgreSQL locks the head row until the commit; SQLite (which has no such
         # clause) already holds the database's write lock from BEGIN IMMEDIATE.
-        self.lock_head = _Prepared(select(chain_state.c.head_seq, chain_state.c.head_hash)
+        self.lock_head = Prepared(select(chain_state.c.head_seq, chain_state.c.head_hash)
                                    .where(only_row).with_for_update(), dialect)
         texts = _dialect_insert(dialect)(banner_texts).on_conflict_do_nothing(index_elements=[banner_texts.c.hash])
         self.insert_texts = PreparedInsert(texts, dialect, ["hash", "texts", "first_seen"], max_variables)
         # Every column of the table (a new one, such as `site` in 0003, is picked up here): each row
         # must hold a value for each (ConsentLog._row), or the batch fails before anything is sent.
         record_columns = [column.key for column in consent_records.c]
-        self.insert_records = (_CopyRows(consent_records, dialect, record_columns) if dialect.name == "postgresql"
-                               else PreparedInsert(insert(consent_records), dialect, record_columns, max_variables))
-        self.move_head = _Prepared(update(chain_state).where(only_row)
+        self.insert_records = PreparedInsert(insert(consent_records), dialect, record_columns, max_variables)
+        self.move_head = Prepared(update(chain_state).where(only_row)
                                    .values(head_seq=bindparam("head_seq"), head_hash=bindparam("head_hash")), dialect)
 
     def append(self, cursor: Any, batch: list[tuple[dict[str, Any], str, chain.PendingHash]], now: Any) -> None:
@@ -171,10 +153,7 @@ class AppendStatements:
         seq = int(seq)
         texts = {row["banner_texts_hash"]: text for row, text, _ in batch}  # usually one set for the whole batch
         self.insert_texts.run(cursor, [{"hash": h, "texts": t, "first_seen": now} for h, t in texts.items()])
-        for row, _, pending_hash in batch:
-            seq += 1
-            row["seq"], row["prev_hash"] = seq, prev_hash
-            row["record_hash"] = prev_hash = pending_hash(prev_hash, seq)
+        seq, prev_hash = pg_append.link(batch, seq, prev_hash)
         self.insert_records.run(cursor, [row for row, _, _ in batch])
         cursor.execute(self.move_head.sql, self.move_head.parameters({"head_seq": seq, "head_hash": prev_hash}))
 
@@ -193,7 +172,7 @@ class Appender:
         self._engine = engine
         self._connection: Any = None
         self._statements: AppendStatements | None = None
-        self._begin = "BEGIN IMMEDIATE" if engine.dialect.name == "sqlite" else None
+        self._postgresql = engine.dialect.name == "postgresql"  # pg_append.py; SQLite: AppendStatements
 
     def append(self, batch: list[tuple[dict[str, Any], str, chain.PendingHash]], now: Any,
                failed: Callable[[Exception], Exception]) -> None:
@@ -203,10 +182,17 @@ class Appender:
             connection = self._connect() if not reused else self._connection
             committing = False
             try:
+                if self._postgresql:
+                    progress = pg_append.Attempt()
+                    try:
+                        with self._client_cursor(connection.dbapi_connection) as cursor:
+                            pg_append.append(cursor, batch, now, progress)
+                    finally:
+                        committing = progress.committing
+                    return
                 cursor = connection.cursor()
                 try:
-                    if self._begin:
-                        cursor.execute(self._begin)
+                    cursor.execute("BEGIN IMMEDIATE")
                     self._statements_for(connection).append(cursor, batch, now)
                     committing = True
                     connection.commit()
@@ -225,6 +211,8 @@ class Appender:
 
     def close(self) -> None:
         if self._connection is not None:
+            if self._postgresql:
+                self._connection.dbapi_connection.autocommit = False  # as the pool's other users expect it
             self._connection.close()  # back to the pool, which the log disposes of next
             self._connection = None
 
@@ -234,7 +222,16 @@ class Appender:
 
     def _connect(self) -> Any:
         self._connection = self._engine.raw_connection()
+        if self._postgresql:
+            # pg_append.py sends BEGIN and COMMIT in its own query strings: psycopg must not add a BEGIN.
+            self._connection.dbapi_connection.autocommit = True
         return self._connection
+
+    @staticmethod
+    def _client_cursor(dbapi_connection: Any) -> Any:
+        import psycopg
+
+        return psycopg.ClientCursor(dbapi_connection)
 
     def _statements_for(self, connection: Any) -> AppendStatements:
         if self._statements is None:

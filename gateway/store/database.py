@@ -100,22 +100,28 @@ def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
 def _postgresql_engine(url: URL, busy_timeout: float) -> Engine:
     engine = create_engine(url, connect_args={"connect_timeout": CONNECT_TIMEOUT},
                            pool_pre_ping=True, pool_timeout=busy_timeout)
-    lock_timeout = f"{int(busy_timeout * 1000)}ms"
+    session = postgresql_session(busy_timeout)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
         with dbapi_connection.cursor() as cursor:
-            # Without it a writer stuck behind a hung one would wait for ever on the chain head.
-            cursor.execute(f"SET lock_timeout = '{lock_timeout}'")
-            # A decision is acknowledged after COMMIT returns: with synchronous_commit off (a server or
-            # role default some hosts tune for speed) that is before the WAL is flushed. Stricter
-            # settings (remote_write, remote_apply) and `local` are durable here and kept.
-            cursor.execute("SHOW synchronous_commit")
-            if cursor.fetchone()[0] == "off":
-                cursor.execute("SET synchronous_commit = on")
+            for statement in session:
+                cursor.execute(statement)
         dbapi_connection.commit()
 
     return engine
+
+
+def postgresql_session(busy_timeout: float) -> list[str]:
+    """What every PostgreSQL connection of the log runs first (the pool's and the event loops' own)."""
+    return [
+        # Without it a writer stuck behind a hung one would wait for ever on the chain head.
+        f"SET lock_timeout = '{int(busy_timeout * 1000)}ms'",
+        # A decision is acknowledged after COMMIT returns: with synchronous_commit off (a server or role
+        # default some hosts tune for speed) that is before the WAL is flushed. Stricter settings
+        # (remote_write, remote_apply) and `local` are durable here and kept.
+        "SELECT set_config('synchronous_commit', 'on', false) WHERE current_setting('synchronous_commit') = 'off'",
+    ]
 
 
 class WriterTurns(FileTurns):

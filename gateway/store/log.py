@@ -9,7 +9,8 @@ acknowledged.
 Decisions recorded at the same time share one transaction (group commit): each caller
 still returns only after its batch committed, and every caller of a batch that failed gets
 the error. Threads go through group_commit.py; requests on the event loop through
-loop_commit.py on SQLite (the loop writes the batch, a thread commits it).
+loop_commit.py on SQLite (the loop writes the batch, a thread commits it) and pg_loop_commit.py on
+PostgreSQL (the loop writes and commits it).
 
 Several writers (processes, gateway instances) append one transaction at a time: each
 takes the lock on the chain head first (the ``chain_state`` row, ``SELECT ... FOR
@@ -33,13 +34,14 @@ from sqlalchemy import Connection, Engine, delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.forks import in_forked_child
-from gateway.store import chain, database
+from gateway.store import chain, database, pg_append
 from gateway.store.append import Appender, AppendStatements, append_statements
 from gateway.store.decision import MAX_USER_AGENT, Decision, Record
 from gateway.store.group_commit import GroupCommitter
 from gateway.store.errors import LogUnavailable, StoreError, UnknownConsent, one_line
 from gateway.store.ip import truncate_ip
 from gateway.store.loop_commit import LoopCommitter
+from gateway.store.pg_loop_commit import PgLoopCommitter
 from gateway.store.schema import banner_texts, chain_state, consent_records
 
 _RECORD_COLUMNS = [c for c in consent_records.c if c.name != "personal_salt"]
@@ -85,13 +87,18 @@ class ConsentLog:
         wait_timeout = 2 * busy_timeout + database.CONNECT_TIMEOUT
         self._committer = GroupCommitter(self._append, what="record the decision", turn=self._turns.turn,
                                          wait_timeout=wait_timeout)
-        # POST /consent's path on SQLite: the event loop writes the batch, a thread commits it.
-        self._loop_committer: LoopCommitter | None = None
+        # POST /consent's path, from the event loop: on SQLite the loop writes the batch and a thread commits
+        # it; on PostgreSQL the loop does both through an asyncio connection.
         self._loop_statements: AppendStatements | None = None
+        self._loop_committer: LoopCommitter | PgLoopCommitter
         if engine.dialect.name == "sqlite":
             self._loop_committer = LoopCommitter(engine, self._append_on_loop, fallback=self._committer,
                                                  failed=self._failed, wait_timeout=wait_timeout,
                                                  what="record the decision")
+        else:
+            self._loop_committer = PgLoopCommitter(engine, self._append_async, fallback=self._committer,
+                                                   failed=self._failed, wait_timeout=wait_timeout,
+                                                   busy_timeout=busy_timeout, what="record the decision")
         # A forked worker must not use the parent's connections (a shared socket or SQLite file
         # lock): it opens its own; the parent keeps its pool.
         in_forked_child(engine, lambda forked: forked.dispose(close=False))
@@ -136,8 +143,7 @@ class ConsentLog:
         return self._engine
 
     def close(self) -> None:
-        if self._loop_committer is not None:
-            self._loop_committer.close()
+        self._loop_committer.close()
         self._committer.close()  # what is queued is committed first
         self._appender.close()
         self._turns.close()
@@ -162,11 +168,7 @@ class ConsentLog:
 
         It returns nothing: POST /consent answers with the signed token, not the record, and building the
         frozen Record cost as much as a tenth of the write path (`records()` and `show()` read it back)."""
-        pending = self._row(decision)
-        if self._loop_committer is not None:
-            await self._loop_committer.submit(pending)
-        else:
-            await self._committer.submit_async(pending)
+        await self._loop_committer.submit(self._row(decision))
 
     @staticmethod
     def _row(decision: Decision) -> tuple[dict[str, Any], str, chain.PendingHash]:
@@ -204,6 +206,12 @@ class ConsentLog:
         if self._loop_statements is None:
             self._loop_statements = append_statements(self._engine.dialect, connection)
         self._loop_statements.append(cursor, batch, datetime.now(timezone.utc))
+        return [None] * len(batch)
+
+    async def _append_async(self, cursor: Any, batch: list[tuple[dict[str, Any], str, chain.PendingHash]],
+                            attempt: pg_append.Attempt) -> list[None]:
+        """PostgreSQL: the loop committer's batch, written and committed through its asyncio connection."""
+        await pg_append.append_async(cursor, batch, datetime.now(timezone.utc), attempt)
         return [None] * len(batch)
 
     def erase(self, consent_id: str, now: datetime | None = None) -> int:

@@ -25,9 +25,9 @@ that batch's callers go through the fallback GroupCommitter instead, which waits
 They go there too when a second event loop of the process calls while the first one still runs (a
 server runs one loop per worker; Starlette's TestClient one per request, each closed before the next).
 
-Used by the consent log (POST /consent) and the event outbox (POST /collect). SQLite only: on PostgreSQL
-every statement is a network round trip, which would block the loop; there the GroupCommitter's thread
-stays.
+Used by the consent log (POST /consent) and the event outbox (POST /collect) on SQLite; on PostgreSQL, whose
+statements are network round trips the loop can await like any other I/O, pg_loop_commit.py does the whole
+batch on the loop. Both share their callers' side (queue, deadlines, answers) through loop_batches.py.
 """
 
 from __future__ import annotations
@@ -37,23 +37,15 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from gateway.forks import in_forked_child
 from gateway.store import database
 from gateway.store.errors import LogUnavailable, one_line
 from gateway.store.group_commit import MAX_BATCH, GroupCommitter
+from gateway.store.loop_batches import ELSEWHERE, LoopBatcher
 
 log = logging.getLogger("gateway.store")
-
-_ELSEWHERE = object()  # a caller's outcome: "commit through the fallback instead"
-
-
-class _Expired(Exception):
-    """No commit settled the caller within its time."""
-
 
 def connection_without_waits(engine: Any) -> Any:
     """A LoopCommitter's SQLite connection from `engine`: out of its pool (it has no busy timeout, which no other
@@ -69,7 +61,7 @@ def _is_busy(error: sqlite3.Error) -> bool:
     return (getattr(error, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_BUSY
 
 
-class LoopCommitter:
+class LoopCommitter(LoopBatcher):
     """`await submit(item)` returns `write`'s result for the item once its batch is committed; raises LogUnavailable.
 
     `engine`: a SQLite engine (database.create); the committer keeps a connection of its own
@@ -84,101 +76,19 @@ class LoopCommitter:
         self._connect = lambda: connection_without_waits(engine)
         self._write_batch = write
         self._turns = database.WriterTurns(engine.url)
-        self._fallback = fallback
         self._failed = failed
-        self._wait_timeout = wait_timeout
-        self._what = what
-        self._max_batch = max_batch
-        self._reset()
-        in_forked_child(self, LoopCommitter._reset)
+        super().__init__(fallback=fallback, wait_timeout=wait_timeout, what=what, max_batch=max_batch)
 
     def _reset(self) -> None:
         """Fresh state (also in a forked child: the parent's connection, thread and loop are not its own)."""
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._pending: deque[tuple[Any, asyncio.Future]] = deque()
-        self._busy = False       # a batch is between taking the turn and being answered
-        self._scheduled = False  # _next is queued on the loop
-        self._closed = False
+        super()._reset()
         self._connection: Any = None
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        # Each caller's deadline, in the order they came (one wait for all, so in time order too), and the
-        # one timer that expires them: a timer per request cost more than the rest of submit.
-        self._deadlines: deque[tuple[float, asyncio.Future]] = deque()
-        self._expiring: asyncio.TimerHandle | None = None
-
-    # -- callers, on their event loop ---------------------------------------------------------------
-
-    async def submit(self, item: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            # Another loop's while that one runs (its thread changes this state without locks), or while a
-            # batch of it may still be in the thread: through the fallback.
-            if self._closed or self._busy or (self._loop is not None and not self._loop.is_closed()):
-                return await self._fallback.submit_async(item)
-            # The last loop closed (Starlette's TestClient runs one per request): this one's now. What that
-            # loop left queued (a batch start, callers' deadlines) never runs there; its callers are gone.
-            self._loop, self._scheduled, self._expiring = loop, False, None
-            self._pending.clear()
-            self._deadlines.clear()
-        future = loop.create_future()
-        entry = (item, future)
-        self._pending.append(entry)
-        if not self._busy and not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._next)  # what else arrives in this turn of the loop joins the batch
-        self._deadlines.append((loop.time() + self._wait_timeout, future))
-        if self._expiring is None:
-            self._expiring = loop.call_later(self._wait_timeout, self._expire, loop)
-        try:
-            outcome = await future
-        except asyncio.CancelledError:
-            self._withdraw(entry)  # the request went away: not written if not yet taken
-            raise
-        except _Expired:
-            self._withdraw(entry)  # taken or not, the caller is told the same: no acknowledgement
-            raise LogUnavailable(f"cannot {self._what}: no commit within {self._wait_timeout:g} s") from None
-        if outcome is _ELSEWHERE:
-            return await self._fallback.submit_async(item)
-        return outcome
-
-    def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Tell each caller past its deadline that no commit answered it in time; wake again at the next one."""
-        if loop is not self._loop:
-            return  # a timer of a loop this committer has left
-        self._expiring = None
-        now, deadlines = loop.time(), self._deadlines
-        while deadlines and (deadlines[0][1].done() or deadlines[0][0] <= now):
-            _, future = deadlines.popleft()
-            if not future.done():
-                future.set_exception(_Expired())
-        if deadlines:
-            self._expiring = loop.call_at(deadlines[0][0], self._expire, loop)
-
-    def _forget_answered(self) -> None:
-        """Drop the deadlines of callers already answered (batches finish about in arrival order)."""
-        deadlines = self._deadlines
-        while deadlines and deadlines[0][1].done():
-            deadlines.popleft()
-
-    def _withdraw(self, entry: tuple[Any, asyncio.Future]) -> None:
-        try:
-            self._pending.remove(entry)
-        except ValueError:
-            pass  # in a batch already: it may land, unacknowledged (a 503 only asks again)
 
     # -- the batch's steps on the loop ---------------------------------------------------------------
 
-    def _next(self) -> None:
-        self._scheduled = False
-        if self._busy or not self._pending:
-            return
-        if self._closed:  # shutting down: what is still queued is not written
-            callers = list(self._pending)
-            self._pending.clear()
-            self._refuse(callers)
-            return
-        self._busy = True
+    def _run_batch(self) -> None:
         try:
             free = self._turns.try_take()
         except Exception as error:  # noqa: BLE001 - the lock file cannot be opened (LogUnavailable) or locked
@@ -213,7 +123,7 @@ class LoopCommitter:
                         raise
                     # A writer that takes no turns holds the database: its callers wait elsewhere.
                     self._give_back()
-                    self._finish(batch, results=[_ELSEWHERE] * len(batch))
+                    self._finish(batch, results=[ELSEWHERE] * len(batch))
                     return
                 results = list(self._write_batch(connection, cursor, [item for item, _ in batch]))
                 if len(results) != len(batch):
@@ -226,35 +136,6 @@ class LoopCommitter:
             self._finish(batch, error=error)
             return
         self._to_thread(self._commit, self._loop, connection, batch, results)
-
-    def _finish(self, batch: list[tuple[Any, asyncio.Future]], results: Sequence[Any] | None = None,
-                error: Exception | None = None) -> None:
-        """Answer a batch's callers, then start the next batch if any queued."""
-        if error is not None:
-            problem = self._problem(error)
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(LogUnavailable(problem))
-        else:
-            for (_, future), result in zip(batch, results or ()):
-                if not future.done():  # it gave up waiting (timeout, cancelled request): nobody is told
-                    future.set_result(result)
-        self._forget_answered()
-        self._busy = False
-        self._next()
-
-    def _refuse(self, callers: list[tuple[Any, asyncio.Future]]) -> None:
-        for _, future in callers:
-            if not future.done():
-                future.set_exception(LogUnavailable(f"cannot {self._what}: the gateway is shutting down"))
-
-    def _take(self) -> list[tuple[Any, asyncio.Future]]:
-        batch = []
-        while self._pending and len(batch) < self._max_batch:
-            entry = self._pending.popleft()
-            if not entry[1].done():
-                batch.append(entry)
-        return batch
 
     # -- the thread: waits for the turn, commits ---------------------------------------------------
 
@@ -343,13 +224,7 @@ class LoopCommitter:
             self._jobs.put(None)
             thread.join(timeout=self._wait_timeout)
         self._turns.close()
-        loop, pending = self._loop, list(self._pending)
-        self._pending.clear()
-        if loop is not None and pending:
-            try:
-                loop.call_soon_threadsafe(self._refuse, pending)
-            except RuntimeError:
-                pass  # that loop is closed: its callers are gone
+        self._refuse_pending()
         if self._connection is not None:
             try:
                 self._connection.close()
