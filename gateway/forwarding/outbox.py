@@ -1,8 +1,8 @@
 """The outbox: accepted server-side events, durable before POST /collect answers, until delivered.
 
 Writes from requests go through group commit, as consent decisions do (gateway/store/group_commit.py; requests
-on the event loop through loop_commit.py on SQLite and pg_loop_commit.py on PostgreSQL): a request awaits its batch's commit, so an
-acknowledged event is on disk, and a crowd of requests shares one flush. An event whose (site, vendor,
+on the event loop through loop_commit.py on SQLite and pg_loop_commit.py on PostgreSQL): a request awaits its
+batch's commit, so an acknowledged event is on disk, and a crowd of requests shares one flush. An event whose (site, vendor,
 event_id) is already stored is not inserted again (INSERT ... ON CONFLICT DO NOTHING), and its caller
 learns it was a duplicate. Dropped events are only counted (`event_drops`), in the same batches.
 
@@ -162,9 +162,9 @@ class Outbox:
         self._delivery_turns = database.WriterTurns(engine.url)
         wait_timeout = 2 * busy_timeout + database.CONNECT_TIMEOUT
         self._committer = GroupCommitter(self._commit, what="queue the event", wait_timeout=wait_timeout)
-        # POST /collect's path on SQLite, as POST /consent's (gateway/store/loop_commit.py): the event loop
-        # writes the batch, a thread only commits it.
-        # On PostgreSQL the loop writes and commits it through an asyncio connection (pg_loop_commit.py).
+        # POST /collect's path, as POST /consent's: on SQLite the event loop writes the batch and a thread only
+        # commits it (gateway/store/loop_commit.py); on PostgreSQL the loop writes and commits it through an
+        # asyncio connection (pg_loop_commit.py).
         self._loop_statements: tuple[Any, Any] | None = None
         self._loop_committer: LoopCommitter | PgLoopCommitter
         failed = lambda error: LogUnavailable(f"cannot queue the events: {one_line(error)}")  # noqa: E731
