@@ -153,7 +153,7 @@ class AppendStatements:
         seq = int(seq)
         texts = {row["banner_texts_hash"]: text for row, text, _ in batch}  # usually one set for the whole batch
         self.insert_texts.run(cursor, [{"hash": h, "texts": t, "first_seen": now} for h, t in texts.items()])
-        seq, prev_hash = pg_append.link(batch, seq, prev_hash)
+        seq, prev_hash = chain.link(batch, seq, prev_hash)
         self.insert_records.run(cursor, [row for row, _, _ in batch])
         cursor.execute(self.move_head.sql, self.move_head.parameters({"head_seq": seq, "head_hash": prev_hash}))
 
@@ -257,7 +257,7 @@ def _max_variables(dialect: Dialect, connection: Any) -> int:
         import sqlite3
 
         return connection.dbapi_connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    return 65535  # PostgreSQL's protocol limit (records go by executemany there anyway)
+    return 65535  # PostgreSQL's protocol limit (its batches go through pg_append.py, which binds no row by row)
 
 
 def _dialect_insert(dialect: Dialect):

@@ -130,3 +130,13 @@ class PendingHash:
 
     def __call__(self, prev_hash: str, seq: int) -> str:
         return sha256(f"{prev_hash}\n{self._before}{int(seq)}{self._after}")
+
+
+def link(batch: list[tuple[dict[str, Any], str, PendingHash]], seq: int, prev_hash: str) -> tuple[int, str]:
+    """Give each row of a batch of (row, banner texts, pending hash) its place after the chain head (seq,
+    prev_hash): its seq, prev_hash and record_hash. Returns the new head."""
+    for row, _, pending_hash in batch:
+        seq += 1
+        row["seq"], row["prev_hash"] = seq, prev_hash
+        row["record_hash"] = prev_hash = pending_hash(prev_hash, seq)
+    return seq, prev_hash

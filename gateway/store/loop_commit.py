@@ -47,6 +47,7 @@ from gateway.store.loop_batches import ELSEWHERE, LoopBatcher
 
 log = logging.getLogger("gateway.store")
 
+
 def connection_without_waits(engine: Any) -> Any:
     """A LoopCommitter's SQLite connection from `engine`: out of its pool (it has no busy timeout, which no other
     user of the pool expects), with the engine's other connect-time settings (WAL, synchronous=FULL)."""

@@ -13,7 +13,7 @@ in autocommit mode, so psycopg sends no BEGIN of its own). psycopg's pipeline mo
 trips, but under asyncio it polls the socket for writing while it waits for the answer, which spun the event
 loop (a tenth of its time under load, measured).
 
-The rows are the ones the SQLite path binds column by column (ConsentLog._row, linked by `link`): the JSON
+The rows are the ones the SQLite path binds column by column (ConsentLog._row, linked by chain.link): the JSON
 documents carry the same values (lists for the JSON columns, UTC times in ISO 8601), so a record reads back as it
 was hashed.
 """
@@ -46,16 +46,6 @@ class Attempt:
         self.committing = False
 
 
-def link(batch: Batch, seq: int, prev_hash: str) -> tuple[int, str]:
-    """Give each row its place after the chain head (seq, prev_hash): its seq, prev_hash and record_hash. Returns
-    the new head."""
-    for row, _, pending_hash in batch:
-        seq += 1
-        row["seq"], row["prev_hash"] = seq, prev_hash
-        row["record_hash"] = prev_hash = pending_hash(prev_hash, seq)
-    return seq, prev_hash
-
-
 def _utc_text(value: Any) -> str:
     if isinstance(value, datetime):
         if value.utcoffset() is None:
@@ -69,7 +59,7 @@ json_document = json.JSONEncoder(default=_utc_text, ensure_ascii=False, separato
 
 def _append_parameters(batch: Batch, head: tuple[Any, str], now: datetime) -> tuple[str, str, int, str]:
     texts = {row["banner_texts_hash"]: text for row, text, _ in batch}  # usually one set for the whole batch
-    seq, head_hash = link(batch, int(head[0]), head[1])
+    seq, head_hash = chain.link(batch, int(head[0]), head[1])
     return (json_document([{"hash": h, "texts": t, "first_seen": now} for h, t in texts.items()]),
             json_document([row for row, _, _ in batch]), seq, head_hash)
 
