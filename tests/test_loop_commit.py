@@ -7,6 +7,7 @@ are all stored in one valid chain."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import sqlite3
 import threading
 import time
@@ -32,11 +33,21 @@ def stored_ids(log: ConsentLog) -> list[str]:
 
 
 async def ticking_for(seconds: float) -> int:
-    """How many 10 ms sleeps the loop ran in `seconds` of wall time: about 100 a second when it is free."""
+    """How many 10 ms sleeps the loop ran in `seconds` of wall time: about 100 a second when it is free.
+
+    The garbage collector is held off meanwhile: a full collection in a test process that has run hundreds of
+    tests stops every thread while it runs, which is not the committer stalling the loop. (A full local run
+    once counted one tick in 0.3 s here and could not repeat it; a collection is the likeliest cause.)"""
     ticks, end = 0, time.monotonic() + seconds
-    while time.monotonic() < end:
-        await asyncio.sleep(0.01)
-        ticks += 1
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        while time.monotonic() < end:
+            await asyncio.sleep(0.01)
+            ticks += 1
+    finally:
+        if collecting:
+            gc.enable()
     return ticks
 
 
