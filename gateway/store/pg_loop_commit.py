@@ -22,10 +22,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from gateway.store import database
-from gateway.store.pg_append import Attempt
 from gateway.store.errors import LogUnavailable, one_line
 from gateway.store.group_commit import MAX_BATCH, GroupCommitter
 from gateway.store.loop_batches import LoopBatcher
+from gateway.store.pg_append import Attempt
 
 log = logging.getLogger("gateway.store")
 
@@ -52,6 +52,7 @@ class PgLoopCommitter(LoopBatcher):
     def _reset(self) -> None:
         super()._reset()
         self._connection: Any = None  # a forked child's is not the parent's: it opens its own
+        self._task: asyncio.Task | None = None  # the batch in flight (the loop keeps only a weak reference)
 
     def _loop_changed(self) -> None:
         self._discard()  # the last loop may have closed in the middle of a batch on it
@@ -62,7 +63,7 @@ class PgLoopCommitter(LoopBatcher):
             self._finish([])
             return
         assert self._loop is not None
-        self._loop.create_task(self._commit(batch))
+        self._task = self._loop.create_task(self._commit(batch))
 
     async def _commit(self, batch: list[tuple[Any, asyncio.Future]]) -> None:
         try:
