@@ -65,13 +65,14 @@ class _AsyncWaiter:
         self.future: asyncio.Future = loop.create_future()
 
 
-class _Expired(Exception):
-    """No commit settled the waiter within its time (set on its future by its timer)."""
+class Expired(Exception):
+    """No commit settled a caller within its time (set on its future by a timer; group_commit.py and
+    loop_batches.py)."""
 
 
 def _expire(future: asyncio.Future) -> None:
     if not future.done():
-        future.set_exception(_Expired())
+        future.set_exception(Expired())
 
 
 def _settle_on_loop(settled: list[tuple[_AsyncWaiter, Any, str | None]]) -> None:
@@ -131,7 +132,7 @@ class GroupCommitter:
         except asyncio.CancelledError:
             self._withdraw(waiter)  # the request went away: not written if not yet taken
             raise
-        except _Expired:
+        except Expired:
             self._withdraw(waiter)  # taken or not, the caller is told the same: no acknowledgement
             raise LogUnavailable(f"cannot {self._what}: no commit within {self._wait_timeout:g} s") from None
         finally:

@@ -21,13 +21,9 @@ from typing import Any
 
 from gateway.forks import in_forked_child
 from gateway.store.errors import LogUnavailable
-from gateway.store.group_commit import MAX_BATCH, GroupCommitter
+from gateway.store.group_commit import MAX_BATCH, Expired, GroupCommitter
 
 ELSEWHERE = object()  # a caller's outcome: "commit through the fallback instead"
-
-
-class _Expired(Exception):
-    """No commit settled the caller within its time."""
 
 
 class LoopBatcher:
@@ -82,7 +78,7 @@ class LoopBatcher:
         except asyncio.CancelledError:
             self._withdraw(entry)  # the request went away: not written if not yet taken
             raise
-        except _Expired:
+        except Expired:
             self._withdraw(entry)  # taken or not, the caller is told the same: no acknowledgement
             raise LogUnavailable(f"cannot {self._what}: no commit within {self._wait_timeout:g} s") from None
         if outcome is ELSEWHERE:
@@ -113,7 +109,7 @@ class LoopBatcher:
         while deadlines and (deadlines[0][1].done() or deadlines[0][0] <= now):
             _, future = deadlines.popleft()
             if not future.done():
-                future.set_exception(_Expired())
+                future.set_exception(Expired())
         if deadlines:
             self._expiring = loop.call_at(deadlines[0][0], self._expire, loop)
 
