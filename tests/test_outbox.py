@@ -168,8 +168,9 @@ def test_a_batch_keeps_every_payload_exactly_whatever_it_holds(store) -> None:
 
 def test_a_batch_from_the_event_loop_gets_the_same_answers_and_rows(store) -> None:
     """POST /collect's own path: a crowd of requests on the event loop is one batch (on SQLite the loop writes
-    it and a thread commits it, gateway/store/loop_commit.py). Each caller gets its own answer, in order;
-    duplicates are not stored twice, drops are counted, payloads come back exactly."""
+    it and a thread commits it, gateway/store/loop_commit.py; on PostgreSQL the loop writes and commits it,
+    pg_loop_commit.py). Each caller gets its own answer, in order; duplicates are not stored twice, drops are
+    counted, payloads come back exactly."""
     from dataclasses import replace
 
     assert store.put_sync(Accept(event(1), "default")) == "queued"
