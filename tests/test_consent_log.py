@@ -587,6 +587,38 @@ def test_0007_drops_only_the_unique_index_on_record_hash_and_keeps_the_records(d
     assert raw(database_url, "SELECT * FROM consent_records ORDER BY seq") == before
 
 
+def test_0008_makes_seq_sqlites_rowid_and_keeps_the_records(database_url, make_decision) -> None:
+    sqlite = database_url.startswith("sqlite")
+
+    def keys() -> tuple[list, list]:
+        """(the columns of consent_records' own indexes, with SQLite's automatic one; the type declared for seq)"""
+        if not sqlite:
+            return [], [row[0] for row in raw(database_url, "SELECT data_type FROM information_schema.columns "
+                                                            "WHERE table_name = 'consent_records' AND column_name = 'seq'")]
+        automatic = [row[0] for row in raw(database_url, "SELECT name FROM sqlite_master WHERE type = 'index' "
+                                                         "AND tbl_name = 'consent_records' AND sql IS NULL")]
+        return automatic, [row[2] for row in raw(database_url, "PRAGMA table_info(consent_records)") if row[1] == "seq"]
+
+    old_head = write_log_before_sites(database_url, 4)
+    migrate_to(database_url, "0007")
+    before = raw(database_url, "SELECT * FROM consent_records ORDER BY seq")
+    assert keys() == (["sqlite_autoindex_consent_records_1"], ["BIGINT"]) if sqlite else ([], ["bigint"])
+    migrate_to(database_url, "0008")
+    assert keys() == ([], ["INTEGER"]) if sqlite else ([], ["bigint"])
+    assert raw(database_url, "SELECT * FROM consent_records ORDER BY seq") == before
+    if sqlite:  # seq is the rowid itself now, not a column beside it
+        assert raw(database_url, "SELECT rowid, seq FROM consent_records ORDER BY seq") == [(n, n) for n in range(1, 5)]
+    with ConsentLog.open(database_url) as log:
+        check = log.verify()
+        assert check.ok and check.checked == 4 and check.head_hash == old_head
+        added = log.record(make_decision(consent_id="after-0008", site="shoes"))
+        assert added.seq == 5 and added.prev_hash == old_head and log.verify().ok
+    stored = raw(database_url, "SELECT * FROM consent_records ORDER BY seq")
+    migrate_to(database_url, "0007", down=True)  # and back: the separate key again, the records as they were
+    assert keys() == (["sqlite_autoindex_consent_records_1"], ["BIGINT"]) if sqlite else ([], ["bigint"])
+    assert raw(database_url, "SELECT * FROM consent_records ORDER BY seq") == stored
+
+
 def test_downgrading_below_0003_refuses_to_drop_named_sites(database_url, make_decision) -> None:
     def downgrade() -> None:
         migrate_to(database_url, "0002", down=True)

@@ -54,7 +54,8 @@ banner_texts = Table(
 
 consent_records = Table(
     "consent_records", metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    # SQLite: INTEGER, so that seq is the rowid itself and not a second key (migration 0008).
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
     Column("consent_id", String(64), nullable=False, index=True),
     Column("decided_at", UTCDateTime, nullable=False, index=True),
     Column("action", String(16), nullable=False),
