@@ -9,7 +9,7 @@ trigger keys that fit the trigger type, placeholders that make sense).
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -379,8 +379,15 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
     banner.pop("languages", None)
     banner.pop("texts", None)
     banner.update(texts[languages[0]])  # the flat keys, as before: the default language's texts
-    return Config(directory, site, tuple(categories.values()), banner, tuple(tags), tuple(files), google_consent, regions,
-                  compiled_variables, tuple(sorted(warnings)), languages, texts, forwarding)
+    config = Config(directory, site, tuple(categories.values()), banner, tuple(tags), tuple(files), google_consent,
+                    regions, compiled_variables, (), languages, texts, forwarding)
+    from gateway import consent_cookie  # it reads a built Config (and vendor_choice imports this module)
+
+    too_large = consent_cookie.warning(config)
+    if too_large:
+        source = site_sources[0]
+        warnings.append(Problem(source.name, source.line_of(("site",)), format_path(("site",)), too_large))
+    return replace(config, warnings=tuple(sorted(warnings)))
 
 
 # The positions each banner layout takes, its default first (banner.css: .tg-<layout>.tg-<position>).
