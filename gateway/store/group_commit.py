@@ -75,6 +75,20 @@ def _expire(future: asyncio.Future) -> None:
         future.set_exception(Expired())
 
 
+async def answer_of(future: asyncio.Future, withdraw: Callable[[], None], what: str, wait_timeout: float) -> Any:
+    """A caller's outcome once its batch settled it. A caller whose request went away (cancelled) or whose
+    deadline passed (Expired) is withdrawn first: not written if no batch took it yet. Taken or not, a passed
+    deadline answers LogUnavailable: nobody is acknowledged without a commit."""
+    try:
+        return await future
+    except asyncio.CancelledError:
+        withdraw()
+        raise
+    except Expired:
+        withdraw()
+        raise LogUnavailable(f"cannot {what}: no commit within {wait_timeout:g} s") from None
+
+
 def _settle_on_loop(settled: list[tuple[_AsyncWaiter, Any, str | None]]) -> None:
     for waiter, result, error in settled:
         if waiter.future.done():
@@ -128,13 +142,7 @@ class GroupCommitter:
         # callbacks: half of the waiting's cost per request (measured), and POST /consent pays it each time.
         timer = loop.call_later(self._wait_timeout, _expire, waiter.future)
         try:
-            return await waiter.future
-        except asyncio.CancelledError:
-            self._withdraw(waiter)  # the request went away: not written if not yet taken
-            raise
-        except Expired:
-            self._withdraw(waiter)  # taken or not, the caller is told the same: no acknowledgement
-            raise LogUnavailable(f"cannot {self._what}: no commit within {self._wait_timeout:g} s") from None
+            return await answer_of(waiter.future, lambda: self._withdraw(waiter), self._what, self._wait_timeout)
         finally:
             timer.cancel()
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from gateway.forks import in_forked_child
 from gateway.store.errors import LogUnavailable
-from gateway.store.group_commit import MAX_BATCH, Expired, GroupCommitter
+from gateway.store.group_commit import MAX_BATCH, Expired, GroupCommitter, answer_of
 
 ELSEWHERE = object()  # a caller's outcome: "commit through the fallback instead"
 
@@ -73,14 +73,7 @@ class LoopBatcher:
         self._deadlines.append((loop.time() + self._wait_timeout, future))
         if self._expiring is None:
             self._expiring = loop.call_later(self._wait_timeout, self._expire, loop)
-        try:
-            outcome = await future
-        except asyncio.CancelledError:
-            self._withdraw(entry)  # the request went away: not written if not yet taken
-            raise
-        except Expired:
-            self._withdraw(entry)  # taken or not, the caller is told the same: no acknowledgement
-            raise LogUnavailable(f"cannot {self._what}: no commit within {self._wait_timeout:g} s") from None
+        outcome = await answer_of(future, lambda: self._withdraw(entry), self._what, self._wait_timeout)
         if outcome is ELSEWHERE:
             return await self._fallback.submit_async(item)
         return outcome
