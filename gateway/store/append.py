@@ -14,6 +14,7 @@ whatever the batch's size). Appender runs either on the group committer's thread
 
 from __future__ import annotations
 
+import sqlite3
 from itertools import chain as flatten_chain
 from operator import itemgetter
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from collections.abc import Callable
 
 from sqlalchemy import JSON, Engine, bindparam, insert, literal_column, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import ClauseElement
 
@@ -126,18 +128,19 @@ class PreparedInsert(Prepared):
 
 
 class AppendStatements:
-    """Lock the chain head, store banner texts once, insert the records, move the head.
+    """SQLite: read the chain head, store banner texts once, insert the records, move the head (PostgreSQL's
+    batches go through pg_append.py).
 
     `max_variables`: the most parameters one statement may carry (SQLite's compile-time limit is
     999 before 3.32; ConsentLog asks the connection for the real one)."""
 
     def __init__(self, dialect: Dialect, max_variables: int = 999) -> None:
+        if dialect.name != "sqlite":
+            raise ValueError(f"AppendStatements are SQLite's, not {dialect.name}'s (see pg_append.py)")
         only_row = chain_state.c.id == literal_column("1")
-        # FOR UPDATE: PostgreSQL locks the head row until the commit; SQLite (which has no such
-        # clause) already holds the database's write lock from BEGIN IMMEDIATE.
-        self.lock_head = Prepared(select(chain_state.c.head_seq, chain_state.c.head_hash)
-                                   .where(only_row).with_for_update(), dialect)
-        texts = _dialect_insert(dialect)(banner_texts).on_conflict_do_nothing(index_elements=[banner_texts.c.hash])
+        # No FOR UPDATE: the transaction holds the database's write lock from BEGIN IMMEDIATE.
+        self.read_head = Prepared(select(chain_state.c.head_seq, chain_state.c.head_hash).where(only_row), dialect)
+        texts = sqlite_insert(banner_texts).on_conflict_do_nothing(index_elements=[banner_texts.c.hash])
         self.insert_texts = PreparedInsert(texts, dialect, ["hash", "texts", "first_seen"], max_variables)
         # Every column of the table (a new one, such as `site` in 0003, is picked up here): each row
         # must hold a value for each (ConsentLog._row), or the batch fails before anything is sent.
@@ -148,7 +151,7 @@ class AppendStatements:
 
     def append(self, cursor: Any, batch: list[tuple[dict[str, Any], str, chain.PendingHash]], now: Any) -> None:
         """Append (row, banner texts, pending hash) triples after the chain head, inside the caller's transaction."""
-        cursor.execute(self.lock_head.sql)  # read under the lock: no other writer appends meanwhile
+        cursor.execute(self.read_head.sql)  # under the write lock: no other writer appends meanwhile
         seq, prev_hash = cursor.fetchone()
         seq = int(seq)
         texts = {row["banner_texts_hash"]: text for row, text, _ in batch}  # usually one set for the whole batch
@@ -248,23 +251,6 @@ class Appender:
 
 
 def append_statements(dialect: Dialect, connection: Any) -> AppendStatements:
-    """The statements for appending through `connection` (a pool's connection proxy), sized to its limits."""
-    return AppendStatements(dialect, _max_variables(dialect, connection))
+    """SQLite's statements for appending through `connection` (a pool's connection proxy), sized to its limits."""
+    return AppendStatements(dialect, connection.dbapi_connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
 
-
-def _max_variables(dialect: Dialect, connection: Any) -> int:
-    if dialect.name == "sqlite":
-        import sqlite3
-
-        return connection.dbapi_connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    return 65535  # PostgreSQL's protocol limit (its batches go through pg_append.py, which binds no row by row)
-
-
-def _dialect_insert(dialect: Dialect):
-    if dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:  # database.py accepts only these two
-        raise ValueError(f"no consent log support for {dialect.name}")
-    return dialect_insert
