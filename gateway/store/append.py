@@ -15,6 +15,7 @@ whatever the batch's size). Appender runs either on the group committer's thread
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime, timezone
 from itertools import chain as flatten_chain
 from operator import itemgetter
 from typing import Any
@@ -27,7 +28,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import ClauseElement
 
 from gateway.store import chain, pg_append
-from gateway.store.schema import banner_texts, chain_state, consent_records
+from gateway.store.schema import UTCDateTime, banner_texts, chain_state, consent_records
 
 
 class Prepared:
@@ -55,13 +56,15 @@ class Prepared:
 
 
 def _bind_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
-    """The column type's value conversion; for JSON columns, remembered per value.
+    """The column type's value conversion; for JSON columns, remembered per value; for times on SQLite, shorter.
 
     A record's JSON columns (categories, offered, vendors_refused) hold a list of a few names, and a site
     has only a handful of distinct lists, while serialising each one again cost a sixth of a record's
     append time (measured). The same list always gives the same text, so the text is kept, for up to
     MAX_REMEMBERED distinct lists per column (a site with more just serialises the rest)."""
     convert = type_.dialect_impl(dialect).bind_processor(dialect)
+    if isinstance(type_, UTCDateTime) and dialect.name == "sqlite" and convert is not None:
+        return _sqlite_utc_text(convert)
     if convert is None or not isinstance(type_, JSON):
         return convert
     remembered: dict[tuple, Any] = {}
@@ -81,6 +84,18 @@ def _bind_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None
 
 
 MAX_REMEMBERED = 256
+
+
+def _sqlite_utc_text(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """UTCDateTime's text on SQLite, as SQLAlchemy writes it (UTC, no zone, microseconds: `YYYY-MM-DD
+    HH:MM:SS.ffffff`), in less than half the time its processors take: each record has a time. Anything but
+    an aware datetime goes through SQLAlchemy's (which refuses a naive one)."""
+    def text(value: Any) -> Any:
+        if type(value) is not datetime or value.utcoffset() is None:
+            return convert(value)
+        return value.astimezone(timezone.utc).isoformat(" ", "microseconds")[:26]
+
+    return text
 
 
 class PreparedInsert(Prepared):
