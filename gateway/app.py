@@ -446,7 +446,13 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
     async def lifespan(app: Starlette):
         task = asyncio.create_task(sites.watch()) if watch else None
         forwarding.start()
+        # What the first POSTs of this worker would open, opened beside serving: the database connections
+        # (requests that come meanwhile wait for them, not for one each) and the rate limits' files.
+        warming = [asyncio.create_task(log.warm_up()) for log in (consent_log, forwarding.outbox) if log is not None]
+        warming += [asyncio.create_task(asyncio.to_thread(limiter.open)) for limiter in limiters]
         yield
+        for warm in warming:
+            warm.cancel()
         if task:
             task.cancel()
         await run_in_threadpool(forwarding.close)  # the send in flight is settled first

@@ -135,6 +135,17 @@ class RateLimiter:
         db.execute(_SCHEMA)
         return db
 
+    def open(self) -> None:
+        """Connect now, from a thread at a worker's start: the first check would otherwise do it on the event loop,
+        with the sweep of stale files (one stat per file in the directory). A failure is left to the first
+        check, which reports it once."""
+        with self._lock:
+            if self._db is None:
+                try:
+                    self._db = self._connect()
+                except (sqlite3.Error, OSError, RateLimitUnavailable):
+                    pass
+
     async def check(self, client: str, requests: int, per_seconds: int) -> float:
         """`wait`, from an event loop: on the loop whenever the turn is free. While another process holds it
         (for a check of its own), the loop serves others and looks again a little later; only after

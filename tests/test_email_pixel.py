@@ -8,6 +8,7 @@ database that fails never turns into a 500 or a traceback. Tokens come from POST
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -207,7 +208,9 @@ def test_a_database_that_fails_still_gets_the_gif_and_one_log_line(live, databas
         dead = f"postgresql://postgres@127.0.0.1:{free_port()}/gone"
     engine = database.create(database.resolve_url(dead), busy_timeout=0.5)
     monkeypatch.setenv(ADMIN_TOKEN_ENV, ADMIN)
-    app = create_app(live, SECRET, SimpleNamespace(url=dead, engine=engine), watch=False)
+    # A stand-in for the consent log whose engine is the dead one; it has nothing to open at start.
+    log = SimpleNamespace(url=dead, engine=engine, warm_up=lambda: asyncio.sleep(0))
+    app = create_app(live, SECRET, log, watch=False)
     token, _ = EmailTokens(SECRET).issue("spring", "alice@example.com", True)
     caplog.set_level(logging.INFO)
     with TestClient(app, base_url="http://gateway.test", raise_server_exceptions=True) as client:

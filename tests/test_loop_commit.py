@@ -249,6 +249,23 @@ def test_one_batch_with_banners_in_two_languages_stores_both_texts(url, make_dec
     assert "OK: the chain is intact (6 records" in verify_with_cli(url)
 
 
+def test_a_large_batch_keeps_its_statement_journal_in_memory(url, make_decision) -> None:
+    # 200 decisions at once make batches far past the 64 KiB after which SQLite would move a multi-row INSERT's
+    # statement journal into a temporary file of its own per commit; the loop's connection keeps it in memory,
+    # while the pool's connections (purges, migrations) keep SQLite's default.
+    with ConsentLog.open(url) as log:
+        async def decide():
+            await asyncio.gather(*(log.record_async(make_decision(consent_id=f"big-{n}")) for n in range(200)))
+
+        asyncio.run(decide())
+        assert len(stored_ids(log)) == 200
+        loop_connection = log._loop_committer._connection.dbapi_connection
+        assert loop_connection.execute("PRAGMA temp_store").fetchone()[0] == 2  # MEMORY
+        with log.engine.connect() as pooled:
+            assert pooled.exec_driver_sql("PRAGMA temp_store").scalar() == 0  # the default
+    assert "OK: the chain is intact (200 records" in verify_with_cli(url)
+
+
 def test_a_loop_per_request_each_writes_on_its_own_loop(url, make_decision) -> None:
     # Starlette's TestClient runs each request on a new event loop, closed after it: the next loop takes over
     # the write path (it does not stay on the slower fallback), and a second loop running at the same time as

@@ -47,6 +47,18 @@ def test_over_the_limit_gets_429_with_retry_after_and_nothing_is_recorded(config
     assert len(list(consent_log.records())) == 3
 
 
+def test_each_worker_opens_its_limit_file_at_start_not_at_its_first_post(config_dir, consent_log) -> None:
+    # The first check would otherwise create the file (and sweep the directory's stale ones) on the event loop.
+    limit(config_dir, "{requests: 3, per_seconds: 60}")
+    path = default_path(config_dir, consent_log.url)
+    assert not path.exists()
+    with client_for(config_dir, consent_log):
+        deadline = time.monotonic() + 5
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert path.exists()
+
+
 def test_other_clients_have_their_own_budget(config_dir, consent_log) -> None:
     limit(config_dir, "{requests: 1, per_seconds: 60}")
     with client_for(config_dir, consent_log, peer="203.0.113.7") as first:

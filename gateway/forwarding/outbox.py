@@ -185,6 +185,10 @@ class Outbox:
         self._delivery_turns.close()
 
     # -- from requests: awaited until committed --------------------------------------------------
+    async def warm_up(self) -> None:
+        """As ConsentLog.warm_up, for POST /collect's first batch."""
+        await self._loop_committer.warm_up()
+
     async def put(self, item: Accept | Drop) -> str:
         """"queued", "duplicate" or "counted", once committed; LogUnavailable when it was not."""
         return await self._loop_committer.submit(item)

@@ -85,11 +85,6 @@ def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
         cursor.execute("PRAGMA journal_mode = WAL")      # readers never block the writer
         cursor.execute("PRAGMA synchronous = FULL")      # fsync the WAL at every commit
         cursor.execute("PRAGMA foreign_keys = ON")
-        # Statement journals in memory: a batch's multi-row INSERT keeps one, and past 64 KiB (a batch of
-        # about 25 records) SQLite moved it into a new file in /var/tmp, created and deleted per commit (a
-        # third of the durable write's kernel time in such batches, measured); and no temporary file is
-        # needed where the root filesystem is read-only.
-        cursor.execute("PRAGMA temp_store = MEMORY")
         cursor.close()
 
     @event.listens_for(engine, "begin")

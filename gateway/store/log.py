@@ -170,6 +170,11 @@ class ConsentLog:
         frozen Record cost as much as a tenth of the write path (`records()` and `show()` read it back)."""
         await self._loop_committer.submit(self._row(decision))
 
+    async def warm_up(self) -> None:
+        """On a worker's event loop at its start: open what POST /consent's first batch would (PostgreSQL: the
+        loop's connection). Never raises; the first batch meets any failure again."""
+        await self._loop_committer.warm_up()
+
     @staticmethod
     def _row(decision: Decision) -> tuple[dict[str, Any], str, chain.PendingHash]:
         if not isinstance(decision, Decision):

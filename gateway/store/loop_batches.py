@@ -15,6 +15,7 @@ closed (Starlette's TestClient runs one per request), the next loop takes over.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -22,6 +23,8 @@ from typing import Any
 from gateway.forks import in_forked_child
 from gateway.store.errors import LogUnavailable
 from gateway.store.group_commit import MAX_BATCH, Expired, GroupCommitter, answer_of
+
+log = logging.getLogger("gateway.store")
 
 ELSEWHERE = object()  # a caller's outcome: "commit through the fallback instead"
 
@@ -53,17 +56,10 @@ class LoopBatcher:
     async def submit(self, item: Any) -> Any:
         """The item's result once its batch committed; raises LogUnavailable."""
         loop = asyncio.get_running_loop()
-        if loop is not self._loop:
+        if loop is not self._loop and not self._adopt(loop):
             # Another loop's while that one runs (it changes this state without locks), or while a batch of
             # it may still be in flight: through the fallback.
-            if self._closed or self._busy or (self._loop is not None and not self._loop.is_closed()):
-                return await self._fallback.submit_async(item)
-            # The last loop closed: this one's now. What that loop left queued (a batch start, callers'
-            # deadlines) never runs there; its callers are gone.
-            self._loop, self._scheduled, self._expiring = loop, False, None
-            self._pending.clear()
-            self._deadlines.clear()
-            self._loop_changed()
+            return await self._fallback.submit_async(item)
         future = loop.create_future()
         entry = (item, future)
         self._pending.append(entry)
@@ -78,7 +74,37 @@ class LoopBatcher:
             return await self._fallback.submit_async(item)
         return outcome
 
+    async def warm_up(self) -> None:
+        """Open now what the first batch would have to (a connection), so that its callers do not wait for it: at a
+        worker's start. Callers that come meanwhile queue until it is done; a failure is only logged (the first
+        batch tries again, and its callers hear of it)."""
+        loop = asyncio.get_running_loop()
+        if (loop is not self._loop and not self._adopt(loop)) or self._busy or self._closed:
+            return
+        self._busy = True
+        try:
+            await self._warm()
+        except Exception as error:  # noqa: BLE001 - the first batch meets it again and answers its callers
+            log.warning("could not get ready to %s at start: %s", self._what, self._problem(error))
+        finally:
+            self._busy = False
+            self._next()
+
+    def _adopt(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Make `loop` the committer's if the last one closed (False: another loop has it). What that loop left
+        queued (a batch start, callers' deadlines) never runs there; its callers are gone."""
+        if self._closed or self._busy or (self._loop is not None and not self._loop.is_closed()):
+            return False
+        self._loop, self._scheduled, self._expiring = loop, False, None
+        self._pending.clear()
+        self._deadlines.clear()
+        self._loop_changed()
+        return True
+
     # -- hooks ------------------------------------------------------------------------------------------
+
+    async def _warm(self) -> None:
+        """What `warm_up` opens; nothing by default."""
 
     def _run_batch(self) -> None:
         """Start the next batch (`_take()` gives its callers); answer it with `_finish`. Called with _busy set."""

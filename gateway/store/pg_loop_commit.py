@@ -57,6 +57,13 @@ class PgLoopCommitter(LoopBatcher):
     def _loop_changed(self) -> None:
         self._discard()  # the last loop may have closed in the middle of a batch on it
 
+    async def _warm(self) -> None:
+        # The connection takes a TCP (or TLS) handshake, authentication and the session's settings: ~100 ms here,
+        # which the first decision of each worker waited for.
+        if self._connection is None:
+            async with asyncio.timeout(self._wait_timeout):
+                await self._open()
+
     def _run_batch(self) -> None:
         batch = self._take()
         if not batch:  # every caller went away meanwhile
