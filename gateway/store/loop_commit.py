@@ -53,9 +53,10 @@ def connection_without_waits(engine: Any) -> Any:
     user of the pool expects), with the engine's other connect-time settings (WAL, synchronous=FULL).
 
     Its statement journals stay in memory (temp_store): a batch's multi-row INSERT keeps one, and past 64 KiB (a
-    batch of about 25 records) SQLite moved it to a file it created in /var/tmp and deleted again, per commit: a
-    third of the kernel time of the durable write in such batches (measured). A batch is at most MAX_BATCH rows,
-    so the journal stays small; the pool's connections (purges, migrations, exports) keep SQLite's default."""
+    batch of about 25 records) SQLite moved it to a file it created in /var/tmp and deleted again, per commit: the
+    kernel time of the durable write in such batches fell from 30 to 18 us a record without it (measured). A batch
+    is at most MAX_BATCH rows, so the journal stays small; the pool's connections (purges, migrations, exports) keep
+    SQLite's default."""
     connection = engine.raw_connection()
     connection.detach()  # closed, not given back, when it is dropped
     connection.dbapi_connection.execute("PRAGMA busy_timeout = 0")
