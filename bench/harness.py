@@ -269,12 +269,14 @@ def _delivery(figures: Figures, settings: Settings, gateway: Gateway, config: Pa
 
 
 def _postgres():
-    """A throwaway PostgreSQL server (tests/postgres.py, the suite's own, reused as it is) and its version."""
+    """A throwaway PostgreSQL server (tests/postgres.py, the suite's own) and its version. Durable, unlike the
+    suite's: with fsync and full-page writes, PostgreSQL's defaults, a commit waits for its WAL on disk, as SQLite's
+    does here (synchronous=FULL); the durable rows measure a write that survives a power cut on both."""
     sys.path.insert(0, str(ROOT))
     from tests.postgres import PostgresUnavailable, start_server
 
     try:
-        server = start_server()
+        server = start_server(durable=True)
     except PostgresUnavailable as error:
         raise BenchError(f"PostgreSQL: {error}") from None
     done = subprocess.run([str(server.bindir / "postgres"), "--version"], capture_output=True, text=True)

@@ -83,11 +83,13 @@ class PostgresServer:
         self._run("initdb", "-D", str(self.data), "-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--locale=C",
                   "--no-sync", "--no-instructions")
 
-    def start(self) -> None:
+    def start(self, durable: bool = False) -> None:
         # fsync off: a test server's data need not survive a power cut, and CREATE DATABASE per test stays
         # fast. The log's own durability is the server's commit, with the server's settings in production.
+        # durable (the benchmark): PostgreSQL's defaults, so a commit waits for its WAL on disk as in production.
+        durability = "" if durable else "-c fsync=off -c full_page_writes=off "
         options = (f"-p {self.port} -h 127.0.0.1 -k {self.root} -c max_connections=60 -c shared_buffers=16MB "
-                   "-c fsync=off -c full_page_writes=off -c log_min_messages=warning")
+                   f"{durability}-c log_min_messages=warning")
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-o", options, "-w", "-t", "30",
                   "start")
         self.started = True
@@ -122,13 +124,13 @@ class PostgresServer:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def start_server() -> PostgresServer:
-    """Init and start a server; measured in `started_in` (seconds)."""
+def start_server(durable: bool = False) -> PostgresServer:
+    """Init and start a server (durable: with fsync, for the benchmark); measured in `started_in` (seconds)."""
     began = time.perf_counter()
     server = PostgresServer()
     try:
         server.init()
-        server.start()
+        server.start(durable)
     except BaseException:
         server.cleanup()
         raise

@@ -222,3 +222,20 @@ def test_a_gateway_whose_port_was_taken_before_it_bound_it_is_relaunched_on_anot
     finally:
         gateway.stop()
         taken.close()
+
+
+def test_the_benchmarks_postgresql_commits_to_disk_as_production_does():
+    # The suite's own servers skip fsync for speed; the benchmark's durable rows must not: a commit there waits for
+    # its WAL on disk, as SQLite's does with synchronous=FULL.
+    import psycopg
+
+    from bench.harness import _postgres
+
+    server, version = _postgres()
+    try:
+        assert version != "?"
+        with psycopg.connect(server.url()) as connection:
+            assert connection.execute("SHOW fsync").fetchone() == ("on",)
+            assert connection.execute("SHOW full_page_writes").fetchone() == ("on",)
+    finally:
+        server.cleanup()
