@@ -1,6 +1,6 @@
 """The benchmark harness (issue 8): every figure in one run, one table, JSON, and bench/RESULTS.md.
 
-    .venv/bin/python -m bench            # full: 5 rounds of 5 s loads, 3 browser visits (about 14 minutes)
+    .venv/bin/python -m bench            # full: 5 rounds of 5 s loads, 3 browser visits (about 10 minutes)
     .venv/bin/python -m bench --quick    # 1 round of 2 s loads, 1 visit: keeps the harness working in CI
     .venv/bin/python -m bench --markdown # also rewrite bench/RESULTS.md
 
