@@ -58,8 +58,8 @@ class PgLoopCommitter(LoopBatcher):
         self._discard()  # the last loop may have closed in the middle of a batch on it
 
     async def _warm(self) -> None:
-        # The connection takes a TCP (or TLS) handshake, authentication and the session's settings: ~100 ms here,
-        # which the first decision of each worker waited for.
+        # The connection takes a TCP (and TLS) handshake, authentication and the session's settings: 3-8 ms to a
+        # server on the same host, more across a network; the first decisions of each worker waited for it.
         if self._connection is None:
             async with asyncio.timeout(self._wait_timeout):
                 await self._open()
