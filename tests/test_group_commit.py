@@ -351,7 +351,8 @@ def test_a_connection_the_database_dropped_costs_no_decision(postgres_url, make_
     with ConsentLog.open(postgres_url) as log:
         first = log.record(make_decision(consent_id="before"))
         with psycopg.connect(postgres_url, autocommit=True) as admin:
-            dropped = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            # Waits (up to 5 s) until each backend has exited: its connection is closed before the next batch.
+            dropped = admin.execute("SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
                                     "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]
         assert dropped >= 1
         after = log.record(make_decision(consent_id="after"))

@@ -193,3 +193,27 @@ def test_a_batch_from_the_event_loop_gets_the_same_answers_and_rows(store) -> No
     with store._engine.connect() as connection:
         counted = {(r.vendor, r.reason): r.count for r in connection.execute(select(event_drops))}
     assert counted == {("meta_pixel", "consent"): 2, ("ga4", "no_credential"): 1}
+
+
+def test_a_loop_connection_the_server_closed_between_batches_costs_no_event(postgres_url) -> None:
+    """POST /collect on PostgreSQL sends a batch in one round trip that commits, so it cannot be tried again once
+    sent: a connection the server closed since the last batch (a restart) is found and replaced before."""
+    import psycopg
+
+    with ConsentLog.open(postgres_url) as log:
+        box = Outbox(log.engine)
+        try:
+            async def scenario():
+                assert await box.put(Accept(event(1), "default")) == "queued"
+                pid = box._loop_committer._connection.info.backend_pid
+                with psycopg.connect(postgres_url, autocommit=True) as admin:
+                    assert admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,)).fetchone()[0]
+                answers = await asyncio.gather(box.put(Accept(event(2), "default")),
+                                               box.put(Drop("default", "meta_pixel", "consent")))
+                return answers, pid, box._loop_committer._connection.info.backend_pid
+
+            answers, old_pid, new_pid = asyncio.run(scenario())
+            assert answers == ["queued", "counted"] and new_pid != old_pid
+            assert [r.event_id for r in rows(box)] == ["e-1", "e-2"]
+        finally:
+            box.close()

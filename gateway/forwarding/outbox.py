@@ -234,8 +234,9 @@ class Outbox:
         return batch_plan.results(inserted)
 
     async def _commit_async(self, cursor: Any, batch: list[Accept | Drop], attempt: Attempt) -> list[str]:
-        """PostgreSQL, from the event loop: `_commit`'s writes in one transaction, in two round trips (BEGIN and the
-        writes, then COMMIT) so that a batch sent on a connection the server dropped can be tried again."""
+        """PostgreSQL, from the event loop: `_commit`'s writes in one transaction and one round trip (BEGIN, the
+        writes, COMMIT in one query string). A connection the server closed since the last batch is replaced before
+        this is sent (PgLoopCommitter); once sent, a failed batch may have committed and is not tried again."""
         batch_plan = _BatchPlan(batch, datetime.now(timezone.utc))
         statements, parameters = ["BEGIN"], {}
         if batch_plan.rows:
@@ -245,13 +246,13 @@ class Outbox:
         if batch_plan.drops:
             statements.append(_PG_COUNT_DROPS)
             parameters["drops"] = json_document(batch_plan.drop_rows())
+        statements.append("COMMIT")
+        attempt.committing = True
         await cursor.execute("; ".join(statements), parameters)
         inserted = set()
         if batch_plan.rows:
             cursor.nextset()  # past BEGIN: the events' RETURNING
             inserted = {tuple(row) for row in await cursor.fetchall()}
-        attempt.committing = True
-        await cursor.execute("COMMIT")
         return batch_plan.results(inserted)
 
     # -- delivery ---------------------------------------------------------------------------------

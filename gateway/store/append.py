@@ -8,8 +8,8 @@ its column types still convert the values (JSON, aware datetimes, booleans) and 
 the connection (with the engine's connect-time settings); only the per-call work is skipped by
 handing the finished SQL to the driver. Everything else in the store keeps using Core.
 
-On SQLite the batch goes through AppendStatements; on PostgreSQL through pg_append.py (two round trips,
-whatever the batch's size). Appender runs either on the group committer's thread.
+On SQLite the batch goes through AppendStatements; on PostgreSQL through pg_append.py (one statement, one
+round trip, whatever the batch's size). Appender runs either on the group committer's thread.
 """
 
 from __future__ import annotations
@@ -196,6 +196,9 @@ class Appender:
                failed: Callable[[Exception], Exception]) -> None:
         """Commit the batch; raises `failed(error)` when the database refuses."""
         for attempt in (1, 2):
+            if (self._postgresql and self._connection is not None
+                    and pg_append.server_closed(self._connection.dbapi_connection)):
+                self._drop(self._connection)  # closed by the server since the last batch: nothing sent on it yet
             reused = self._connection is not None
             connection = self._connect() if not reused else self._connection
             committing = False

@@ -8,6 +8,9 @@ field, except the personal ones (IP prefix, user agent): those enter through
 removes the personal fields and the salt and keeps the digest, so the chain still
 verifies, and the digest can no longer be matched against guessed values.
 
+On PostgreSQL the server links each batch itself (migration 0009's function, from PendingHash.pieces): the same
+definition in SQL, which ``gateway consents verify`` checks against this one.
+
 Formats (the canonical JSON's ``format`` key). A record's format follows from its row alone,
 and verification recomputes the record's own, so records written by an older gateway still verify:
 
@@ -150,6 +153,11 @@ class PendingHash:
 
     def __call__(self, prev_hash: str, seq: int) -> str:
         return sha256(f"{prev_hash}\n{self._before}{int(seq)}{self._after}")
+
+    def pieces(self) -> tuple[str, str]:
+        """The canonical text before the seq and after it: PostgreSQL hashes them in its append function
+        (migration 0009) as __call__ does here."""
+        return self._before, self._after
 
 
 class _Shapes:

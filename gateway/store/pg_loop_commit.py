@@ -6,12 +6,13 @@ and the thread's share of the durable POST /consent grew with it (measured on 2 
 committer thread 120-180 us and PostgreSQL 85-130 us of CPU per request, against 420 us with the write off). Here
 a batch's round trips are awaited like any other I/O of the loop: the loop serves requests meanwhile.
 
-One batch of decisions (pg_append.py has the statements): BEGIN and the chain head (round trip 1), then the rows
-and COMMIT (round trip 2). A caller is answered only after COMMIT returned; a failed batch fails every
-caller of it. A batch that fails before its COMMIT was sent, on a connection the server dropped meanwhile (a
-restart), is tried once more on a new connection: nothing of it was written. A batch that takes longer than the
-callers' wait (a hung server) is given up and its connection closed; its callers get their 503 at their
-deadline. PostgreSQL queues lock waiters itself (lock_timeout bounds the wait): no write turns here.
+A batch's write (the consent log's is one statement and one round trip, pg_append.py) commits it; a caller is
+answered only after it returned, and a failed batch fails every caller of it. A connection the server closed since
+the last batch (a restart) is found before anything is sent and replaced: nobody gets an error for it. A batch
+that fails on a connection the server dropped meanwhile is tried once more on a new one only if nothing that
+commits had been sent (`Attempt.committing`). A batch that takes longer than the callers' wait (a hung server) is
+given up and its connection closed; its callers get their 503 at their deadline. PostgreSQL queues lock waiters
+itself (lock_timeout bounds the wait): no write turns here.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from gateway.store import database
 from gateway.store.errors import LogUnavailable, one_line
 from gateway.store.group_commit import MAX_BATCH, GroupCommitter
 from gateway.store.loop_batches import LoopBatcher
-from gateway.store.pg_append import Attempt
+from gateway.store.pg_append import Attempt, server_closed
 
 log = logging.getLogger("gateway.store")
 
@@ -88,6 +89,8 @@ class PgLoopCommitter(LoopBatcher):
         import psycopg
 
         for retry in (False, True):
+            if self._connection is not None and server_closed(self._connection):
+                self._discard()  # closed by the server since the last batch (a restart): nothing sent on it yet
             reused = self._connection is not None
             connection = self._connection if reused else await self._open()
             attempt = Attempt()
