@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 
-from bench import unique_events, wrk
+from bench import cpu, unique_events, wrk
 from bench.errors import BenchError
 from bench.gateway_process import Gateway
 from bench.loads import Comparison, Side
@@ -118,8 +118,8 @@ def check_stored(name: str, accepted: int, stored: Callable[[], int], dead: Call
 
 
 def collect_sides(name: str, write: Gateway, off: Gateway, origin: str, consent_body: str,
-                  stack: ExitStack, key: str | None = None) -> Comparison:
-    """`key`: the comparison's report key (default collect.<name>)."""
+                  stack: ExitStack, key: str | None = None, database: cpu.Meter | None = None) -> Comparison:
+    """`key`: the comparison's report key (default collect.<name>); `database`: PostgreSQL's CPU meter, if any."""
     tokens = {server: consent_token(server, origin, consent_body) for server in (write, off)}
     counters = {server: outbox_counter(server.database_url, stack) for server in (write, off)}
     template = body_template()
@@ -153,6 +153,8 @@ def collect_sides(name: str, write: Gateway, off: Gateway, origin: str, consent_
     return Comparison(
         key or f"collect.{name}",
         Side(f"POST /collect {name}, durable outbox write", write.url + "/collect", "POST",
-             before=unique_events.new_run, after=all_stored, script=script_for(write)),
+             before=unique_events.new_run, after=all_stored, script=script_for(write),
+             meters=cpu.post_meters(write, database)),
         Side(f"POST /collect {name}, outbox write off", off.url + "/collect", "POST",
-             before=unique_events.new_run, after=none_stored, script=script_for(off)))
+             before=unique_events.new_run, after=none_stored, script=script_for(off),
+             meters=cpu.post_meters(off, database)))

@@ -16,6 +16,7 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
+from bench import cpu
 from bench.errors import BenchError
 from bench.net import free_port, request
 
@@ -132,19 +133,12 @@ class Gateway:
     def worker_pids(self) -> list[int]:
         """The processes that serve: the descendants of `gateway serve`, or the process itself when it has none."""
         assert self._proc is not None
-        children: dict[int, list[int]] = {}
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-        found, todo = [], [self._proc.pid]
-        while todo:
-            for child in children.get(todo.pop(), []):
-                found.append(child)
-                todo.append(child)
-        return sorted(found) or [self._proc.pid]
+        return sorted(cpu.descendants(self._proc.pid)) or [self._proc.pid]
+
+    def cpu_meter(self) -> cpu.Meter:
+        """CPU seconds used so far by `gateway serve` and its workers (bench/cpu.py)."""
+        assert self._proc is not None
+        return cpu.process_tree(lambda: self._proc.pid)
 
     def peak_rss_kib(self) -> dict[int, int]:
         """VmHWM (the peak resident set) of each worker process, in KiB."""

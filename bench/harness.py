@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import machine, quiet, report, tools, wrk
+from bench import cpu, machine, quiet, report, tools, wrk
 from bench.configs import large_config, load_config_copy
 from bench.errors import BenchError
 from bench.collect_bench import collect_sides
@@ -121,7 +121,8 @@ def _records_counter(url: str, stack: ExitStack) -> Callable[[], int]:
     return count
 
 
-def _consent_sides(name: str, write: Gateway, off: Gateway, origin: str, body: str, stack: ExitStack) -> Comparison:
+def _consent_sides(name: str, write: Gateway, off: Gateway, origin: str, body: str, stack: ExitStack,
+                   database: cpu.Meter | None = None) -> Comparison:
     headers = {"Origin": origin, "Content-Type": "application/json"}
     for server in (write, off):
         answer = request("POST", server.url + "/consent", headers, body.encode())
@@ -150,9 +151,9 @@ def _consent_sides(name: str, write: Gateway, off: Gateway, origin: str, body: s
     return Comparison(
         f"consent.{name}",
         Side(f"POST /consent {name}, durable write", write.url + "/consent", "POST", headers, body,
-             before=counters[write], after=all_stored),
+             before=counters[write], after=all_stored, meters=cpu.post_meters(write, database)),
         Side(f"POST /consent {name}, write off", off.url + "/consent", "POST", headers, body,
-             before=counters[off], after=none_stored))
+             before=counters[off], after=none_stored, meters=cpu.post_meters(off, database)))
 
 
 def _container_sides(gateway: Gateway, nginx_path: str, stack: ExitStack) -> list[Comparison]:
@@ -201,6 +202,8 @@ def _record_loads(figures: Figures, comparisons: list[Comparison]) -> None:
         figures.set(f"{c.key}.ratio", s["ratio"],
                     f"{s['subject_requests_per_s']:,.0f} vs {s['baseline_requests_per_s']:,.0f} req/s "
                     f"(p99 {s['subject_p99_ms']:.1f} vs {s['baseline_p99_ms']:.1f} ms); per round {per_round}{errors}")
+        if "subject_cpu_us" in s and "baseline_cpu_us" in s:
+            figures.details[f"{c.key}.ratio"] += "; " + _cpu_detail(s["subject_cpu_us"], s["baseline_cpu_us"])
         if c.key.startswith("collect.delivering"):
             figures.details[f"{c.key}.ratio"] += ("; the durable server's delivery worker sending to the vendor "
                                                   "stand-ins (on this machine) during its loads")
@@ -213,6 +216,15 @@ def _record_loads(figures: Figures, comparisons: list[Comparison]) -> None:
                 f"{', '.join(f'{s.busy:.0%}' for s in busy)} after {max(s.waited_s for s in busy):.0f} s of waiting)")
         if c.key.startswith("get"):
             figures.set(f"{c.key}.p99", s["subject_p99_ms"], f"nginx {s['baseline_p99_ms']:.1f} ms")
+
+
+def _cpu_detail(subject: dict[str, float], baseline: dict[str, float]) -> str:
+    """CPU per request on both sides, per group of processes; and the ratio the gateway's own CPU alone gives."""
+    parts = [f"{name} {subject[name]:.0f} vs {baseline.get(name, 0):.0f}" for name in subject]
+    text = f"CPU per request, µs (medians): {', '.join(parts)}"
+    if subject.get("gateway") and baseline.get("gateway") and len(subject) > 1:
+        text += f"; the gateway's CPU alone, write off / durable: {baseline['gateway'] / subject['gateway']:.2f} x"
+    return text
 
 
 def _rss(figures: Figures, gateways: dict[str, Gateway]) -> None:
@@ -340,6 +352,7 @@ def run(settings: Settings, progress: Callable[[str], None]) -> tuple[list[repor
 
         def launch_on_postgres() -> None:
             server, versions["postgresql"] = postgres.result()
+            database_meter.append(cpu.postgres_meter(server.data))
             for name, discard in (("PostgreSQL", False), ("PostgreSQL write off", True)):
                 gateway = gateways[name] = Gateway(config, server.url(server.create_database()), discard=discard)
                 stack.callback(gateway.stop)
@@ -350,6 +363,7 @@ def run(settings: Settings, progress: Callable[[str], None]) -> tuple[list[repor
                 stack.callback(gateway.stop)
                 collect_on_postgres.append(gateway.launch())
         collect_on_postgres: list[Gateway] = []
+        database_meter: list[cpu.Meter] = []  # PostgreSQL's processes, once it runs
         figures.part(_keys("consent.postgresql") + _keys("collect.postgresql"), launch_on_postgres)
         comparisons: list[Comparison] = []
         try:
@@ -365,14 +379,16 @@ def run(settings: Settings, progress: Callable[[str], None]) -> tuple[list[repor
                          lambda: comparisons.append(_consent_sides("sqlite", main, off, origin, body, stack)))
             if on_postgres:
                 figures.part(_keys("consent.postgresql"), lambda: comparisons.append(
-                    _consent_sides("postgresql", *(g.wait() for g in on_postgres), origin, body, stack)))
+                    _consent_sides("postgresql", *(g.wait() for g in on_postgres), origin, body, stack,
+                                   database_meter[0])))
             collect_origin = _allowed_origin(collect_config, main.port)
             figures.part(_keys("collect.sqlite"), lambda: comparisons.append(collect_sides(
                 "sqlite", *(gateways[n].wait() for n in ("SQLite /collect", "SQLite /collect write off")),
                 collect_origin, body, stack)))
             if collect_on_postgres:
                 figures.part(_keys("collect.postgresql"), lambda: comparisons.append(collect_sides(
-                    "postgresql", *(g.wait() for g in collect_on_postgres), collect_origin, body, stack)))
+                    "postgresql", *(g.wait() for g in collect_on_postgres), collect_origin, body, stack,
+                    database=database_meter[0])))
             figures.part(_keys("collect.delivering"), lambda: comparisons.append(collect_sides(
                 "sqlite, delivery running", *(gateways[n].wait() for n in ("SQLite /collect delivering",
                                                                            "SQLite /collect write off")),

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bench import wrk
+from bench.cpu import Meter
 from bench.errors import BenchError
 from bench.quiet import Settled
 
@@ -32,6 +33,8 @@ class Side:
     # A whole wrk script made from `before`'s value (bench/unique_events.py: a new event id per request)
     # instead of method/headers/body.
     script: Callable[[object], str] | None = None
+    # Groups of processes whose CPU time each load reads (bench/cpu.py): {"gateway": ..., "PostgreSQL": ...}
+    meters: dict[str, Meter] = field(default_factory=dict)
 
     def run(self, wrk_path: str, seconds: int) -> tuple[wrk.Load, object]:
         state = self.before() if self.before else None
@@ -40,7 +43,11 @@ class Side:
                        script=script), state
 
     def load(self, wrk_path: str, seconds: int) -> wrk.Load:
+        readings = {name: meter() for name, meter in self.meters.items()}
         result, state = self.run(wrk_path, seconds)
+        if readings and result.requests:
+            result = replace(result, cpu_us_per_request={
+                name: (meter() - readings[name]) / result.requests * 1e6 for name, meter in self.meters.items()})
         if result.failed:
             raise BenchError(f"{self.name}: {result.failed} of {result.requests} answers were not 2xx/3xx")
         if result.requests == 0:
@@ -77,7 +84,17 @@ class Comparison:
             "settled": [{"waited_s": round(s.waited_s, 2), "busy": round(s.busy, 3), "quiet": s.quiet}
                         for s in self.settled],
             "rounds": {"subject": [r.as_json() for r in subject], "baseline": [r.as_json() for r in baseline]},
+            **{f"{role}_cpu_us": _median_cpu(loads) for role, loads in (("subject", subject), ("baseline", baseline))
+               if any(load.cpu_us_per_request for load in loads)},
         }
+
+
+def _median_cpu(loads: list[wrk.Load]) -> dict[str, float]:
+    """Each meter's median over the rounds of its CPU time per request."""
+    names = dict.fromkeys(name for load in loads for name in (load.cpu_us_per_request or {}))
+    return {name: statistics.median(load.cpu_us_per_request[name] for load in loads
+                                    if load.cpu_us_per_request and name in load.cpu_us_per_request)
+            for name in names}
 
 
 def interleave(comparisons: list[Comparison], wrk_path: str, rounds: int, seconds: int, warmup: int,

@@ -29,6 +29,8 @@ class Load:
     failed: int          # non-2xx/3xx answers
     socket_errors: int   # connect, read, write and timeout errors
     accepted: int | None = None  # 202 answers, counted by a script that counts them (bench/unique_events.py)
+    # CPU time per completed request of each metered group of processes (bench/cpu.py), in microseconds
+    cpu_us_per_request: dict[str, float] | None = None
 
     def as_json(self) -> dict:
         return asdict(self)

@@ -39,6 +39,13 @@ def test_quick_run_measures_every_row_and_writes_the_reports(tmp_path: Path):
         assert all(run["requests"] > 0 and run["failed"] == 0 for run in rounds["subject"] + rounds["baseline"])
         if key.startswith("collect"):  # every answer counted by the script was 202 accepted
             assert all(run["accepted"] == run["requests"] for run in rounds["subject"] + rounds["baseline"])
+        if key.startswith(("consent", "collect")):  # each POST load read the CPU its gateway (and PostgreSQL) used
+            groups = {"gateway", "PostgreSQL"} if key.endswith("postgresql") else {"gateway"}
+            for role in ("subject", "baseline"):
+                assert set(document["raw"][key][f"{role}_cpu_us"]) == groups, key
+            assert document["raw"][key]["subject_cpu_us"]["gateway"] > 0
+            if key.endswith("postgresql"):  # only the durable side makes PostgreSQL work
+                assert document["raw"][key]["subject_cpu_us"]["PostgreSQL"] > 0
     delivery = document["raw"]["delivery.sqlite"]
     assert delivery["events"] == 300 and len(delivery["rounds"]["subject"]) == len(delivery["rounds"]["baseline"]) == 1
     assert document["raw"]["size.large"]["tags"] == 50
@@ -239,3 +246,37 @@ def test_the_benchmarks_postgresql_commits_to_disk_as_production_does():
             assert connection.execute("SHOW full_page_writes").fetchone() == ("on",)
     finally:
         server.cleanup()
+
+
+def test_cpu_is_read_per_group_of_processes_and_reported_beside_the_ratio(tmp_path: Path):
+    from bench import cpu
+    from bench.harness import Figures, _record_loads
+    from bench.loads import Comparison, Side
+
+    import time
+
+    spin = "import time\nend = time.time() + 5\nwhile time.time() < end: pass"
+    child = subprocess.Popen([sys.executable, "-c", spin])
+    try:
+        assert child.pid in cpu.descendants(os.getpid())
+        (tmp_path / "postmaster.pid").write_text(f"{os.getpid()}\n{tmp_path}\n")  # as PostgreSQL writes it
+        tree = cpu.postgres_meter(tmp_path)
+        tree_before, alone_before = tree(), cpu.cpu_seconds([os.getpid()])
+        time.sleep(1)  # the child spins meanwhile; this process sleeps
+        tree_used, alone_used = tree() - tree_before, cpu.cpu_seconds([os.getpid()]) - alone_before
+    finally:
+        child.kill()
+        child.wait()
+    assert tree_used >= 0.3 and alone_used < 0.2, (tree_used, alone_used)
+    assert cpu.cpu_seconds([child.pid]) == 0  # gone: counts nothing
+
+    comparison = Comparison("consent.postgresql", Side("durable", "http://x"), Side("off", "http://y"))
+    comparison.runs = {
+        "subject": [wrk.Load(3400, 30.0, 17000, 0, 0, cpu_us_per_request={"gateway": g, "PostgreSQL": p})
+                    for g, p in ((470, 80), (460, 70), (500, 90))],
+        "baseline": [wrk.Load(4500, 50.0, 22500, 0, 0, cpu_us_per_request={"gateway": g, "PostgreSQL": 1})
+                     for g in (380, 390, 400)]}
+    figures = Figures()
+    _record_loads(figures, [comparison])
+    assert ("CPU per request, µs (medians): gateway 470 vs 390, PostgreSQL 80 vs 1; "
+            "the gateway's CPU alone, write off / durable: 0.83 x") in figures.details["consent.postgresql.ratio"]
