@@ -136,3 +136,15 @@ def test_server_closed_finds_a_terminated_connection_and_not_a_notified_one(post
         assert pg_append.server_closed(idle)
         assert not pg_append.server_closed(listening)  # readable (the notification), and open
         assert listening.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_0009_refuses_a_server_older_than_sha256_with_a_clear_message(postgres_url) -> None:
+    import importlib
+
+    check = importlib.import_module("gateway.store.migrations.versions.0009_pg_append_function").REQUIRE_SHA256
+    with _connect(postgres_url) as connection:
+        connection.execute(check)  # this server (15) passes
+        as_if_older = check.replace("< 110000", "< 990000")  # the same check against a version it is below
+        with pytest.raises(psycopg.errors.RaiseException,
+                           match=r"the consent log needs PostgreSQL 11 or newer \(sha256\(\)\); this server is \d+"):
+            connection.execute(as_if_older)

@@ -36,7 +36,7 @@ from gateway.store.append import Prepared, PreparedInsert
 from gateway.store.errors import LogUnavailable, one_line
 from gateway.store.group_commit import GroupCommitter
 from gateway.store.loop_commit import LoopCommitter
-from gateway.store.pg_append import Attempt, json_document
+from gateway.store.pg_append import json_document
 from gateway.store.pg_loop_commit import PgLoopCommitter
 from gateway.store.schema import UTCDateTime, event_drops, event_outbox
 
@@ -233,7 +233,7 @@ class Outbox:
             drops.run(cursor, batch_plan.drop_rows())
         return batch_plan.results(inserted)
 
-    async def _commit_async(self, cursor: Any, batch: list[Accept | Drop], attempt: Attempt) -> list[str]:
+    async def _commit_async(self, cursor: Any, batch: list[Accept | Drop]) -> list[str]:
         """PostgreSQL, from the event loop: `_commit`'s writes in one transaction and one round trip (BEGIN, the
         writes, COMMIT in one query string). A connection the server closed since the last batch is replaced before
         this is sent (PgLoopCommitter); once sent, a failed batch may have committed and is not tried again."""
@@ -247,7 +247,6 @@ class Outbox:
             statements.append(_PG_COUNT_DROPS)
             parameters["drops"] = json_document(batch_plan.drop_rows())
         statements.append("COMMIT")
-        attempt.committing = True
         await cursor.execute("; ".join(statements), parameters)
         inserted = set()
         if batch_plan.rows:

@@ -180,10 +180,11 @@ class Appender:
     """Writes batches through one DBAPI connection from the engine's pool, kept between batches.
 
     Used by one thread at a time (the group committer's). A failed batch is rolled back and its
-    connection dropped: the next batch opens a fresh one. A batch that fails before its commit on a
-    connection the database dropped meanwhile (a PostgreSQL restart) is tried once more on a new
-    connection: nothing of it was written. A failure at the commit itself is never retried (it may
-    have landed), and reaches the callers as a failure: none of them is acknowledged.
+    connection dropped: the next batch opens a fresh one. A PostgreSQL connection the server closed
+    since the last batch (a restart) is found before the batch is sent and replaced; a SQLite batch
+    that fails before its commit on a connection found dropped is tried once more on a new one. A
+    failure once the commit may have been sent (PostgreSQL's one statement commits) is never retried
+    (it may have landed), and reaches the callers as a failure: none of them is acknowledged.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -201,15 +202,11 @@ class Appender:
                 self._drop(self._connection)  # closed by the server since the last batch: nothing sent on it yet
             reused = self._connection is not None
             connection = self._connect() if not reused else self._connection
-            committing = False
+            committing = self._postgresql  # PostgreSQL's one statement commits: once sent, it may have landed
             try:
                 if self._postgresql:
-                    progress = pg_append.Attempt()
-                    try:
-                        with self._client_cursor(connection.dbapi_connection) as cursor:
-                            pg_append.append(cursor, batch, now, progress)
-                    finally:
-                        committing = progress.committing
+                    with self._client_cursor(connection.dbapi_connection) as cursor:
+                        pg_append.append(cursor, batch, now)
                     return
                 cursor = connection.cursor()
                 try:

@@ -40,15 +40,6 @@ class ChainMismatch(RuntimeError):
     """tag_gateway_append hashed a batch otherwise than chain.PendingHash (a bug in one of them)."""
 
 
-class Attempt:
-    """How far one try of a batch got: once `committing` is set, its COMMIT may have landed (never retried)."""
-
-    __slots__ = ("committing",)
-
-    def __init__(self) -> None:
-        self.committing = False
-
-
 def _utc_text(value: Any) -> str:
     if isinstance(value, datetime):
         if value.utcoffset() is None:
@@ -97,13 +88,11 @@ def _readable(socket: int) -> bool:
     return bool(poller.poll(0))
 
 
-def append(cursor: Any, batch: Batch, now: datetime, attempt: Attempt) -> None:
+def append(cursor: Any, batch: Batch, now: datetime) -> None:
     """Append and commit through a psycopg ClientCursor whose connection is in autocommit mode, and give each row
     its seq, prev_hash and record_hash as stored (the thread's callers answer with them). Raises psycopg.Error, or
     ChainMismatch after the commit when the server linked the batch otherwise than chain.link does (a bug)."""
-    parameters = _append_parameters(batch, now)
-    attempt.committing = True
-    cursor.execute(APPEND_AND_COMMIT, parameters)
+    cursor.execute(APPEND_AND_COMMIT, _append_parameters(batch, now))
     previous_seq, previous_hash, new_head_hash = cursor.fetchone()
     _, linked_hash = chain.link(batch, int(previous_seq), previous_hash)
     if linked_hash != new_head_hash:
@@ -111,10 +100,8 @@ def append(cursor: Any, batch: Batch, now: datetime, attempt: Attempt) -> None:
                             "run `gateway consents verify`")
 
 
-async def append_async(cursor: Any, batch: Batch, now: datetime, attempt: Attempt) -> None:
+async def append_async(cursor: Any, batch: Batch, now: datetime) -> None:
     """`append` through an AsyncClientCursor."""
-    parameters = _append_parameters(batch, now)
-    attempt.committing = True
-    await cursor.execute(APPEND_AND_COMMIT, parameters)
+    await cursor.execute(APPEND_AND_COMMIT, _append_parameters(batch, now))
     # The rows are not read again (the loop's callers answer without them): not linked here, which would hash
     # each record a second time. test_pg_append.py and `gateway consents verify` check the server's hashes.

@@ -6,11 +6,11 @@ and the thread's share of the durable POST /consent grew with it (measured on 2 
 committer thread 120-180 us and PostgreSQL 85-130 us of CPU per request, against 420 us with the write off). Here
 a batch's round trips are awaited like any other I/O of the loop: the loop serves requests meanwhile.
 
-A batch's write (the consent log's is one statement and one round trip, pg_append.py) commits it; a caller is
-answered only after it returned, and a failed batch fails every caller of it. A connection the server closed since
-the last batch (a restart) is found before anything is sent and replaced: nobody gets an error for it. A batch
-that fails on a connection the server dropped meanwhile is tried once more on a new one only if nothing that
-commits had been sent (`Attempt.committing`). A batch that takes longer than the callers' wait (a hung server) is
+Each batch is one query string and one round trip, which commits (the consent log's, pg_append.py; the event
+outbox's, forwarding/outbox.py); a caller is answered only after it returned, and a failed batch fails every caller
+of it. Once sent, only its answer tells whether a batch committed, so a failed batch is never sent again: a
+connection the server closed since the last batch (a restart) is found before anything is sent on it and
+replaced, so nobody gets an error for it. A batch that takes longer than the callers' wait (a hung server) is
 given up and its connection closed; its callers get their 503 at their deadline. PostgreSQL queues lock waiters
 itself (lock_timeout bounds the wait): no write turns here.
 """
@@ -26,20 +26,19 @@ from gateway.store import database
 from gateway.store.errors import LogUnavailable, one_line
 from gateway.store.group_commit import MAX_BATCH, GroupCommitter
 from gateway.store.loop_batches import LoopBatcher
-from gateway.store.pg_append import Attempt, server_closed
+from gateway.store.pg_append import server_closed
 
 log = logging.getLogger("gateway.store")
 
-Write = Callable[[Any, list[Any], Attempt], Awaitable[Sequence[Any]]]
+Write = Callable[[Any, list[Any]], Awaitable[Sequence[Any]]]
 
 
 class PgLoopCommitter(LoopBatcher):
     """`await submit(item)` returns `write`'s result for the item once its batch is committed; raises LogUnavailable.
 
-    `write(cursor, items, attempt)` writes and commits the batch through a psycopg AsyncClientCursor (its
-    connection is in autocommit mode: the query strings say where the transaction begins and ends), sets
-    `attempt.committing` before it sends what commits, and returns one result per item. `failed(error)` turns a
-    database error into the LogUnavailable its callers get."""
+    `write(cursor, items)` writes and commits the batch through a psycopg AsyncClientCursor (its connection is in
+    autocommit mode: the query strings say where the transaction begins and ends) in one query string, and returns
+    one result per item. `failed(error)` turns a database error into the LogUnavailable its callers get."""
 
     def __init__(self, engine: Any, write: Write, *, fallback: GroupCommitter,
                  failed: Callable[[Exception], LogUnavailable], wait_timeout: float, busy_timeout: float,
@@ -88,22 +87,15 @@ class PgLoopCommitter(LoopBatcher):
     async def _write_and_commit(self, items: list[Any]) -> list[Any]:
         import psycopg
 
-        for retry in (False, True):
-            if self._connection is not None and server_closed(self._connection):
-                self._discard()  # closed by the server since the last batch (a restart): nothing sent on it yet
-            reused = self._connection is not None
-            connection = self._connection if reused else await self._open()
-            attempt = Attempt()
-            try:
-                async with psycopg.AsyncClientCursor(connection) as cursor:
-                    return list(await self._write_batch(cursor, items, attempt))
-            except psycopg.Error:
-                dropped = connection.broken or connection.closed
-                self._discard()
-                if not retry and reused and dropped and not attempt.committing:
-                    continue  # the server went away since the last batch (a restart): nothing was written
-                raise
-        raise AssertionError("unreachable")
+        if self._connection is not None and server_closed(self._connection):
+            self._discard()  # closed by the server since the last batch (a restart): nothing sent on it yet
+        connection = self._connection if self._connection is not None else await self._open()
+        try:
+            async with psycopg.AsyncClientCursor(connection) as cursor:
+                return list(await self._write_batch(cursor, items))
+        except psycopg.Error:
+            self._discard()  # whatever its transaction's state: the server rolls back what did not commit
+            raise
 
     async def _open(self) -> Any:
         import psycopg

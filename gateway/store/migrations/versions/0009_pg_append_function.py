@@ -90,8 +90,23 @@ $function$
 """
 
 
+# sha256() came with PostgreSQL 11: on an older server the migration fails (and the gateway does not start)
+# with this message, rather than every POST /consent failing later.
+REQUIRE_SHA256 = r"""
+DO $check$
+BEGIN
+    IF current_setting('server_version_num')::integer < 110000 THEN
+        RAISE EXCEPTION 'the consent log needs PostgreSQL 11 or newer (sha256()); this server is %',
+            current_setting('server_version');
+    END IF;
+END
+$check$
+"""
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute(REQUIRE_SHA256)
         op.execute(CREATE)
 
 
