@@ -148,3 +148,20 @@ def test_0009_refuses_a_server_older_than_sha256_with_a_clear_message(postgres_u
         with pytest.raises(psycopg.errors.RaiseException,
                            match=r"the consent log needs PostgreSQL 11 or newer \(sha256\(\)\); this server is \d+"):
             connection.execute(as_if_older)
+
+
+def test_every_column_the_gateway_fills_is_stored(postgres_url, make_decision) -> None:
+    """The function names the columns it inserts. A column added to the table and to ConsentLog._row but not to
+    the function (a migration that forgot to replace it) would stay NULL in every record written on PostgreSQL."""
+    from test_consent_log import raw
+
+    decision = make_decision(consent_id="every-field", site="shop", region="DE", gpc=True,
+                             vendors_refused=("meta_pixel",), vendors_offered=("meta_pixel", "ga4"))
+    filled = {name for name, value in ConsentLog._row(decision)[0].items() if value is not None}
+    with ConsentLog.open(postgres_url) as log:
+        assert record_now(log, [decision]) == [None]
+    columns = [name for (name,) in raw(postgres_url, "SELECT column_name FROM information_schema.columns "
+                                                     "WHERE table_name = 'consent_records' ORDER BY ordinal_position")]
+    stored = dict(zip(columns, raw(postgres_url, "SELECT * FROM consent_records")[0]))
+    assert set(columns) == filled | {"seq", "prev_hash", "record_hash", "erased_at"}
+    assert [name for name in columns if stored[name] is None] == ["erased_at"]
