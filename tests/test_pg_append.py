@@ -15,9 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.store import ConsentLog, LogUnavailable, chain, pg_append
+from gateway.store import ConsentLog, LogUnavailable, pg_append
 
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
 # Text the canonical JSON escapes or writes as it is: quotes, backslashes, controls, line separators, accents,
 # CJK and characters beyond the BMP (four bytes in UTF-8). PostgreSQL's text holds no NUL: left out.
