@@ -125,8 +125,10 @@ class GatewayServer:
             *(() if "--workers" in self.extra_args else ("--workers", "1")),
             *self.extra_args,
         ]
-        env = dict(os.environ, **self.env, TAG_GATEWAY_SECRET=self.secret, PYTHONUNBUFFERED="1",
-                   DATABASE_URL=self.database_url)
+        # RUNTIME_DIRECTORY: the rate limit's file goes into this server's scratch folder, removed with it, not
+        # into the shared temp directory (one file per test gateway otherwise, thousands a day).
+        env = dict(os.environ, RUNTIME_DIRECTORY=self._scratch.name, **self.env, TAG_GATEWAY_SECRET=self.secret,
+                   PYTHONUNBUFFERED="1", DATABASE_URL=self.database_url)
         self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         last_error = "no answer yet"

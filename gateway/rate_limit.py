@@ -79,13 +79,17 @@ def client_key(address: str | None) -> str:
 
 
 def default_path(config_dir: Path, log_url: str) -> Path:
-    """One file per gateway (its config folder and consent log), in a temp directory only this user can enter.
+    """One file per gateway (its config folder and consent log), in a directory only this user can enter, inside
+    the service's runtime directory (`$RUNTIME_DIRECTORY`, which systemd's RuntimeDirectory= sets and removes at
+    stop) or else the temp directory.
 
     Every worker of one `gateway serve` shares it; two gateways that share a config folder but
     write to different consent logs (tests, staging next to production) do not."""
     gateway = "\0".join((str(config_dir.resolve()), log_url, os.getcwd()))  # cwd: a relative sqlite:/// path
     digest = hashlib.sha256(gateway.encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"tag-gateway-{os.getuid()}" / f"rate-limit-{digest}.sqlite3"
+    # systemd gives one path per RuntimeDirectory= entry, separated by colons: the first is this service's.
+    base = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0] or tempfile.gettempdir()
+    return Path(base) / f"tag-gateway-{os.getuid()}" / f"rate-limit-{digest}.sqlite3"
 
 
 def _private_dir(directory: Path) -> None:
@@ -123,16 +127,27 @@ class RateLimiter:
         self._checks = 0
         self._broken = False
 
-    def _connect(self) -> sqlite3.Connection:
+    def _prepare_directory(self) -> None:
+        """The private directory (the turn's file lives in it too), swept of other gateways' stale files."""
         _private_dir(self.path.parent)
         _remove_stale(self.path.parent)
+
+    def _connect(self) -> sqlite3.Connection:
+        """Open the database; call with the turn held. Switching a new file to WAL and creating its table take
+        SQLite's write lock, and with several processes opening the file at once (a server's workers starting
+        together) SQLite may answer "database is locked" without waiting its timeout: seen in CI, 4 processes on
+        a busy machine, the limiter off for one of them. Under the turn they open it one after another."""
         db = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=OFF")
-        # Keep the WAL small: a busy gateway otherwise leaves a 4 MB file behind in /tmp.
-        db.execute("PRAGMA wal_autocheckpoint=64")
-        db.execute("PRAGMA journal_size_limit=262144")
-        db.execute(_SCHEMA)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=OFF")
+            # Keep the WAL small: a busy gateway otherwise leaves a 4 MB file behind in /tmp.
+            db.execute("PRAGMA wal_autocheckpoint=64")
+            db.execute("PRAGMA journal_size_limit=262144")
+            db.execute(_SCHEMA)
+        except BaseException:
+            db.close()
+            raise
         return db
 
     def open(self) -> None:
@@ -142,7 +157,9 @@ class RateLimiter:
         with self._lock:
             if self._db is None:
                 try:
-                    self._db = self._connect()
+                    self._prepare_directory()
+                    with self._turns.turn():
+                        self._db = self._connect()
                 except (sqlite3.Error, OSError, RateLimitUnavailable):
                     pass
 
@@ -175,12 +192,14 @@ class RateLimiter:
         rate = requests / per_seconds
         try:
             if self._db is None:
-                self._db = self._connect()  # also creates the private directory the turn's file lives in
+                self._prepare_directory()
             if wait_for_turn:
                 self._turns.take()
             elif not self._turns.try_take():
                 return None
             try:
+                if self._db is None:
+                    self._db = self._connect()
                 ok, tokens = self._db.execute(_TAKE, {"client": client, "cap": requests, "now": now,
                                                       "rate": rate}).fetchone()
                 self._checks += 1

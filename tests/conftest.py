@@ -17,6 +17,20 @@ SECRET = "test-secret-" + "x" * 40
 STORE_ORIGIN = "http://127.0.0.1:5173"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def rate_limit_files_in_this_runs_folder(tmp_path_factory):
+    """The gateways these tests make (here or as subprocesses) keep their rate limit's file in a folder of this
+    run, which pytest removes with its old runs, instead of one file per gateway left in the shared temp
+    directory (thousands a day): gateway.rate_limit.default_path reads RUNTIME_DIRECTORY, as under systemd."""
+    previous = os.environ.get("RUNTIME_DIRECTORY")
+    os.environ["RUNTIME_DIRECTORY"] = str(tmp_path_factory.mktemp("runtime"))
+    yield
+    if previous is None:
+        os.environ.pop("RUNTIME_DIRECTORY", None)
+    else:
+        os.environ["RUNTIME_DIRECTORY"] = previous
+
+
 @pytest.fixture(autouse=True)
 def no_event_loop_left_running_by_the_browser_tests():
     """Let asyncio.run() start in these tests even after e2e tests ran in the same process.

@@ -53,6 +53,7 @@ def test_the_systemd_unit_runs_serve_as_its_own_user(tmp_path) -> None:
     _serve_args(shlex.split(exec_start))
     assert re.search(r"^User=tag-gateway$", unit, re.M)
     assert "EnvironmentFile=/etc/tag-gateway/env" in unit and "NoNewPrivileges=yes" in unit
+    assert re.search(r"^RuntimeDirectory=tag-gateway$", unit, re.M)  # $RUNTIME_DIRECTORY: the rate limit's file
     analyze = shutil.which("systemd-analyze")
     if analyze:  # where systemd is installed, let it check every directive too
         gateway = str(Path(sys.executable).parent / "gateway")  # the console script of this environment

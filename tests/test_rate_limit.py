@@ -181,6 +181,16 @@ def test_clients_are_keyed_by_address_and_ipv6_by_its_64() -> None:
     assert client_key(None) == "unknown"
 
 
+def test_the_file_goes_into_the_runtime_directory_systemd_gives_else_the_temp_directory(tmp_path,
+                                                                                        monkeypatch) -> None:
+    import tempfile
+
+    monkeypatch.setenv("RUNTIME_DIRECTORY", "/run/tag-gateway:/run/other")  # one path per RuntimeDirectory=
+    assert default_path(tmp_path, "sqlite:///log.sqlite3").parent == Path(f"/run/tag-gateway/tag-gateway-{os.getuid()}")
+    monkeypatch.delenv("RUNTIME_DIRECTORY")
+    assert default_path(tmp_path, "sqlite:///log.sqlite3").parent.parent == Path(tempfile.gettempdir())
+
+
 def test_the_shared_file_is_private_to_this_user(tmp_path) -> None:
     path = default_path(tmp_path, "sqlite:///log.sqlite3")
     assert path.parent.name == f"tag-gateway-{os.getuid()}"
