@@ -233,10 +233,12 @@ class Outbox:
             drops.run(cursor, batch_plan.drop_rows())
         return batch_plan.results(inserted)
 
-    async def _commit_async(self, cursor: Any, batch: list[Accept | Drop]) -> list[str]:
+    async def _commit_async(self, connection: Any, batch: list[Accept | Drop]) -> list[str]:
         """PostgreSQL, from the event loop: `_commit`'s writes in one transaction and one round trip (BEGIN, the
         writes, COMMIT in one query string). A connection the server closed since the last batch is replaced before
         this is sent (PgLoopCommitter); once sent, a failed batch may have committed and is not tried again."""
+        import psycopg
+
         batch_plan = _BatchPlan(batch, datetime.now(timezone.utc))
         statements, parameters = ["BEGIN"], {}
         if batch_plan.rows:
@@ -247,11 +249,12 @@ class Outbox:
             statements.append(_PG_COUNT_DROPS)
             parameters["drops"] = json_document(batch_plan.drop_rows())
         statements.append("COMMIT")
-        await cursor.execute("; ".join(statements), parameters)
-        inserted = set()
-        if batch_plan.rows:
-            cursor.nextset()  # past BEGIN: the events' RETURNING
-            inserted = {tuple(row) for row in await cursor.fetchall()}
+        async with psycopg.AsyncClientCursor(connection) as cursor:
+            await cursor.execute("; ".join(statements), parameters)
+            inserted = set()
+            if batch_plan.rows:
+                cursor.nextset()  # past BEGIN: the events' RETURNING
+                inserted = {tuple(row) for row in await cursor.fetchall()}
         return batch_plan.results(inserted)
 
     # -- delivery ---------------------------------------------------------------------------------

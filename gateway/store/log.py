@@ -213,10 +213,10 @@ class ConsentLog:
         self._loop_statements.append(cursor, batch, datetime.now(timezone.utc))
         return [None] * len(batch)
 
-    async def _append_async(self, cursor: Any, batch: list[tuple[dict[str, Any], str, chain.PendingHash]]
+    async def _append_async(self, connection: Any, batch: list[tuple[dict[str, Any], str, chain.PendingHash]]
                             ) -> list[None]:
         """PostgreSQL: the loop committer's batch, written and committed through its asyncio connection."""
-        await pg_append.append_async(cursor, batch, datetime.now(timezone.utc))
+        await pg_append.append_async(connection, batch, datetime.now(timezone.utc))
         return [None] * len(batch)
 
     def erase(self, consent_id: str, now: datetime | None = None) -> int:

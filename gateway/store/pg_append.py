@@ -10,9 +10,11 @@ gateway's event loop. (Measured on 2 cores, sync client, per batch of one record
 this cost ~167 us of the gateway's CPU and ~300 us of PostgreSQL's; this one ~92-121 and ~193. Batches of 16:
 ~15 and ~37 us a record instead of ~20 and ~40.)
 
-The statement goes as one query string, with the values bound by psycopg on the client (a ClientCursor on a
-connection in autocommit mode). psycopg's pipeline mode spun the event loop under asyncio (it polls the socket
-for writing while it waits for the answer: a tenth of the loop's time under load, measured).
+From the event loop (POST /consent), the statement goes with its three documents as parameters, bound by the
+server (pg_wire.py says why it skips psycopg's cursors); from the committer thread (a fallback), as one query
+string with the values bound by psycopg on the client (a ClientCursor). Both on a connection in autocommit mode.
+psycopg's pipeline mode spun the event loop under asyncio (it polls the socket for writing while it waits for
+the answer: a tenth of the loop's time under load, measured).
 
 The rows are the ones the SQLite path binds column by column (ConsentLog._row): the JSON documents carry the same
 values (lists for the JSON columns, UTC times in ISO 8601), so a record reads back as it was hashed.
@@ -29,9 +31,11 @@ import select
 from datetime import datetime
 from typing import Any
 
-from gateway.store import chain
+from gateway.store import chain, pg_wire
 
-APPEND_AND_COMMIT = "SELECT * FROM tag_gateway_append(%s::json, %s::json, %s::json)"
+APPEND_AND_COMMIT = "SELECT * FROM tag_gateway_append(%s::json, %s::json, %s::json)"  # a ClientCursor binds
+APPEND_AND_COMMIT_BOUND = b"SELECT * FROM tag_gateway_append($1, $2, $3)"  # the server binds (pg_wire)
+_JSON_PARAMETERS = (pg_wire.JSON_OID,) * 3
 
 Batch = list[tuple[dict[str, Any], str, chain.PendingHash]]
 
@@ -48,7 +52,9 @@ def _utc_text(value: Any) -> str:
     raise TypeError(f"cannot store {type(value).__name__} in the consent log")
 
 
-json_document = json.JSONEncoder(default=_utc_text, ensure_ascii=False, separators=(",", ":")).encode
+# check_circular off: the documents are rows this module builds, never nested in themselves.
+json_document = json.JSONEncoder(default=_utc_text, ensure_ascii=False, separators=(",", ":"),
+                                 check_circular=False).encode
 
 
 def _append_parameters(batch: Batch, now: datetime) -> tuple[str, str, str]:
@@ -100,8 +106,11 @@ def append(cursor: Any, batch: Batch, now: datetime) -> None:
                             "run `gateway consents verify`")
 
 
-async def append_async(cursor: Any, batch: Batch, now: datetime) -> None:
-    """`append` through an AsyncClientCursor."""
-    await cursor.execute(APPEND_AND_COMMIT, _append_parameters(batch, now))
+async def append_async(connection: Any, batch: Batch, now: datetime) -> None:
+    """`append` from the event loop, through an AsyncConnection in autocommit mode (pg_wire: the three documents
+    bound as parameters, no cursor). Raises psycopg.Error."""
+    encoding = connection.info.encoding  # what the session's client_encoding says the bytes are in
+    parameters = [document.encode(encoding) for document in _append_parameters(batch, now)]
+    await pg_wire.execute(connection, APPEND_AND_COMMIT_BOUND, parameters, _JSON_PARAMETERS)
     # The rows are not read again (the loop's callers answer without them): not linked here, which would hash
     # each record a second time. test_pg_append.py and `gateway consents verify` check the server's hashes.

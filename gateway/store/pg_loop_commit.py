@@ -36,9 +36,9 @@ Write = Callable[[Any, list[Any]], Awaitable[Sequence[Any]]]
 class PgLoopCommitter(LoopBatcher):
     """`await submit(item)` returns `write`'s result for the item once its batch is committed; raises LogUnavailable.
 
-    `write(cursor, items)` writes and commits the batch through a psycopg AsyncClientCursor (its connection is in
-    autocommit mode: the query strings say where the transaction begins and ends) in one query string, and returns
-    one result per item. `failed(error)` turns a database error into the LogUnavailable its callers get."""
+    `write(connection, items)` writes and commits the batch through the committer's psycopg AsyncConnection (in
+    autocommit mode: the statements say where the transaction begins and ends) in one round trip, and returns one
+    result per item. `failed(error)` turns a database error into the LogUnavailable its callers get."""
 
     def __init__(self, engine: Any, write: Write, *, fallback: GroupCommitter,
                  failed: Callable[[Exception], LogUnavailable], wait_timeout: float, busy_timeout: float,
@@ -91,8 +91,7 @@ class PgLoopCommitter(LoopBatcher):
             self._discard()  # closed by the server since the last batch (a restart): nothing sent on it yet
         connection = self._connection if self._connection is not None else await self._open()
         try:
-            async with psycopg.AsyncClientCursor(connection) as cursor:
-                return list(await self._write_batch(cursor, items))
+            return list(await self._write_batch(connection, items))
         except psycopg.Error:
             self._discard()  # whatever its transaction's state: the server rolls back what did not commit
             raise
