@@ -7,6 +7,15 @@ does is the subclass's: loop_commit.py (SQLite: the loop writes, a thread commit
 not on a committer thread: that thread took the GIL each time the loop let go of it (a socket send, a flock,
 the rate limiter's SQLite call) and the loop waited to get it back (loop_commit.py has the figures).
 
+When a batch has committed, the next one starts a few turns of the event loop later (TURNS_BEFORE_NEXT_BATCH),
+not at once: the requests the loop has already read from their sockets get there meanwhile and join it, so
+under load a batch takes about every decision a worker has in hand, and each commit (a transaction, its fsync)
+is shared by twice as many. Measured on 2 cores, 2 workers, 64 connections, 5 rounds interleaved with the same
+code starting each batch at once (medians, better in every round): on PostgreSQL, batches of 28-37 decisions
+instead of 14-19, PostgreSQL's CPU 41-43 us a request instead of 51-59, POST /consent at 0.85 x the write-off
+server instead of 0.81 x; on SQLite 0.95 x instead of 0.86 x. The p99 latency stayed at 23-30 ms. A lone decision
+(nothing in flight) still starts its batch on the next turn.
+
 A committer serves one event loop at a time: a server runs one per worker process. Callers of another loop that
 runs at the same time go through the `fallback` GroupCommitter (thread-safe); when the committer's loop has
 closed (Starlette's TestClient runs one per request), the next loop takes over.
@@ -28,13 +37,22 @@ log = logging.getLogger("gateway.store")
 
 ELSEWHERE = object()  # a caller's outcome: "commit through the fallback instead"
 
+# Why this many: a request read from its socket gets to submit() two or three turns later (the protocol hands it
+# to a new task, which runs on the next turn and may await its body once more), and the responses of the batch
+# just committed go out on the next turn. With 2 and 3 turns the batches stayed at about half the connections
+# (or flipped between the two sizes); from 4 to 10 they held at about all of them. When the loop has nothing else
+# to do, a turn takes microseconds.
+TURNS_BEFORE_NEXT_BATCH = 6
+
 
 class LoopBatcher:
     """The callers' side: queue, deadlines, answers. Subclasses implement `_run_batch()`, which eventually calls
     `_finish(batch, results)` or `_finish(batch, error=...)` on the loop, and `_problem(error)`."""
 
-    def __init__(self, *, fallback: GroupCommitter, wait_timeout: float, what: str, max_batch: int = MAX_BATCH):
+    def __init__(self, *, fallback: GroupCommitter, wait_timeout: float, what: str, max_batch: int = MAX_BATCH,
+                 turns_before_next_batch: int = TURNS_BEFORE_NEXT_BATCH):
         self._fallback = fallback
+        self._turns_before_next_batch = turns_before_next_batch
         self._wait_timeout = wait_timeout
         self._what = what
         self._max_batch = max_batch
@@ -46,7 +64,7 @@ class LoopBatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: deque[tuple[Any, asyncio.Future]] = deque()
         self._busy = False       # a batch is between being started and being answered
-        self._scheduled = False  # _next is queued on the loop
+        self._scheduled = False  # _next is queued on the loop (or on its way there, _start_after)
         self._closed = False
         # Each caller's deadline, in the order they came (one wait for all, so in time order too), and the
         # one timer that expires them: a timer per request cost more than the rest of submit.
@@ -178,7 +196,16 @@ class LoopBatcher:
                     future.set_result(result)
         self._forget_answered()
         self._busy = False
-        self._next()
+        self._start_after(self._turns_before_next_batch)
+
+    def _start_after(self, turns: int) -> None:
+        """Start the next batch `turns` turns of the loop from now (callers that come meanwhile join it), or now
+        when a full batch is waiting already."""
+        if turns <= 0 or len(self._pending) >= self._max_batch or self._loop is None:
+            self._next()
+            return
+        self._scheduled = True  # a submit meanwhile leaves the start to this
+        self._loop.call_soon(self._start_after, turns - 1)
 
     def _refuse(self, callers: list[tuple[Any, asyncio.Future]]) -> None:
         for _, future in callers:

@@ -1,0 +1,116 @@
+"""How the loop's group commit forms its batches (gateway/store/loop_batches.py), with a stand-in committer that
+commits on the next turn of the loop. What the log's throughput relies on: decisions whose requests are already
+on their way when a batch commits share the next batch instead of each starting a small one, a full batch
+waiting starts at once, and a lone decision is not held back."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from gateway.store.loop_batches import TURNS_BEFORE_NEXT_BATCH, LoopBatcher
+
+
+class CommitsNextTurn(LoopBatcher):
+    """Records each batch's size and commits it on the loop's next turn."""
+
+    def __init__(self, **options: Any):
+        self.sizes: list[int] = []
+        super().__init__(fallback=None, wait_timeout=5.0, what="commit", **options)
+
+    def _run_batch(self) -> None:
+        batch = self._take()
+        self.sizes.append(len(batch))
+        assert self._loop is not None
+        self._loop.call_soon(self._finish, batch, [None] * len(batch))
+
+    def _problem(self, error: Exception) -> str:
+        return str(error)
+
+
+async def turns(count: int) -> None:
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
+async def visitor(batcher: CommitsNextTurn, number: int, decisions: int) -> None:
+    """One connection of a load: its next decision reaches submit() a few turns after the last was answered (a
+    request read from its socket takes two or three), each connection a little later than the one before."""
+    for _ in range(decisions):
+        await turns(2 + number % 3)
+        await batcher.submit(object())
+
+
+def batch_sizes(connections: int, decisions: int, **options: Any) -> list[int]:
+    async def load() -> list[int]:
+        batcher = CommitsNextTurn(**options)
+        await asyncio.gather(*(visitor(batcher, number, decisions) for number in range(connections)))
+        return batcher.sizes
+
+    return asyncio.run(load())
+
+
+def test_decisions_on_their_way_when_a_batch_commits_share_the_next_batch() -> None:
+    sizes = batch_sizes(12, 5)
+    # The first batch starts from idle on the next turn, with the connections that came first; from then on each
+    # batch takes every connection's next decision.
+    assert sum(sizes) == 60 and sizes[1:5] == [12, 12, 12, 12]
+    # Started at once after each commit, the same load commits in more, smaller batches: what the turns are for.
+    started_at_once = batch_sizes(12, 5, turns_before_next_batch=0)
+    assert sum(started_at_once) == 60 and max(started_at_once) < 12 and len(started_at_once) > 2 * len(sizes)
+
+
+def test_a_full_batch_waiting_starts_at_once() -> None:
+    sizes = batch_sizes(12, 3, max_batch=5)
+    assert sum(sizes) == 36 and max(sizes) == 5 and set(sizes[1:-1]) == {5}
+
+    async def crowd() -> list[tuple[str, int]]:
+        batcher = CommitsNextTurn(max_batch=5)
+        ticks, events = 0, []
+        started, finished = batcher._run_batch, batcher._finish
+        batcher._run_batch = lambda: (events.append(("start", ticks)), started())[1]
+        batcher._finish = lambda *args: (events.append(("commit", ticks)), finished(*args))[1]
+
+        async def ticking() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        ticker = asyncio.create_task(ticking())
+        await asyncio.gather(*(batcher.submit(object()) for _ in range(12)))  # 12 at once: 5, 5 and 2
+        ticker.cancel()
+        return events
+
+    events = asyncio.run(crowd())
+    assert [kind for kind, _ in events] == ["start", "commit"] * 3
+    # 7 waiting when the first committed, then 2: the second batch starts in the commit's own turn, the third
+    # (not full) the turns after.
+    assert events[2][1] == events[1][1] and events[4][1] - events[3][1] == TURNS_BEFORE_NEXT_BATCH
+
+
+def test_a_lone_decision_starts_its_batch_on_the_next_turn() -> None:
+    async def lone() -> tuple[int, list[int]]:
+        batcher = CommitsNextTurn()
+        ticks = 0
+
+        async def ticking() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        ticker = asyncio.create_task(ticking())
+        await asyncio.sleep(0)
+        started = ticks
+        await batcher.submit(object())
+        answered = ticks - started
+        await turns(TURNS_BEFORE_NEXT_BATCH + 2)  # the turns after a commit: a decision then waits for them
+        late = ticks
+        await batcher.submit(object())
+        ticker.cancel()
+        return answered, ticks - late, batcher.sizes
+
+    answered, answered_later, sizes = asyncio.run(lone())
+    assert answered <= 3 and answered_later <= 3  # submit's turn, the batch's start, its commit
+    assert sizes == [1, 1]
