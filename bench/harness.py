@@ -283,9 +283,10 @@ def _delivery(figures: Figures, settings: Settings, gateway: Gateway, config: Pa
 
 
 def _postgres():
-    """A throwaway PostgreSQL server (tests/postgres.py, the suite's own) and its version. Durable, unlike the
-    suite's: with fsync and full-page writes, PostgreSQL's defaults, a commit waits for its WAL on disk, as SQLite's
-    does here (synchronous=FULL); the durable rows measure a write that survives a power cut on both."""
+    """A throwaway PostgreSQL server (tests/postgres.py, the suite's own), and its version and shared buffers as the
+    report names them. With PostgreSQL's default settings, unlike the suite's: with fsync and full-page writes a
+    commit waits for its WAL on disk, as SQLite's does here (synchronous=FULL), so the durable rows measure a write
+    that survives a power cut on both."""
     sys.path.insert(0, str(ROOT))
     from tests.postgres import PostgresUnavailable, start_server
 
@@ -295,7 +296,11 @@ def _postgres():
         raise BenchError(f"PostgreSQL: {error}") from None
     done = subprocess.run([str(server.bindir / "postgres"), "--version"], capture_output=True, text=True)
     found = re.search(r"\d+(\.\d+)+", done.stdout) if done.returncode == 0 else None
-    return server, found.group(0) if found else "?"
+    import psycopg
+
+    with psycopg.connect(server.url(), autocommit=True) as connection:
+        buffers = connection.execute("SHOW shared_buffers").fetchone()[0]
+    return server, f"{found.group(0) if found else '?'}, shared_buffers {buffers}"
 
 
 def _stop_postgres(starting: Future) -> None:

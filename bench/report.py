@@ -98,9 +98,8 @@ def markdown(rows: list[Row], header: dict) -> str:
         "",
         f"* Machine: {machine['cpu_model']}, {machine['cores']} cores, {machine['memory_gib']:.1f} GiB RAM, "
         f"{machine['os']}; Python {machine['python']}; {machine['nginx']}; {machine['wrk']}; "
-        f"PostgreSQL {machine['postgresql']} (fsync and full-page writes on, its defaults). Load average (1 min) "
-        "when the run began: "
-        f"{machine['load_average_before']:.2f}.",
+        f"PostgreSQL {machine['postgresql']} (its default settings; fsync and full-page writes on). "
+        f"Load average (1 min) when the run began: {machine['load_average_before']:.2f}.",
         f"* Gateway: `{settings['gateway_command']}` (every other option at its default), {settings['workers']} "
         f"worker process(es) ({settings['workers_note']}); nginx with the same number of worker processes.",
         f"* Loads: `wrk -t{settings['wrk_threads']} -c{settings['wrk_connections']} -d{settings['seconds']:g}s` on "
