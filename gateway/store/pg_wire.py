@@ -29,11 +29,14 @@ async def execute(connection: Any, query: bytes, parameters: Sequence[bytes], ty
     (each value as text, or None for NULL). Raises psycopg.Error."""
     from psycopg import errors, pq
 
-    pgconn = connection.pgconn
+    pgconn, encoding = connection.pgconn, connection.info.encoding
     pgconn.send_query_params(query, parameters, types)
     socket = pgconn.socket
-    while pgconn.flush():  # a large batch may not fit the socket's buffer at once
-        await _ready(socket, writing=True)
+    # A large batch may not fit the socket's buffer at once. While the rest waits, whatever the server sends is
+    # read too (libpq's advice for a non-blocking send: the server may wait for its own output to be read).
+    while pgconn.flush():
+        if await _ready(socket, writing=True):
+            pgconn.consume_input()
     while True:
         pgconn.consume_input()
         if not pgconn.is_busy():
@@ -44,10 +47,11 @@ async def execute(connection: Any, query: bytes, parameters: Sequence[bytes], ty
     if result is None:
         failure = errors.OperationalError("the server answered nothing to the statement")
     elif result.status == pq.ExecStatus.TUPLES_OK or result.status == pq.ExecStatus.COMMAND_OK:
-        rows = [tuple(_text(result.get_value(row, column)) for column in range(result.nfields))
+        rows = [tuple(None if value is None else value.decode(encoding)
+                      for value in (result.get_value(row, column) for column in range(result.nfields)))
                 for row in range(result.ntuples)]
     else:
-        failure = errors.error_from_result(result, encoding=connection.info.encoding)
+        failure = errors.error_from_result(result, encoding=encoding)
     while pgconn.get_result() is not None:  # the end of the exchange: the connection is idle again
         pass
     if failure is not None:
@@ -55,27 +59,22 @@ async def execute(connection: Any, query: bytes, parameters: Sequence[bytes], ty
     return rows
 
 
-def _text(value: bytes | None) -> str | None:
-    return None if value is None else value.decode()
-
-
-async def _ready(socket: int, *, writing: bool) -> None:
-    """Until the socket can be written (or read): one wait on the loop, removed however it ends."""
+async def _ready(socket: int, *, writing: bool) -> bool:
+    """Until the socket can be read, or also written when `writing`: one wait on the loop, removed however it ends.
+    True when it can be read."""
     loop = asyncio.get_running_loop()
-    ready = loop.create_future()
+    ready: asyncio.Future[bool] = loop.create_future()
 
-    def wake() -> None:
+    def wake(readable: bool) -> None:
         if not ready.done():
-            ready.set_result(None)
+            ready.set_result(readable)
 
+    loop.add_reader(socket, wake, True)
     if writing:
-        loop.add_writer(socket, wake)
-    else:
-        loop.add_reader(socket, wake)
+        loop.add_writer(socket, wake, False)
     try:
-        await ready
+        return await ready
     finally:
+        loop.remove_reader(socket)
         if writing:
             loop.remove_writer(socket)
-        else:
-            loop.remove_reader(socket)
