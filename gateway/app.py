@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from gateway import i18n
-from gateway.consent import ACTIONS, COOKIE_NAME, ConsentSigner
+from gateway.consent import ACTIONS, ConsentSigner
 from gateway.email_pixel import EmailPixel
 from gateway.forwarding.service import ForwardingService
 from gateway.preview import PreviewRoutes
@@ -267,7 +267,7 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
             return _origin_refused(request, site.name)
         config = snapshot.config
         site = config.site
-        token = request.headers.get(CONSENT_HEADER) or request.cookies.get(COOKIE_NAME)
+        token = request.headers.get(CONSENT_HEADER) or request.cookies.get(site.cookie_name)
         reading = signer.read(token, policy_version=site.policy_version, known_categories=config.category_keys,
                               max_age=site.acceptance_max_age_seconds, refusal_max_age=site.refusal_max_age_seconds,
                               site=site, policy_since=snapshot.policy_since)
@@ -350,7 +350,7 @@ def create_app(live: LiveConfig | LiveSites, secret: str, consent_log: ConsentLo
         telemetry.DECISIONS.labels(consent.action).inc()
         response = answer({"token": token, "consent": consent.as_json()}, headers={**cors, "Cache-Control": "no-store"})
         secure = served_over_https(request, snapshot)
-        response.set_cookie(COOKIE_NAME, token, max_age=site.consent_max_age_seconds, path=site_now.cookie_path,
+        response.set_cookie(site.cookie_name, token, max_age=site.consent_max_age_seconds, path=site_now.cookie_path,
                             domain=site.cookie_domain, secure=secure, httponly=False,
                             samesite="none" if secure and cors else "lax")
         return response

@@ -322,6 +322,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configs = [live.default] if live.default is not None else list(live.sites.values())
     for problem in (w for site in configs for w in site.current.config.warnings):
         print(f"tag-gateway: {problem}", file=sys.stderr)
+    from gateway.sites import shared_cookies
+
+    for _, problem in shared_cookies({n: s.current.config for n, s in live.sites.items()}):
+        print(f"tag-gateway: {problem}", file=sys.stderr)
     print(f"tag-gateway: {workers} worker{'s' if workers != 1 else ''} on {base}", file=sys.stderr)
     settings = server.ServeSettings(config=str(Path(args.config).resolve()), store=str(store.resolve()) if store else None,
                                     watch=not args.no_watch, access_log=not args.no_access_log)

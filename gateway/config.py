@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from gateway.consent import COOKIE_NAME as CONSENT_COOKIE
 from gateway.errors import ConfigError, Problem, display_path
 from gateway.forwarding import credentials, settings as forwarding_settings
 from gateway.forwarding.settings import Forwarding
@@ -110,6 +111,7 @@ class Site:
     policy_version: int
     privacy_policy_url: str
     cookie_domain: str | None = None
+    cookie_name: str = CONSENT_COOKIE  # the consent cookie's name: tg_consent unless the site names another
     consent_max_age_days: int = DEFAULT_MAX_AGE_DAYS
     consent_firewall: bool = True
     # Off unless the owner turns it on: it makes inert markup run, so a store whose pages could carry
@@ -366,6 +368,7 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
         policy_version=site_spec["policy_version"],
         privacy_policy_url=site_spec["privacy_policy_url"],
         cookie_domain=site_spec.get("cookie_domain"),
+        cookie_name=site_spec.get("cookie_name", CONSENT_COOKIE),
         consent_max_age_days=site_spec.get("consent_max_age_days", DEFAULT_MAX_AGE_DAYS),
         consent_firewall=site_spec.get("consent_firewall", True),
         auto_blocking=site_spec.get("auto_blocking", False),
@@ -387,7 +390,24 @@ def _merge(directory: Path, files: list[Path], sources: list[YamlSource],
     if too_large:
         source = site_sources[0]
         warnings.append(Problem(source.name, source.line_of(("site",)), format_path(("site",)), too_large))
+    removed_with = _vendor_cookie_named_like_consent(config)
+    if removed_with:
+        source, at = site_sources[0], ("site", "cookie_name")
+        raise ConfigError([Problem(source.name, source.line_of(at), format_path(at), removed_with)])
     return replace(config, warnings=tuple(sorted(warnings)))
+
+
+def _vendor_cookie_named_like_consent(config: Config) -> str | None:
+    """The container removes the cookies of every vendor no allowed tag uses (consent_ui/runtime.js deleteCookies):
+    one whose name or pattern matched the consent cookie would remove the visitor's choice with them."""
+    name = config.site.cookie_name
+    for tag in config.tags:
+        vendor = VENDORS.get(tag.kind)
+        for pattern in vendor.cookies if vendor is not None else ():
+            if name.startswith(pattern[:-1]) if pattern.endswith("*") else name == pattern:
+                return (f"the consent cookie's name '{name}' is also {vendor.name}'s cookie '{pattern}', which the "
+                        "container removes when that vendor is not allowed: choose another site.cookie_name")
+    return None
 
 
 # The positions each banner layout takes, its default first (banner.css: .tg-<layout>.tg-<position>).

@@ -36,7 +36,7 @@ from datetime import datetime, timezone
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 
-COOKIE_NAME = "tg_consent"
+COOKIE_NAME = "tg_consent"  # the consent cookie's default name (site.cookie_name)
 NECESSARY = "necessary"
 _SALT = "tag-gateway.consent.v1"  # the signing context; unchanged by payload versions
 ACTIONS = ("accept_all", "reject_all", "custom", "opt_out_link", "gpc")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from gateway.config import Config
-from gateway.consent import ACTIONS, COOKIE_NAME, ConsentSigner
+from gateway.consent import ACTIONS, ConsentSigner
 from gateway.regions import OPT_IN, OPT_OUT
 from gateway.vendor_choice import offered_vendors
 
@@ -35,7 +35,7 @@ def largest_cookie(config: Config, path: str = "/") -> int:
         action=max(ACTIONS, key=len), site=config.site,
         vendors_refused=vendors if config.site.vendor_choice else None, vendors_offered=vendors)
     response = Response()
-    response.set_cookie(COOKIE_NAME, token, max_age=config.site.consent_max_age_seconds, path=path,
+    response.set_cookie(config.site.cookie_name, token, max_age=config.site.consent_max_age_seconds, path=path,
                         domain=config.site.cookie_domain, secure=True, httponly=False, samesite="none")
     return len(response.headers["set-cookie"].encode())
 

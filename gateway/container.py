@@ -91,7 +91,7 @@ def runtime_config(config: Config, ui_html: str) -> dict[str, Any]:
     out = {
         "version": __version__,
         "categories": list(config.category_keys),
-        "cookie": {"name": "tg_consent", "max_age": config.site.consent_max_age_seconds,
+        "cookie": {"name": config.site.cookie_name, "max_age": config.site.consent_max_age_seconds,
                    "domain": config.site.cookie_domain},
         "fab": bool(config.banner["floating_button"]),
         "tags": tags,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from gateway.config import Config, config_files, load_config
@@ -117,6 +117,48 @@ def _claim_problem(config: Config, other: str) -> Problem:
                    "site its own site.id")
 
 
+def shared_cookies(configs: dict[str, Config]) -> list[tuple[str, Problem]]:
+    """Sites of one root whose consent cookies have one name where a page could see both (the later site's name,
+    a warning). Each site reads the other's token as no choice, so its visitors are asked again and again. A
+    warning, not a refusal: a root that ran before site.cookie_name existed keeps running after an upgrade."""
+    found, seen = [], []
+    for name, config in sorted(configs.items()):
+        for other, other_config in seen:
+            if config.site.cookie_name == other_config.site.cookie_name and _scopes_meet(config, other_config):
+                where = config.files[0] if config.files else config.directory
+                found.append((name, Problem(
+                    display_path(where), 0, "site.cookie_name",
+                    f"warning: this site and site '{other}' write their consent choices to one cookie "
+                    f"('{config.site.cookie_name}') where a page can see both (the same cookie_domain, or hosts one "
+                    "of them covers), so each asks the other's visitors again: give each site its own "
+                    "site.cookie_name")))
+                break
+        seen.append((name, config))
+    return found
+
+
+def _cookie_scopes(config: Config) -> list[tuple[str, bool]]:
+    """Where the consent cookie lives on the store's side: (domain, with its subdomains). cookie_domain, else the
+    hosts of allowed_origins (the container writes a host-only cookie there; `*.` covers the subdomains)."""
+    if config.site.cookie_domain:
+        return [(config.site.cookie_domain.lower(), True)]
+    scopes = []
+    for origin in config.site.allowed_origins:  # scheme://host[:port], the host a name (the schema's pattern)
+        host = origin.split("://", 1)[-1].split(":", 1)[0].lower()
+        scopes.append((host[2:], True) if host.startswith("*.") else (host, False))
+    return scopes
+
+
+def _scopes_meet(one: Config, other: Config) -> bool:
+    """Whether a page could see both sites' consent cookies (a cookie of a domain is sent to its subdomains)."""
+    for domain, below in _cookie_scopes(one):
+        for other_domain, other_below in _cookie_scopes(other):
+            if domain == other_domain or (below and other_domain.endswith("." + domain)) or (
+                    other_below and domain.endswith("." + other_domain)):
+                return True
+    return False
+
+
 def check_sites(layout: Layout) -> dict[str, Config | ConfigError]:
     """Load every site of a root, each on its own (`gateway validate`)."""
     results: dict[str, Config | ConfigError] = {}
@@ -127,6 +169,8 @@ def check_sites(layout: Layout) -> dict[str, Config | ConfigError]:
             results[name] = error
     for name, problem in shared_claims({n: c for n, c in results.items() if isinstance(c, Config)}):
         results[name] = ConfigError([problem])
+    for name, warning in shared_cookies({n: c for n, c in results.items() if isinstance(c, Config)}):
+        results[name] = replace(results[name], warnings=(*results[name].warnings, warning))
     return results
 
 

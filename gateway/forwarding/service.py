@@ -16,7 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.consent import COOKIE_NAME, ConsentSigner
+from gateway.consent import ConsentSigner
 from gateway.forwarding import adapters as adapter_registry, body as event_body, credentials
 from gateway.forwarding.decide import DROP, RESTRICTED, decide
 from gateway.forwarding.delivery import DeliveryWorker
@@ -127,7 +127,7 @@ class ForwardingService:
             return web.error(503, "outbox_unavailable", "this gateway has no outbox", cors)
 
         site_name = log_name(site_now.name, config.site)
-        token = request.headers.get(CONSENT_HEADER) or request.cookies.get(COOKIE_NAME)
+        token = request.headers.get(CONSENT_HEADER) or request.cookies.get(config.site.cookie_name)
         reading = self.signer.read(token, policy_version=config.site.policy_version,
                                    known_categories=config.category_keys,
                                    max_age=config.site.acceptance_max_age_seconds,

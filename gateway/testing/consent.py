@@ -24,6 +24,7 @@ from playwright.sync_api import BrowserContext, Page
 
 from gateway import i18n
 from gateway.config import DEFAULT_BANNER, Config, load_config
+from gateway.consent import COOKIE_NAME
 
 GPC_INIT_SCRIPT = (
     "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: function () { return true; }});"
@@ -235,7 +236,8 @@ def _refuse_and_save(page: Page, refused: set[str] | None) -> None:
 def earlier_choice(context: BrowserContext, store_url: str, categories: Iterable[str], *,
                    gateway_url: str | None = None, secret: str | None = None, days_ago: float = 0,
                    config: str | Path | Config | None = None) -> str:
-    """Give this context a choice made on an earlier visit (the `tg_consent` cookie); returns the token.
+    """Give this context a choice made on an earlier visit (the consent cookie: `tg_consent`, or the
+    `site.cookie_name` of `config` when given); returns the token.
 
     Without `secret` the gateway signs it, as it signs a visitor's (POST /consent from the store's
     origin; `gateway_url` defaults to `store_url`). With the gateway's `secret` (TAG_GATEWAY_SECRET) and
@@ -243,6 +245,8 @@ def earlier_choice(context: BrowserContext, store_url: str, categories: Iterable
     `days_ago` beyond the configured lifetime. A token made here is not in the consent log.
     """
     wanted = ["necessary", *[c for c in categories if c != "necessary"]]
+    if config is not None and not isinstance(config, Config):
+        config = load_config(Path(config))
     if secret is None:
         if days_ago:
             raise ValueError("a choice from the past needs the gateway's secret (and its config)")
@@ -259,11 +263,11 @@ def earlier_choice(context: BrowserContext, store_url: str, categories: Iterable
 
         if config is None:
             raise ValueError("pass config= (the gateway's tag_configs/): a token records the categories offered")
-        config = config if isinstance(config, Config) else load_config(Path(config))
         signer = ConsentSigner(secret)
         now = signer._signer.get_timestamp  # itsdangerous' clock, moved back by days_ago for this token
         signer._signer.get_timestamp = lambda: int(now() - days_ago * 86400)
         token = signer.issue(tuple(c for c in config.category_keys if c in wanted), config.site.policy_version,
                              offered=config.category_keys, site=config.site)[0]
-    context.add_cookies([{"name": "tg_consent", "value": token, "url": store_url}])
+    name = config.site.cookie_name if config is not None else COOKIE_NAME
+    context.add_cookies([{"name": name, "value": token, "url": store_url}])
     return token
