@@ -11,18 +11,52 @@ from typing import Any
 from gateway.store.loop_batches import TURNS_BEFORE_NEXT_BATCH, LoopBatcher
 
 
-class CommitsNextTurn(LoopBatcher):
-    """Records each batch's size and commits it on the loop's next turn."""
+class TurnCount:
+    """How many turns the running loop has taken since entering: a task that counts one a turn."""
 
-    def __init__(self, **options: Any):
+    def __init__(self) -> None:
+        self.now = 0
+        self._task: asyncio.Task | None = None
+
+    async def __aenter__(self) -> "TurnCount":
+        async def count() -> None:
+            while True:
+                self.now += 1
+                await asyncio.sleep(0)
+
+        self._task = asyncio.create_task(count())
+        await asyncio.sleep(0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
+class CommitsNextTurn(LoopBatcher):
+    """Records each batch's size (and, given a TurnCount, the turn each batch started and committed in) and commits
+    it on the loop's next turn."""
+
+    def __init__(self, turns: TurnCount | None = None, **options: Any):
         self.sizes: list[int] = []
+        self.events: list[tuple[str, int]] = []
+        self._turns = turns
         super().__init__(fallback=None, wait_timeout=5.0, what="commit", **options)
 
     def _run_batch(self) -> None:
         batch = self._take()
         self.sizes.append(len(batch))
+        self._note("start")
         assert self._loop is not None
-        self._loop.call_soon(self._finish, batch, [None] * len(batch))
+        self._loop.call_soon(self._commit, batch)
+
+    def _commit(self, batch: list) -> None:
+        self._note("commit")
+        self._finish(batch, [None] * len(batch))
+
+    def _note(self, event: str) -> None:
+        if self._turns is not None:
+            self.events.append((event, self._turns.now))
 
     def _problem(self, error: Exception) -> str:
         return str(error)
@@ -65,22 +99,10 @@ def test_a_full_batch_waiting_starts_at_once() -> None:
     assert sum(sizes) == 36 and max(sizes) == 5 and set(sizes[1:-1]) == {5}
 
     async def crowd() -> list[tuple[str, int]]:
-        batcher = CommitsNextTurn(max_batch=5)
-        ticks, events = 0, []
-        started, finished = batcher._run_batch, batcher._finish
-        batcher._run_batch = lambda: (events.append(("start", ticks)), started())[1]
-        batcher._finish = lambda *args: (events.append(("commit", ticks)), finished(*args))[1]
-
-        async def ticking() -> None:
-            nonlocal ticks
-            while True:
-                ticks += 1
-                await asyncio.sleep(0)
-
-        ticker = asyncio.create_task(ticking())
-        await asyncio.gather(*(batcher.submit(object()) for _ in range(12)))  # 12 at once: 5, 5 and 2
-        ticker.cancel()
-        return events
+        async with TurnCount() as turns_taken:
+            batcher = CommitsNextTurn(turns_taken, max_batch=5)
+            await asyncio.gather(*(batcher.submit(object()) for _ in range(12)))  # 12 at once: 5, 5 and 2
+        return batcher.events
 
     events = asyncio.run(crowd())
     assert [kind for kind, _ in events] == ["start", "commit"] * 3
@@ -90,26 +112,16 @@ def test_a_full_batch_waiting_starts_at_once() -> None:
 
 
 def test_a_lone_decision_starts_its_batch_on_the_next_turn() -> None:
-    async def lone() -> tuple[int, list[int]]:
+    async def lone() -> tuple[int, int, list[int]]:
         batcher = CommitsNextTurn()
-        ticks = 0
-
-        async def ticking() -> None:
-            nonlocal ticks
-            while True:
-                ticks += 1
-                await asyncio.sleep(0)
-
-        ticker = asyncio.create_task(ticking())
-        await asyncio.sleep(0)
-        started = ticks
-        await batcher.submit(object())
-        answered = ticks - started
-        await turns(TURNS_BEFORE_NEXT_BATCH + 2)  # the turns after a commit: a decision then waits for them
-        late = ticks
-        await batcher.submit(object())
-        ticker.cancel()
-        return answered, ticks - late, batcher.sizes
+        async with TurnCount() as turns_taken:
+            started = turns_taken.now
+            await batcher.submit(object())
+            answered = turns_taken.now - started
+            await turns(TURNS_BEFORE_NEXT_BATCH + 2)  # the turns after a commit: a decision then waits for them
+            late = turns_taken.now
+            await batcher.submit(object())
+            return answered, turns_taken.now - late, batcher.sizes
 
     answered, answered_later, sizes = asyncio.run(lone())
     assert answered <= 3 and answered_later <= 3  # submit's turn, the batch's start, its commit
